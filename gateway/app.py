@@ -1,0 +1,56 @@
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from cortex_contracts import STREAMS
+from cortex_kit.logs import get_logger
+from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
+from gateway.auth.endpoints import router as keys_router
+from gateway.auth.service import KeyCache, bootstrap_admin
+from gateway.events.endpoints import router as events_router
+from gateway.models import messaging
+from gateway.settings import Settings
+from gateway.state import GatewayState, state_of
+from gateway.upstream import Upstreams
+
+log = get_logger("gateway")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    cfg = settings or Settings()
+
+    async def start(rt: Runtime) -> None:
+        rt.extras["gateway"] = GatewayState(
+            key_cache=KeyCache(cfg.key_cache_ttl_s),
+            upstreams=Upstreams(
+                {
+                    "policy_engine": cfg.policy_engine_url,
+                    "metrics_collector": cfg.metrics_collector_url,
+                    "rollout_orchestrator": cfg.rollout_orchestrator_url,
+                    "approval_workflow": cfg.approval_workflow_url,
+                    "analytics": cfg.analytics_url,
+                },
+                cfg.upstream_timeout_s,
+            ),
+            max_events=cfg.max_events_per_request,
+        )
+        if cfg.bootstrap_admin_key is not None:
+            async with rt.db.session() as session:
+                await bootstrap_admin(session, cfg.bootstrap_admin_key.get_secret_value())
+
+    async def stop(rt: Runtime) -> None:
+        if "gateway" in rt.extras:
+            await state_of(rt).upstreams.close()
+
+    return create_service_app(
+        cfg,
+        ServiceDefinition(
+            title="CodeValdCortex API",
+            migrations_dir=Path(__file__).parent / "migrations",
+            tables=messaging,
+            streams=STREAMS,
+            routers=[keys_router, events_router],
+            on_start=[start],
+            on_stop=[stop],
+        ),
+    )

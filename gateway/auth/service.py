@@ -1,0 +1,144 @@
+"""Use cases of API keys: authenticate, create, list, revoke, bootstrap."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cortex_contracts.subjects import validate_agency
+from cortex_kit.errors import CortexError, NotFound
+from cortex_kit.logs import get_logger
+from gateway.auth import repository
+from gateway.auth.errors import AuthError
+from gateway.domain.keys import (
+    ALL_AGENCIES,
+    Principal,
+    Role,
+    generate_token,
+    hash_secret,
+    parse_token,
+    secret_matches,
+)
+
+log = get_logger("gateway.auth")
+_REMEDY = "Send `Authorization: Bearer <api key>`; create keys with `cortex keys create`."
+
+
+class KeyCache:
+    """Verified tokens for a few seconds, so the hot path skips the database.
+
+    A revoked key therefore stops working within ``ttl_s`` (documented)."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[bytes, tuple[float, Principal]] = {}
+
+    def get(self, token: str) -> Principal | None:
+        hit = self._entries.get(hash_secret(token))
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def put(self, token: str, principal: Principal) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[hash_secret(token)] = (time.monotonic() + self.ttl_s, principal)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+async def authenticate(session: AsyncSession, token: str | None, cache: KeyCache) -> Principal:
+    if not token:
+        raise AuthError("No API key was sent.", remediation=_REMEDY, code="missing_api_key")
+    cached = cache.get(token)
+    if cached is not None:
+        return cached
+    parsed = parse_token(token)
+    row = await repository.find_active(session, parsed.key_id) if parsed else None
+    if parsed is None or row is None or not secret_matches(parsed.secret, row["secret_hash"]):
+        raise AuthError(
+            "The API key is malformed, unknown or revoked.",
+            remediation=_REMEDY,
+            code="invalid_api_key",
+        )
+    principal = Principal(key_id=row["id"], role=Role(row["role"]), agency=row["agency"])
+    cache.put(token, principal)
+    return principal
+
+
+def _valid_agency(agency: str) -> str:
+    if agency == ALL_AGENCIES:
+        return agency
+    try:
+        return validate_agency(agency)
+    except ValueError as exc:
+        raise CortexError(
+            str(exc),
+            remediation="Agencies are slugs: lower-case letters, digits and '-', up to 63 chars.",
+            code="invalid_agency",
+            status=422,
+        ) from exc
+
+
+async def create_key(
+    session: AsyncSession, *, agency: str, role: Role, name: str, created_by: str
+) -> dict[str, Any]:
+    token, key_id = generate_token()
+    agency = _valid_agency(agency)
+    await repository.insert_key(
+        session,
+        id=key_id,
+        secret_hash=hash_secret(token.split("_", 2)[2]),
+        name=name,
+        agency=agency,
+        role=role.value,
+        created_by=created_by,
+    )
+    log.info("auth.key_created", key_id=key_id, agency=agency, role=role.value, by=created_by)
+    return {"id": key_id, "key": token, "agency": agency, "role": role, "name": name}
+
+
+async def list_keys(session: AsyncSession, principal: Principal) -> list[dict[str, Any]]:
+    return await repository.list_keys(session, None if principal.all_agencies else principal.agency)
+
+
+async def revoke_key(
+    session: AsyncSession, principal: Principal, key_id: str, cache: KeyCache
+) -> None:
+    row = await repository.find_active(session, key_id)
+    if (
+        row is None
+        or not principal.sees(row["agency"])
+        or not await repository.revoke(session, key_id)
+    ):
+        raise NotFound(
+            f"No active API key {key_id!r}.",
+            remediation="List keys with GET /v1/keys.",
+            code="key_not_found",
+        )
+    cache.clear()
+    log.info("auth.key_revoked", key_id=key_id, by=principal.key_id)
+
+
+async def bootstrap_admin(session: AsyncSession, token: str) -> bool:
+    """Create the first admin key from ``token`` unless any key exists (first start only)."""
+    parsed = parse_token(token)
+    if parsed is None:
+        raise ValueError("bootstrap admin key must look like cvc_<12 hex>_<secret>")
+    await repository.lock_bootstrap(session)
+    if await repository.any_key_exists(session):
+        return False
+    await repository.insert_key(
+        session,
+        id=parsed.key_id,
+        secret_hash=hash_secret(parsed.secret),
+        name="bootstrap admin",
+        agency=ALL_AGENCIES,
+        role=Role.ADMIN.value,
+        created_by="bootstrap",
+    )
+    log.info("auth.bootstrap_admin_created", key_id=parsed.key_id)
+    return True

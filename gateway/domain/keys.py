@@ -1,0 +1,70 @@
+"""API keys and roles: pure rules (format, hashing, permissions, agency scope)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+KEY_PREFIX = "cvc"
+ALL_AGENCIES = "*"
+_TOKEN = re.compile(r"^cvc_([0-9a-f]{12})_([A-Za-z0-9_-]{32,64})$")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    POLICY_ADMIN = "policy-admin"
+    DEPLOYER = "deployer"
+    APPROVER = "approver"
+    AGENT = "agent"
+    VIEWER = "viewer"
+
+
+READ_ROLES = frozenset(Role)
+"""Every role may read what its agency owns."""
+
+
+@dataclass(frozen=True)
+class ParsedKey:
+    key_id: str
+    secret: str
+
+
+def parse_token(token: str) -> ParsedKey | None:
+    match = _TOKEN.match(token)
+    return ParsedKey(match.group(1), match.group(2)) if match else None
+
+
+def generate_token() -> tuple[str, str]:
+    """A new ``cvc_<id>_<secret>`` token and its id; the token is shown once, never stored."""
+    key_id = secrets.token_hex(6)
+    return f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}", key_id
+
+
+def hash_secret(secret: str) -> bytes:
+    # Secrets are 256-bit random values, so a fast hash is safe (no dictionary to attack).
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def secret_matches(secret: str, stored_hash: bytes) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    role: Role
+    agency: str
+
+    @property
+    def all_agencies(self) -> bool:
+        return self.agency == ALL_AGENCIES
+
+    def may(self, allowed: frozenset[Role]) -> bool:
+        return self.role is Role.ADMIN or self.role in allowed
+
+    def sees(self, agency: str) -> bool:
+        return self.all_agencies or self.agency == agency

@@ -1,0 +1,69 @@
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from cortex_kit.errors import CortexError
+from cortex_kit.runtime import DbSession, get_runtime
+from gateway.auth.deps import require, resolve_agency
+from gateway.domain.keys import READ_ROLES, Principal, Role
+from gateway.events import service
+from gateway.events.schemas import EventBatch, EventsAccepted
+from gateway.state import gateway_state
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+Sender = Annotated[Principal, Depends(require(Role.DEPLOYER))]
+Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
+Kind = Literal["change", "deployment", "incident"]
+
+
+@router.post("", status_code=202)
+async def send_events(
+    batch: EventBatch, request: Request, session: DbSession, caller: Sender
+) -> EventsAccepted:
+    """Accept delivery events durably; they reach the metrics within a second."""
+    limit = gateway_state(request).max_events
+    if len(batch.events) > limit:
+        raise CortexError(
+            f"{len(batch.events)} events in one request; the limit is {limit}.",
+            remediation=f"Split the batch into requests of at most {limit} events.",
+            code="batch_too_large",
+            status=413,
+        )
+    agency = resolve_agency(caller, batch.agency)
+    return await service.accept_events(
+        session, get_runtime(request).tables.outbox, agency, batch.events
+    )
+
+
+@router.get("")
+async def list_events(
+    request: Request,
+    caller: Reader,
+    agency: str | None = None,
+    kind: Kind | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    params: dict[str, str | int] = {"limit": limit}
+    if kind:
+        params["kind"] = kind
+    return await gateway_state(request).upstreams.forward(
+        "metrics_collector",
+        "GET",
+        "/v1/events",
+        agency=resolve_agency(caller, agency),
+        principal=caller.key_id,
+        params=params,
+    )
+
+
+@router.get("/{kind}/{event_id}")
+async def get_event(
+    kind: Kind, event_id: str, request: Request, caller: Reader, agency: str | None = None
+) -> Response:
+    return await gateway_state(request).upstreams.forward(
+        "metrics_collector",
+        "GET",
+        f"/v1/events/{kind}/{event_id}",
+        agency=resolve_agency(caller, agency),
+        principal=caller.key_id,
+    )

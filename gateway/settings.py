@@ -1,0 +1,21 @@
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from cortex_kit.settings import ProcessSettings
+
+
+class Settings(ProcessSettings):
+    model_config = SettingsConfigDict(env_prefix="CORTEX_GATEWAY_", frozen=True)
+
+    service_name: str = "gateway"
+    schema_name: str = "gateway"
+    port: int = 8080
+    policy_engine_url: str = "http://127.0.0.1:8101"
+    metrics_collector_url: str = "http://127.0.0.1:8102"
+    rollout_orchestrator_url: str = "http://127.0.0.1:8103"
+    approval_workflow_url: str = "http://127.0.0.1:8104"
+    analytics_url: str = "http://127.0.0.1:8105"
+    bootstrap_admin_key: SecretStr | None = None
+    key_cache_ttl_s: float = Field(default=5.0, ge=0)
+    upstream_timeout_s: float = Field(default=10.0, gt=0)
+    max_events_per_request: int = Field(default=1000, ge=1)

@@ -1,0 +1,74 @@
+"""HTTP clients to the services; the gateway reads no service table, it asks the service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from fastapi.responses import JSONResponse, Response
+
+from cortex_kit.errors import CortexError
+from cortex_kit.observability import inject_context
+from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, PROBLEM_JSON
+
+
+class UpstreamUnavailable(CortexError):
+    status = 503
+    code = "upstream_unavailable"
+    title = "Service unavailable"
+
+
+class Upstreams:
+    def __init__(self, urls: Mapping[str, str], timeout_s: float) -> None:
+        self._clients = {
+            name: httpx.AsyncClient(
+                base_url=url,
+                timeout=timeout_s,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            )
+            for name, url in urls.items()
+        }
+
+    async def forward(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        agency: str,
+        principal: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        request_id: str | None = None,
+    ) -> Response:
+        """Call a service on behalf of an authorised caller and relay its answer as is."""
+        headers = inject_context({AGENCY_HEADER: agency, PRINCIPAL_HEADER: principal})
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        try:
+            resp = await self._clients[service].request(
+                method, path, params=params, json=json, headers=dict(headers)
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(
+                f"The {service} service did not answer: {type(exc).__name__}.",
+                remediation="Retry shortly; check `GET /readyz` of that service.",
+                extra={"service": service},
+            ) from exc
+        media = resp.headers.get("content-type", "application/json")
+        if resp.status_code >= 500 and PROBLEM_JSON not in media:
+            raise UpstreamUnavailable(
+                f"The {service} service failed with {resp.status_code}.",
+                remediation="Retry shortly; check the service logs.",
+                extra={"service": service},
+            )
+        if media.startswith("application/") and "json" in media:
+            return JSONResponse(
+                resp.json(), status_code=resp.status_code, media_type=media.split(";")[0]
+            )
+        return Response(resp.content, status_code=resp.status_code, media_type=media)
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()

@@ -1,0 +1,158 @@
+"""Packing events into the `Envelope` every bus message travels in, and back.
+
+A producer writes `encode(pack(payload, agency=..., source=...))` to its outbox with
+`subject_for(payload, agency)`, and the relay publishes it with `Nats-Msg-Id: envelope.id`.
+A consumer calls `unpack(decode(msg.data), ExpectedPayload)`; `MalformedEnvelope` and
+`UnknownEventType` mean the message belongs in the dead-letter stream.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Final, TypeVar, overload
+
+import uuid_utils
+from google.protobuf.message import DecodeError, Message
+
+from cortex_contracts._pb.cortex.events.v1.envelope_pb2 import Envelope
+from cortex_contracts.errors import MalformedEnvelope, UnexpectedEventType, UnknownEventType
+from cortex_contracts.subjects import EVENT_ROUTES, validate_agency
+
+__all__ = [
+    "PAYLOAD_TYPES",
+    "Envelope",
+    "decode",
+    "encode",
+    "new_event_id",
+    "pack",
+    "payload_type",
+    "unpack",
+]
+
+M = TypeVar("M", bound=Message)
+
+# Full protobuf name -> class, for every payload that may travel in an Envelope.
+PAYLOAD_TYPES: Final[Mapping[str, type[Message]]] = MappingProxyType(
+    {cls.DESCRIPTOR.full_name: cls for cls in EVENT_ROUTES}
+)
+
+
+def new_event_id() -> str:
+    """A fresh UUIDv7 string: time-ordered, so outbox rows and inbox keys index well."""
+    return str(uuid_utils.uuid7())
+
+
+def payload_type(type_name: str) -> type[Message]:
+    """The payload class registered for a full protobuf name, e.g. `cortex.delivery.v1.…`."""
+    try:
+        return PAYLOAD_TYPES[type_name]
+    except KeyError:
+        raise UnknownEventType(type_name) from None
+
+
+def pack(
+    payload: Message,
+    *,
+    agency: str,
+    source: str,
+    id: str | uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+    trace_context: Mapping[str, str] | None = None,
+) -> Envelope:
+    """Wrap a registered payload; `id` defaults to a new UUIDv7, `occurred_at` to now."""
+    type_name = payload.DESCRIPTOR.full_name
+    payload_type(type_name)  # only payloads a consumer can unpack may be published
+    if not source:
+        raise ValueError("source must name the producing service")
+    envelope = Envelope(
+        id=new_event_id() if id is None else _canonical_id(id),
+        type=type_name,
+        agency=validate_agency(agency),
+        source=source,
+        trace_context=dict(trace_context or {}),
+    )
+    envelope.occurred_at.FromDatetime(
+        datetime.now(UTC) if occurred_at is None else _aware(occurred_at)
+    )
+    envelope.payload.Pack(payload, deterministic=True)
+    return envelope
+
+
+@overload
+def unpack(envelope: Envelope) -> Message: ...
+@overload
+def unpack(envelope: Envelope, expected: type[M]) -> M: ...
+def unpack(envelope: Envelope, expected: type[Message] | None = None) -> Message:
+    """The payload of `envelope`, as its registered class (checked against `expected`)."""
+    cls = payload_type(envelope.type)
+    if expected is not None and cls is not expected:
+        raise UnexpectedEventType(expected.DESCRIPTOR.full_name, envelope.type)
+    if _type_url_name(envelope) != envelope.type:
+        raise MalformedEnvelope(
+            f"envelope {envelope.id}: type {envelope.type!r} does not match payload type URL "
+            f"{envelope.payload.type_url!r}"
+        )
+    message = cls()
+    try:
+        envelope.payload.Unpack(message)
+    except DecodeError as exc:
+        raise MalformedEnvelope(f"envelope {envelope.id}: unreadable {cls.__name__}") from exc
+    return message
+
+
+def encode(envelope: Envelope) -> bytes:
+    """Wire bytes of `envelope` (deterministic: equal envelopes give equal bytes)."""
+    return envelope.SerializeToString(deterministic=True)
+
+
+def decode(data: bytes) -> Envelope:
+    """Parse and validate wire bytes; raise `MalformedEnvelope` for anything else."""
+    try:
+        envelope = Envelope.FromString(data)
+    except DecodeError as exc:
+        raise MalformedEnvelope(f"not a protobuf Envelope: {exc}") from exc
+    problems = _problems(envelope)
+    if problems:
+        raise MalformedEnvelope(f"invalid Envelope: {'; '.join(problems)}")
+    return envelope
+
+
+def _problems(envelope: Envelope) -> list[str]:
+    missing = [name for name in ("id", "type", "agency", "source") if not getattr(envelope, name)]
+    missing += [n for n in ("occurred_at", "payload") if not envelope.HasField(n)]
+    if missing:
+        return [f"missing {', '.join(missing)}"]
+    problems = []
+    try:
+        _canonical_id(envelope.id)
+        validate_agency(envelope.agency)
+        envelope.occurred_at.ToDatetime()
+    except (ValueError, OverflowError) as exc:
+        problems.append(str(exc))
+    if _type_url_name(envelope) != envelope.type:
+        problems.append(f"type {envelope.type!r} does not match {envelope.payload.type_url!r}")
+    return problems
+
+
+def _type_url_name(envelope: Envelope) -> str:
+    return envelope.payload.type_url.rpartition("/")[2]
+
+
+def _canonical_id(value: str | uuid.UUID) -> str:
+    text = str(value)
+    try:
+        canonical = str(uuid.UUID(text))
+    except ValueError:
+        canonical = None
+    if canonical != text:
+        raise ValueError(f"event id {text!r} is not a canonical UUID string (use UUIDv7)")
+    return text
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("occurred_at must be timezone-aware (e.g. datetime.now(UTC))")
+    return moment

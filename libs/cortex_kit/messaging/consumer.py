@@ -1,0 +1,234 @@
+"""Durable pull consumers: inbox dedupe, ack after commit, retry with backoff, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cortex_kit.db import Database
+from cortex_kit.logs import get_logger
+from cortex_kit.messaging.bus import MSG_ID_HEADER, Bus
+from cortex_kit.observability import (
+    CONSUMER_LAG,
+    MESSAGE_LATENCY,
+    MESSAGES_PROCESSED,
+    extract_context,
+    tracer,
+)
+
+log = get_logger("cortex.consumer")
+DLQ_PREFIX = "cortex.dlq"
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler for a message that can never succeed (malformed, unknown type)."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    msg_id: str
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    num_delivered: int
+
+
+BatchHandler = Callable[[AsyncSession, Sequence[Delivery]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str
+    stream: str
+    filter_subjects: Sequence[str]
+    handler: BatchHandler
+    max_deliver: int = 5
+    ack_wait_s: float = 30.0
+    batch_size: int = 500
+    retry_base_s: float = 0.5
+    retry_max_s: float = 30.0
+    deliver_policy: DeliverPolicy = field(default=DeliverPolicy.ALL)
+
+
+def _delivery(msg: Msg) -> Delivery:
+    headers = dict(msg.headers or {})
+    meta = msg.metadata
+    msg_id = headers.get(MSG_ID_HEADER) or f"{meta.stream}:{meta.sequence.stream}"
+    return Delivery(msg_id, msg.subject, msg.data, headers, meta.num_delivered)
+
+
+class ConsumerRunner:
+    """Runs one durable pull consumer. Each fetched batch is one transaction:
+
+    inbox rows (``ON CONFLICT DO NOTHING``) decide which messages are new, the handler applies
+    their effects, the transaction commits, and only then are the messages acked. If a batch
+    fails, its messages are retried one by one so a single poison message cannot block the rest;
+    a message failing ``max_deliver`` times goes to the dead-letter stream with its reason.
+    """
+
+    def __init__(
+        self, db: Database, bus: Bus, inbox: Table, spec: ConsumerSpec, *, service: str
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.inbox = inbox
+        self.spec = spec
+        self.service = service
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._tracer = tracer("cortex.consumer")
+
+    async def declare(self) -> None:
+        spec = self.spec
+        config = ConsumerConfig(
+            durable_name=spec.name,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=spec.deliver_policy,
+            # One more than ours: we dead-letter on the last delivery ourselves.
+            max_deliver=spec.max_deliver + 1,
+            ack_wait=spec.ack_wait_s,
+            max_ack_pending=max(1000, spec.batch_size * 4),
+        )
+        if len(spec.filter_subjects) == 1:
+            config.filter_subject = spec.filter_subjects[0]
+        else:
+            config.filter_subjects = list(spec.filter_subjects)
+        try:
+            await self.bus.js.consumer_info(spec.stream, spec.name)
+        except NotFoundError:
+            await self.bus.js.add_consumer(spec.stream, config)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.spec.name}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        spec = self.spec
+        await self.declare()
+        sub = await self.bus.js.pull_subscribe_bind(spec.name, stream=spec.stream)
+        while not self._stopping:
+            try:
+                msgs = await sub.fetch(spec.batch_size, timeout=1.0)
+            except (NatsTimeoutError, TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer.fetch_failed", consumer=spec.name, error=str(exc))
+                await asyncio.sleep(0.5)
+                continue
+            CONSUMER_LAG.labels(self.service, spec.name).set(msgs[-1].metadata.num_pending)
+            await self.process(msgs)
+
+    async def process(self, msgs: Sequence[Msg]) -> None:
+        started = time.perf_counter()
+        try:
+            new = await self._commit_batch([_delivery(m) for m in msgs])
+            await self._ack_all(msgs)
+            self._count("processed", new)
+            self._count("duplicate", len(msgs) - new)
+        except Exception as exc:
+            if len(msgs) == 1:
+                await self._failed(msgs[0], exc)
+            else:
+                for msg in msgs:  # isolate the failing message(s)
+                    await self.process([msg])
+        MESSAGE_LATENCY.labels(self.service, self.spec.name).observe(time.perf_counter() - started)
+
+    async def _commit_batch(self, deliveries: list[Delivery]) -> int:
+        links = [
+            Link(trace.get_current_span(extract_context(d.headers)).get_span_context())
+            for d in deliveries[:32]
+        ]
+        with self._tracer.start_as_current_span(
+            f"consume {self.spec.name}", kind=SpanKind.CONSUMER, links=links
+        ) as span:
+            span.set_attribute("messaging.batch.message_count", len(deliveries))
+            async with self.db.session() as session:
+                fresh = await self._claim(session, deliveries)
+                if fresh:
+                    await self.spec.handler(session, fresh)
+            return len(fresh)
+
+    async def _claim(self, session: AsyncSession, deliveries: list[Delivery]) -> list[Delivery]:
+        unique = {d.msg_id: d for d in deliveries}
+        stmt = (
+            pg_insert(self.inbox)
+            .values([{"consumer": self.spec.name, "msg_id": m} for m in unique])
+            .on_conflict_do_nothing()
+            .returning(self.inbox.c.msg_id)
+        )
+        claimed = set((await session.execute(stmt)).scalars())
+        return [d for m, d in unique.items() if m in claimed]
+
+    async def _ack_all(self, msgs: Sequence[Msg]) -> None:
+        for msg in msgs:
+            await msg.ack()
+
+    async def _failed(self, msg: Msg, exc: Exception) -> None:
+        delivery = _delivery(msg)
+        poison = isinstance(exc, PoisonMessage)
+        if poison or delivery.num_delivered >= self.spec.max_deliver:
+            await self._dead_letter(msg, delivery, exc)
+            return
+        delay = min(
+            self.spec.retry_max_s, self.spec.retry_base_s * 2 ** (delivery.num_delivered - 1)
+        )
+        log.warning(
+            "consumer.message_failed",
+            consumer=self.spec.name,
+            msg_id=delivery.msg_id,
+            attempt=delivery.num_delivered,
+            retry_in_s=delay,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        self._count("retried", 1)
+        await msg.nak(delay=delay)
+
+    async def _dead_letter(self, msg: Msg, delivery: Delivery, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"[:1000]
+        headers = {
+            **delivery.headers,
+            MSG_ID_HEADER: f"dlq:{self.spec.name}:{delivery.msg_id}",
+            "Cortex-Dlq-Reason": reason,
+            "Cortex-Dlq-Consumer": self.spec.name,
+            "Cortex-Dlq-Original-Subject": delivery.subject,
+            "Cortex-Dlq-Deliveries": str(delivery.num_delivered),
+        }
+        await self.bus.js.publish(
+            f"{DLQ_PREFIX}.{self.spec.stream.lower()}.{self.spec.name}",
+            delivery.data,
+            headers=headers,
+        )
+        await msg.term()
+        self._count("dead_lettered", 1)
+        log.error(
+            "consumer.dead_lettered",
+            consumer=self.spec.name,
+            msg_id=delivery.msg_id,
+            subject=delivery.subject,
+            reason=reason,
+        )
+
+    def _count(self, outcome: str, n: int) -> None:
+        if n:
+            MESSAGES_PROCESSED.labels(self.service, self.spec.name, outcome).inc(n)

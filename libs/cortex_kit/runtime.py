@@ -1,0 +1,183 @@
+"""The one wiring place of a process: settings → logs, traces, db, bus, outbox, consumers, app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cortex_kit.db import Database
+from cortex_kit.logs import configure_logging, get_logger
+from cortex_kit.messaging.bus import Bus, StreamDeclaration
+from cortex_kit.messaging.consumer import ConsumerRunner, ConsumerSpec
+from cortex_kit.messaging.outbox import OutboxRelay
+from cortex_kit.messaging.tables import MessagingTables
+from cortex_kit.migrations import pending_migrations, upgrade_to_head
+from cortex_kit.observability import configure_tracing
+from cortex_kit.settings import ProcessSettings
+from cortex_kit.web import (
+    ObservabilityMiddleware,
+    Readiness,
+    install_health,
+    install_problem_handlers,
+)
+
+log = get_logger("cortex.runtime")
+
+
+@dataclass
+class Runtime:
+    """Everything a process owns, created in the lifespan and reachable from ``app.state``."""
+
+    settings: ProcessSettings
+    db: Database
+    bus: Bus
+    tables: MessagingTables
+    relay: OutboxRelay
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+Hook = Callable[[Runtime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    title: str
+    migrations_dir: Path
+    tables: MessagingTables
+    streams: Iterable[StreamDeclaration]
+    routers: Sequence[APIRouter] = ()
+    consumers: Callable[[Runtime], Sequence[ConsumerSpec]] = lambda _rt: ()
+    on_start: Sequence[Hook] = ()
+    on_stop: Sequence[Hook] = ()
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_runtime(request).db.session() as session:
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(_session)]
+"""The request's unit of work: commits when the endpoint returns, rolls back if it raises."""
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _readiness(runtime_ref: dict[str, Runtime], definition: ServiceDefinition) -> Readiness:
+    migrated = {"ok": False}
+
+    async def database() -> str | None:
+        if "rt" not in runtime_ref:
+            return "starting"
+        return await runtime_ref["rt"].db.ping()
+
+    async def nats() -> str | None:
+        if "rt" not in runtime_ref:
+            return "starting"
+        return await runtime_ref["rt"].bus.ping()
+
+    async def migrations() -> str | None:
+        if migrated["ok"]:
+            return None
+        if "rt" not in runtime_ref:
+            return "starting"
+        rt = runtime_ref["rt"]
+        reason = await pending_migrations(rt.db, definition.migrations_dir, rt.settings.schema_name)
+        migrated["ok"] = reason is None
+        return reason
+
+    return Readiness({"database": database, "nats": nats, "migrations": migrations})
+
+
+def create_service_app(settings: ProcessSettings, definition: ServiceDefinition) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    configure_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
+    runtime_ref: dict[str, Runtime] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = await _start(settings, definition)
+        app.state.runtime = rt
+        runtime_ref["rt"] = rt
+        log.info("process.started", port=settings.port)
+        try:
+            yield
+        finally:
+            await _stop(rt, definition)
+            log.info("process.stopped")
+
+    app = FastAPI(title=definition.title, lifespan=lifespan)
+    app.add_middleware(ObservabilityMiddleware, service=settings.service_name)
+    install_problem_handlers(app)
+    install_health(app, _readiness(runtime_ref, definition))
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+async def _start(settings: ProcessSettings, definition: ServiceDefinition) -> Runtime:
+    db = Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        application_name=settings.service_name,
+    )
+    if settings.run_migrations:
+        await upgrade_to_head(db, definition.migrations_dir, settings.schema_name)
+    bus = Bus(settings.nats_url, name=settings.service_name)
+    await bus.connect()
+    await bus.ensure_streams(definition.streams)
+    relay = OutboxRelay(
+        db,
+        bus,
+        definition.tables.outbox,
+        service=settings.service_name,
+        batch_size=settings.outbox_batch_size,
+        poll_interval_s=settings.outbox_poll_interval_s,
+    )
+    rt = Runtime(settings=settings, db=db, bus=bus, tables=definition.tables, relay=relay)
+    rt.consumers = [
+        ConsumerRunner(db, bus, definition.tables.inbox, spec, service=settings.service_name)
+        for spec in definition.consumers(rt)
+    ]
+    for consumer in rt.consumers:
+        await consumer.declare()
+    for hook in definition.on_start:
+        await hook(rt)
+    relay.start()
+    for consumer in rt.consumers:
+        consumer.start()
+    return rt
+
+
+async def _stop(rt: Runtime, definition: ServiceDefinition) -> None:
+    for hook in definition.on_stop:
+        await hook(rt)
+    await asyncio.gather(*(c.stop() for c in rt.consumers), rt.relay.stop())
+    await rt.bus.close()
+    await rt.db.dispose()
+
+
+def serve(app: FastAPI, settings: ProcessSettings) -> None:
+    """Run one process with uvloop + httptools (``python -m <service>``)."""
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

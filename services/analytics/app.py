@@ -1,0 +1,20 @@
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from analytics.models import messaging
+from analytics.settings import Settings
+from cortex_contracts import STREAMS
+from cortex_kit.runtime import ServiceDefinition, create_service_app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or Settings(),
+        ServiceDefinition(
+            title="CodeValdCortex analytics",
+            migrations_dir=Path(__file__).parent / "migrations",
+            tables=messaging,
+            streams=STREAMS,
+        ),
+    )

@@ -1,0 +1,4 @@
+from analytics.models import metadata
+from cortex_kit.migrations import run_env
+
+run_env(metadata)

@@ -1,0 +1,28 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from cortex_kit.runtime import DbSession
+from cortex_kit.web import CallerAgency
+from metrics_collector.events import service
+from metrics_collector.events.schemas import EventKind, StoredEvent, StoredEventList
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+
+@router.get("")
+async def list_events(
+    session: DbSession,
+    agency: CallerAgency,
+    kind: EventKind | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> StoredEventList:
+    rows = await service.list_events(session, agency, kind, limit)
+    return StoredEventList(items=[StoredEvent.model_validate(r) for r in rows])
+
+
+@router.get("/{kind}/{event_id}")
+async def get_event(
+    session: DbSession, agency: CallerAgency, kind: EventKind, event_id: str
+) -> StoredEvent:
+    return StoredEvent.model_validate(await service.get_event(session, agency, kind, event_id))

@@ -1,0 +1,20 @@
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from cortex_contracts import STREAMS
+from cortex_kit.runtime import ServiceDefinition, create_service_app
+from policy_engine.models import messaging
+from policy_engine.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or Settings(),
+        ServiceDefinition(
+            title="CodeValdCortex policy-engine",
+            migrations_dir=Path(__file__).parent / "migrations",
+            tables=messaging,
+            streams=STREAMS,
+        ),
+    )

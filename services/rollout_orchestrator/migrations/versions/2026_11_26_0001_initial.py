@@ -1,0 +1,25 @@
+"""initial: outbox and inbox
+
+Revision ID: rollout_0001
+Revises:
+Create Date: 2026-11-26
+"""
+
+from alembic import op
+
+from cortex_kit.migrations import create_messaging_tables
+
+revision = "rollout_0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+SCHEMA = "rollout"
+
+
+def upgrade() -> None:
+    create_messaging_tables(SCHEMA)
+
+
+def downgrade() -> None:
+    op.drop_table("inbox", schema=SCHEMA)
+    op.drop_table("outbox", schema=SCHEMA)

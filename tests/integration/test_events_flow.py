@@ -1,0 +1,110 @@
+"""One real flow through the pipes: gateway → outbox → NATS → inbox → metrics-collector."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from .conftest import Cluster
+
+CHANGE = {
+    "type": "change",
+    "id": "c-1",
+    "commit_sha": "a" * 40,
+    "repo": "github.com/acme/checkout",
+    "service": "checkout",
+    "committed_at": "2026-11-20T10:00:00Z",
+}
+DEPLOY = {
+    "type": "deployment",
+    "id": "d-1",
+    "service": "checkout",
+    "environment": "production",
+    "status": "succeeded",
+    "started_at": "2026-11-20T11:00:00Z",
+    "finished_at": "2026-11-20T11:05:00Z",
+    "commit_shas": ["a" * 40],
+}
+
+
+async def wait_for(client: httpx.AsyncClient, path: str, **params: Any) -> httpx.Response:
+    for _ in range(100):
+        resp = await client.get(path, params=params)
+        if resp.status_code == 200:
+            return resp
+        await asyncio.sleep(0.1)
+    return resp
+
+
+async def test_event_sent_to_gateway_is_readable_back(cluster: Cluster) -> None:
+    async with cluster.client() as client:
+        resp = await client.post("/v1/events", json={"agency": "acme", "events": [CHANGE, DEPLOY]})
+        assert resp.status_code == 202, resp.text
+        body = resp.json()
+        assert body["accepted"] == 2
+        assert [e["id"] for e in body["events"]] == ["c-1", "d-1"]
+
+        got = await wait_for(client, "/v1/events/deployment/d-1", agency="acme")
+        assert got.status_code == 200, got.text
+        stored = got.json()
+        assert stored["service"] == "checkout"
+        assert stored["facts"]["commit_shas"] == ["a" * 40]
+        assert stored["facts"]["status"] == "DEPLOYMENT_STATUS_SUCCEEDED"
+        listed = await client.get("/v1/events", params={"agency": "acme"})
+        assert {e["event_id"] for e in listed.json()["items"]} == {"c-1", "d-1"}
+
+
+async def test_resending_the_same_event_stores_it_once(cluster: Cluster) -> None:
+    async with cluster.client() as client:
+        for _ in range(3):
+            resp = await client.post("/v1/events", json={"agency": "acme", "events": [CHANGE]})
+            assert resp.status_code == 202
+        await wait_for(client, "/v1/events/change/c-1", agency="acme")
+        await asyncio.sleep(0.5)
+        listed = await client.get("/v1/events", params={"agency": "acme"})
+        assert [e["event_id"] for e in listed.json()["items"]] == ["c-1"]
+
+
+async def test_invalid_event_is_rejected_with_problem_details(cluster: Cluster) -> None:
+    bad = {**DEPLOY, "status": "exploded"}
+    async with cluster.client() as client:
+        resp = await client.post("/v1/events", json={"agency": "acme", "events": [bad]})
+    assert resp.status_code == 422
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    problem = resp.json()
+    assert problem["code"] == "invalid_request"
+    assert problem["remediation"]
+    assert any("status" in e["loc"] for e in problem["errors"])
+
+
+async def test_deployment_finishing_before_it_starts_is_rejected(cluster: Cluster) -> None:
+    bad = {**DEPLOY, "finished_at": "2026-11-20T10:00:00Z"}
+    async with cluster.client() as client:
+        resp = await client.post("/v1/events", json={"agency": "acme", "events": [bad]})
+        assert resp.status_code == 422
+        assert resp.json()["code"] == "invalid_event"
+        # nothing half-written: the valid event of a rejected batch is not stored either
+        resp = await client.post("/v1/events", json={"agency": "acme", "events": [CHANGE, bad]})
+        assert resp.status_code == 422
+        await asyncio.sleep(1.0)
+        listed = await client.get("/v1/events", params={"agency": "acme"})
+        assert listed.json()["items"] == []
+
+
+async def test_unknown_event_is_404_problem(cluster: Cluster) -> None:
+    async with cluster.client() as client:
+        resp = await client.get("/v1/events/change/nope", params={"agency": "acme"})
+    assert resp.status_code == 404
+    assert resp.json()["code"] == "event_not_found"
+
+
+async def test_every_process_is_ready_and_exports_metrics(cluster: Cluster) -> None:
+    async with httpx.AsyncClient() as client:
+        for served in cluster.processes.values():
+            ready = await client.get(f"{served.url}/readyz")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"] == {"database": "ok", "nats": "ok", "migrations": "ok"}
+            metrics = await client.get(f"{served.url}/metrics")
+            assert "cortex_http_requests_total" in metrics.text
