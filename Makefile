@@ -1,0 +1,50 @@
+# CodeValdCortex — two commands: `make run` (the cluster) and `make test` (the suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
+BUF    := .tools/node_modules/.bin/buf
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint bench proto lock tools clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	@$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	@$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+run: install  ## start NATS, PostgreSQL, five services and the gateway
+	$(BIN)/cortex up
+
+test: install  ## the whole test suite on its own NATS + PostgreSQL
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+$(BUF): .tools/package.json .tools/package-lock.json
+	npm ci --prefix .tools --no-audit --no-fund --loglevel=error
+	@touch $(BUF)
+
+tools: $(BUF)
+
+lint: install tools  ## ruff, mypy --strict, import contracts, proto freshness, buf lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy libs services gateway benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/gen_proto.py --check
+	$(BUF) lint
+
+bench: install  ## every benchmark suite → benchmarks/results/<suite>.json
+	$(BIN)/python -m benchmarks all
+
+proto: install  ## regenerate libs/cortex_contracts/_pb from proto/
+	$(BIN)/python scripts/gen_proto.py
+
+lock: install  ## re-resolve requirements.lock after editing pyproject.toml
+	$(BIN)/pip install -q uv && $(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .tools/node_modules .mypy_cache .ruff_cache .pytest_cache
