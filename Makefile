@@ -44,7 +44,7 @@ proto: install  ## regenerate libs/cortex_contracts/_pb from proto/
 	$(BIN)/python scripts/gen_proto.py
 
 lock: install  ## re-resolve requirements.lock after editing pyproject.toml
-	$(BIN)/pip install -q uv && $(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock
+	$(BIN)/pip install -q uv && $(BIN)/uv pip compile pyproject.toml --extra dev --extra bench -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .tools/node_modules .mypy_cache .ruff_cache .pytest_cache
