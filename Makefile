@@ -36,6 +36,7 @@ lint: install tools  ## ruff, mypy --strict, import contracts, proto freshness, 
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/gen_proto.py --check
 	$(BUF) lint
+	$(BIN)/python scripts/gen_k8s_streams.py --check
 
 bench: install  ## every benchmark suite → benchmarks/results/<suite>.json
 	$(BIN)/python -m benchmarks all

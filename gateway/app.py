@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             max_events=cfg.max_events_per_request,
         )
-        if cfg.bootstrap_admin_key is not None:
+        if cfg.bootstrap_admin_key and cfg.bootstrap_admin_key.get_secret_value():
             async with rt.db.session() as session:
                 await bootstrap_admin(session, cfg.bootstrap_admin_key.get_secret_value())
 
