@@ -61,15 +61,16 @@ async def test_delete_all_streams_works_inside_a_running_loop(nats_url: str) -> 
 
 
 async def test_nats_outage_refuses_clients_until_it_ends(cortex_nats: EmbeddedNats) -> None:
-    with cortex_nats.outage():
-        with pytest.raises(NoServersError):
-            await nats.connect(cortex_nats.url, connect_timeout=1, max_reconnect_attempts=0)
+    with cortex_nats.outage(), pytest.raises(NoServersError):
+        await nats.connect(
+            cortex_nats.url, connect_timeout=1, max_reconnect_attempts=1, reconnect_time_wait=0
+        )
 
     client = await nats.connect(cortex_nats.url)
     await client.close()
 
 
-INNER_TESTS = '''
+INNER_TESTS = """
 import asyncio, json, os
 import asyncpg, nats, psutil
 
@@ -124,7 +125,7 @@ def test_2_starts_clean(database_url, nats_url, cortex_nats):
     record(database_url=database_url, tables=[r[0] for r in tables],
            databases=[r[0] for r in databases], streams=asyncio.run(stream_names(nats_url)),
            nats_running=cortex_nats.is_running())
-'''
+"""
 
 
 def test_plugin_session_isolates_tests_and_cleans_up(tmp_path: Path) -> None:

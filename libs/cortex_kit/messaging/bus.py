@@ -18,6 +18,7 @@ from cortex_kit.logs import get_logger
 
 log = get_logger("cortex.bus")
 MSG_ID_HEADER = "Nats-Msg-Id"
+PUBLISH_ASYNC_MAX_PENDING = 4000
 
 
 class StreamDeclaration(Protocol):
@@ -83,7 +84,7 @@ class Bus:
                 if asyncio.get_running_loop().time() > deadline:
                     raise ConnectionError(f"cannot reach NATS at {self.url}: {exc}") from exc
                 await asyncio.sleep(0.5)
-        self._js = self._nc.jetstream(publish_async_max_pending=4000)
+        self._js = self._nc.jetstream(publish_async_max_pending=PUBLISH_ASYNC_MAX_PENDING)
 
     @property
     def nc(self) -> NATS:
@@ -135,8 +136,12 @@ class Bus:
         futures: list[asyncio.Future[PubAck]] = []
         for msg in messages:
             headers = {**msg.headers, MSG_ID_HEADER: msg.msg_id}
+            # With a stall timeout nats-py waits for a free slot in a new Task, so every publish
+            # yields to the loop and goes to the socket alone: 2.4x the CPU per message. While a
+            # slot is free there is nothing to wait for, and the batch is written at once.
+            free = self.js.publish_async_pending() < PUBLISH_ASYNC_MAX_PENDING
             fut = await self.js.publish_async(
-                msg.subject, msg.data, headers=headers, wait_stall=timeout_s
+                msg.subject, msg.data, headers=headers, wait_stall=None if free else timeout_s
             )
             futures.append(fut)
         if not futures:

@@ -14,7 +14,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
-from sqlalchemy import Table
+from sqlalchemy import Table, Text, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,6 +91,20 @@ class ConsumerRunner:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._tracer = tracer("cortex.consumer")
+        # One array parameter rather than a multi-row VALUES: the statement compiles once and is
+        # cached, instead of being compiled again for each batch (most of a batch's CPU time).
+        self._claim_stmt = (
+            pg_insert(inbox)
+            .from_select(
+                ["consumer", "msg_id"],
+                select(
+                    bindparam("consumer", type_=Text),
+                    func.unnest(bindparam("msg_ids", type_=ARRAY(Text))),
+                ),
+            )
+            .on_conflict_do_nothing()
+            .returning(inbox.c.msg_id)
+        )
 
     async def declare(self) -> None:
         spec = self.spec
@@ -97,8 +112,9 @@ class ConsumerRunner:
             durable_name=spec.name,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=spec.deliver_policy,
-            # One more than ours: we dead-letter on the last delivery ourselves.
-            max_deliver=spec.max_deliver + 1,
+            # Unlimited on the server: the runner dead-letters after max_deliver handler
+            # failures itself, and must keep retrying while its database is unreachable.
+            max_deliver=-1,
             ack_wait=spec.ack_wait_s,
             max_ack_pending=max(1000, spec.batch_size * 4),
         )
@@ -137,7 +153,17 @@ class ConsumerRunner:
                 await asyncio.sleep(0.5)
                 continue
             CONSUMER_LAG.labels(self.service, spec.name).set(msgs[-1].metadata.num_pending)
-            await self.process(msgs)
+            try:
+                await self.process(msgs)
+            except Exception as exc:
+                # E.g. a dead letter that cannot be published: the unacked messages come back
+                # after ack_wait, but the runner itself must not die silently.
+                log.error(
+                    "consumer.batch_failed",
+                    consumer=spec.name,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                await asyncio.sleep(0.5)
 
     async def process(self, msgs: Sequence[Msg]) -> None:
         started = time.perf_counter()
@@ -151,7 +177,14 @@ class ConsumerRunner:
                 await self._failed(msgs[0], exc)
             else:
                 for msg in msgs:  # isolate the failing message(s)
-                    await self.process([msg])
+                    try:
+                        await self.process([msg])
+                    except Exception as inner:  # e.g. a dead letter that cannot be published
+                        log.error(
+                            "consumer.message_isolation_failed",
+                            consumer=self.spec.name,
+                            error=f"{type(inner).__name__}: {inner}",
+                        )
         MESSAGE_LATENCY.labels(self.service, self.spec.name).observe(time.perf_counter() - started)
 
     async def _commit_batch(self, deliveries: list[Delivery]) -> int:
@@ -171,13 +204,8 @@ class ConsumerRunner:
 
     async def _claim(self, session: AsyncSession, deliveries: list[Delivery]) -> list[Delivery]:
         unique = {d.msg_id: d for d in deliveries}
-        stmt = (
-            pg_insert(self.inbox)
-            .values([{"consumer": self.spec.name, "msg_id": m} for m in unique])
-            .on_conflict_do_nothing()
-            .returning(self.inbox.c.msg_id)
-        )
-        claimed = set((await session.execute(stmt)).scalars())
+        params = {"consumer": self.spec.name, "msg_ids": list(unique)}
+        claimed = set((await session.execute(self._claim_stmt, params)).scalars())
         return [d for m, d in unique.items() if m in claimed]
 
     async def _ack_all(self, msgs: Sequence[Msg]) -> None:
@@ -187,6 +215,17 @@ class ConsumerRunner:
     async def _failed(self, msg: Msg, exc: Exception) -> None:
         delivery = _delivery(msg)
         poison = isinstance(exc, PoisonMessage)
+        if not poison and await self._database_unreachable():
+            # Not the message's fault: never count an outage towards dead-lettering.
+            log.warning(
+                "consumer.database_unreachable",
+                consumer=self.spec.name,
+                msg_id=delivery.msg_id,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            self._count("retried", 1)
+            await msg.nak(delay=self.spec.retry_max_s)
+            return
         if poison or delivery.num_delivered >= self.spec.max_deliver:
             await self._dead_letter(msg, delivery, exc)
             return
@@ -203,6 +242,13 @@ class ConsumerRunner:
         )
         self._count("retried", 1)
         await msg.nak(delay=delay)
+
+    async def _database_unreachable(self) -> bool:
+        try:
+            await asyncio.wait_for(self.db.ping(), timeout=2.0)
+        except Exception:
+            return True
+        return False
 
     async def _dead_letter(self, msg: Msg, delivery: Delivery, exc: Exception) -> None:
         reason = f"{type(exc).__name__}: {exc}"[:1000]

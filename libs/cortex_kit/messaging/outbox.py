@@ -129,9 +129,11 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were published."""
         o = self.outbox
-        async with self.db.session() as session:
+        # A connection, not ``db.session()``: a session commit fires ``Database.on_commit``, which
+        # wakes this relay, so its own commits would make it poll in a busy loop.
+        async with self.db.engine.begin() as conn:
             rows = (
-                await session.execute(
+                await conn.execute(
                     select(o.c.seq, o.c.msg_id, o.c.subject, o.c.data, o.c.headers)
                     .where(o.c.published_at.is_(None))
                     .order_by(o.c.seq)
@@ -149,11 +151,9 @@ class OutboxRelay:
             ok = [r.seq for r, good in zip(rows, results, strict=True) if good]
             failed = [r.seq for r, good in zip(rows, results, strict=True) if not good]
             if ok:
-                await session.execute(
-                    update(o).where(o.c.seq.in_(ok)).values(published_at=func.now())
-                )
+                await conn.execute(update(o).where(o.c.seq.in_(ok)).values(published_at=func.now()))
             if failed:
-                await session.execute(
+                await conn.execute(
                     update(o)
                     .where(o.c.seq.in_(failed))
                     .values(attempts=o.c.attempts + 1, last_error="not acknowledged by JetStream")
@@ -165,8 +165,8 @@ class OutboxRelay:
 
     async def backlog(self) -> int:
         o = self.outbox
-        async with self.db.session() as session:
-            count = await session.scalar(
+        async with self.db.engine.connect() as conn:
+            count = await conn.scalar(
                 select(func.count()).select_from(o).where(o.c.published_at.is_(None))
             )
         return int(count or 0)
@@ -175,8 +175,8 @@ class OutboxRelay:
         try:
             OUTBOX_BACKLOG.labels(self.service).set(await self.backlog())
             o = self.outbox
-            async with self.db.session() as session:
-                await session.execute(
+            async with self.db.engine.begin() as conn:
+                await conn.execute(
                     delete(o).where(
                         o.c.published_at
                         < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, self.retention_s)

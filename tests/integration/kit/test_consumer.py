@@ -1,0 +1,249 @@
+"""Durable consumers on real JetStream and PostgreSQL: one effect per message, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+
+from nats.aio.msg import Msg
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cortex_contracts import encode
+from cortex_kit.db import Database
+from cortex_kit.embedded import EmbeddedPostgres
+from cortex_kit.messaging.bus import Bus
+from cortex_kit.messaging.consumer import (
+    BatchHandler,
+    ConsumerRunner,
+    ConsumerSpec,
+    Delivery,
+    PoisonMessage,
+)
+
+from .conftest import (
+    DEAD_LETTERS,
+    EVENTS,
+    change_event,
+    connect_bus,
+    effect_deliveries,
+    effects,
+    publish,
+    stream_count,
+    tables,
+    wait_until,
+)
+
+CONSUMER = "kit-consumer"
+ACK_WAIT_S = 1.0
+
+
+async def apply_effects(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
+    for d in deliveries:
+        await session.execute(insert(effects).values(msg_id=d.msg_id, delivery=d.num_delivered))
+
+
+MAX_DELIVER = 3
+
+
+def runner_for(
+    db: Database, bus: Bus, handler: BatchHandler, retry_max_s: float = 30.0
+) -> ConsumerRunner:
+    spec = ConsumerSpec(
+        name=CONSUMER,
+        stream=EVENTS.name,
+        filter_subjects=["t.>"],
+        handler=handler,
+        max_deliver=MAX_DELIVER,
+        ack_wait_s=ACK_WAIT_S,
+        retry_base_s=0.05,
+        retry_max_s=retry_max_s,
+    )
+    return ConsumerRunner(db, bus, tables.inbox, spec, service="t")
+
+
+def everything_acked(bus: Bus) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        info = await bus.js.consumer_info(EVENTS.name, CONSUMER)
+        return bool(info.num_ack_pending == 0 and info.num_pending == 0)
+
+    return check
+
+
+async def fetch(bus: Bus, count: int) -> list[Msg]:
+    """The next `count` deliveries of the durable consumer, waiting for redeliveries."""
+    sub = await bus.js.pull_subscribe_bind(CONSUMER, stream=EVENTS.name)
+    msgs: list[Msg] = []
+    try:
+        while len(msgs) < count:
+            msgs += await sub.fetch(count - len(msgs), timeout=5 * ACK_WAIT_S)
+    finally:
+        await sub.unsubscribe()
+    return msgs
+
+
+async def test_message_delivered_twice_takes_effect_once(db: Database, bus: Bus) -> None:
+    envelope = change_event()
+    await publish(bus, envelope)
+    runner = runner_for(db, bus, apply_effects)
+    await runner.declare()
+
+    [late] = await fetch(bus, 1)
+    # Not acked within ack_wait: JetStream hands the message out again while the first
+    # delivery is still being worked on.
+    [again] = await fetch(bus, 1)
+    assert again.metadata.num_delivered == 2
+    await asyncio.gather(runner.process([late]), runner.process([again]))
+
+    await wait_until(everything_acked(bus), "both deliveries are acked")
+    applied = await effect_deliveries(db)
+    assert list(applied) == [envelope.id]
+    assert len(applied[envelope.id]) == 1
+
+
+async def test_message_of_a_consumer_killed_mid_handler_takes_effect_once(
+    db: Database, bus: Bus, nats_url: str
+) -> None:
+    envelope = change_event()
+    inside_handler = asyncio.Event()
+
+    async def hangs_after_applying(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
+        await apply_effects(session, deliveries)
+        inside_handler.set()
+        await asyncio.Event().wait()
+
+    dying_bus = await connect_bus(nats_url)
+    dying = runner_for(db, dying_bus, hangs_after_applying)
+    dying.start()
+    await publish(bus, envelope)
+    await asyncio.wait_for(inside_handler.wait(), 15)
+    await dying.stop()
+    await dying_bus.close()
+
+    successor = runner_for(db, bus, apply_effects)
+    successor.start()
+    try:
+        await wait_until(everything_acked(bus), "the successor acks the redelivered message")
+    finally:
+        await successor.stop()
+    assert await effect_deliveries(db) == {envelope.id: [2]}
+
+
+async def test_failing_message_is_dead_lettered_after_max_deliver_without_blocking_its_batch(
+    db: Database, bus: Bus
+) -> None:
+    good, bad, other = change_event(1), change_event(2), change_event(3)
+    deliveries_of_bad: Counter[int] = Counter()
+
+    async def fails_on_bad(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
+        for d in deliveries:
+            if d.msg_id == bad.id:
+                deliveries_of_bad[d.num_delivered] += 1
+                raise RuntimeError(f"cannot apply {d.msg_id}")
+        await apply_effects(session, deliveries)
+
+    await publish(bus, good, bad, other)
+    runner = runner_for(db, bus, fails_on_bad)
+    await runner.declare()
+    await runner.process(await fetch(bus, 3))  # one batch of three
+    assert await effect_deliveries(db) == {good.id: [1], other.id: [1]}
+
+    runner.start()
+    try:
+        await wait_until(lambda: _has_messages(bus, DEAD_LETTERS.name), "a dead letter appears")
+        # Nothing left pending: JetStream will not deliver the message again.
+        await wait_until(everything_acked(bus), "the dead letter is terminated")
+    finally:
+        await runner.stop()
+    assert sorted(deliveries_of_bad) == [1, 2, 3]
+    assert await effect_deliveries(db) == {good.id: [1], other.id: [1]}
+
+    assert await stream_count(bus, DEAD_LETTERS.name) == 1
+    dead = await bus.js.get_msg(DEAD_LETTERS.name, 1)
+    assert dead.subject == f"cortex.dlq.t.{CONSUMER}"
+    assert dead.data == encode(bad)
+    headers = dead.headers or {}
+    assert f"RuntimeError: cannot apply {bad.id}" in headers["Cortex-Dlq-Reason"]
+    assert headers["Cortex-Dlq-Consumer"] == CONSUMER
+    assert headers["Cortex-Dlq-Original-Subject"] == "t.change"
+    assert headers["Cortex-Dlq-Deliveries"] == "3"
+
+
+async def test_poison_message_is_dead_lettered_on_first_delivery(db: Database, bus: Bus) -> None:
+    poison = change_event()
+    deliveries: list[int] = []
+
+    async def rejects(session: AsyncSession, batch: Sequence[Delivery]) -> None:
+        deliveries.extend(d.num_delivered for d in batch)
+        raise PoisonMessage("unknown event type")
+
+    await publish(bus, poison)
+    runner = runner_for(db, bus, rejects)
+    runner.start()
+    try:
+        await wait_until(lambda: _has_messages(bus, DEAD_LETTERS.name), "a dead letter appears")
+        await wait_until(everything_acked(bus), "the poison message is terminated")
+    finally:
+        await runner.stop()
+    assert deliveries == [1]
+    dead = await bus.js.get_msg(DEAD_LETTERS.name, 1)
+    headers = dead.headers or {}
+    assert headers["Cortex-Dlq-Reason"] == "PoisonMessage: unknown event type"
+    assert headers["Cortex-Dlq-Deliveries"] == "1"
+
+
+async def _has_messages(bus: Bus, stream: str) -> bool:
+    return await stream_count(bus, stream) > 0
+
+
+async def test_consumer_keeps_consuming_when_a_dead_letter_cannot_be_published(
+    db: Database, bus: Bus
+) -> None:
+    await bus.js.delete_stream(DEAD_LETTERS.name)
+    poison, good = change_event(1), change_event(2)
+    poison_seen = asyncio.Event()
+
+    async def rejects_poison(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
+        if any(d.msg_id == poison.id for d in deliveries):
+            poison_seen.set()
+            raise PoisonMessage("unknown event type")
+        await apply_effects(session, deliveries)
+
+    runner = runner_for(db, bus, rejects_poison)
+    runner.start()
+    try:
+        await publish(bus, poison)
+        await asyncio.wait_for(poison_seen.wait(), 15)
+        await publish(bus, good)
+        await wait_until(
+            lambda: _has_effect(db, good.id), "the next message is processed", timeout_s=10
+        )
+    finally:
+        await runner.stop()
+
+
+async def _has_effect(db: Database, msg_id: str) -> bool:
+    return msg_id in await effect_deliveries(db)
+
+
+async def test_database_outage_does_not_dead_letter_healthy_messages(
+    db: Database, bus: Bus, cortex_postgres: EmbeddedPostgres
+) -> None:
+    envelope = change_event()
+    runner = runner_for(db, bus, apply_effects, retry_max_s=0.05)
+    await runner.declare()
+    cortex_postgres.stop()
+    try:
+        await publish(bus, envelope)
+        [msg] = await fetch(bus, 1)
+        for _ in range(MAX_DELIVER + 2):  # more failures than max_deliver allows
+            await runner.process([msg])
+            [msg] = await fetch(bus, 1)
+    finally:
+        cortex_postgres.start()
+    assert msg.metadata.num_delivered > MAX_DELIVER
+    await runner.process([msg])
+    await wait_until(everything_acked(bus), "the message is acked once PostgreSQL is back")
+    assert list(await effect_deliveries(db)) == [envelope.id]
+    assert await stream_count(bus, DEAD_LETTERS.name) == 0
