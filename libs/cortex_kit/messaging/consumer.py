@@ -152,6 +152,8 @@ class ConsumerRunner:
                 log.warning("consumer.fetch_failed", consumer=spec.name, error=str(exc))
                 await asyncio.sleep(0.5)
                 continue
+            if not msgs:
+                continue
             CONSUMER_LAG.labels(self.service, spec.name).set(msgs[-1].metadata.num_pending)
             try:
                 await self.process(msgs)

@@ -8,7 +8,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Table,
+    any_,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_kit.db import Database
@@ -55,6 +67,12 @@ async def add_to_outbox(
         for e in events
     ]
     await session.execute(insert(outbox), rows)
+
+
+def _any_of(seqs: list[int]) -> ColumnElement[bool]:
+    """``= ANY($1::BIGINT[])``: one statement for every batch size, where ``IN`` renders one
+    parameter per row into a new SQL text (compiled, and prepared by PostgreSQL) per size."""
+    return any_(literal(seqs, ARRAY(BigInteger)))
 
 
 class OutboxRelay:
@@ -151,11 +169,13 @@ class OutboxRelay:
             ok = [r.seq for r, good in zip(rows, results, strict=True) if good]
             failed = [r.seq for r, good in zip(rows, results, strict=True) if not good]
             if ok:
-                await conn.execute(update(o).where(o.c.seq.in_(ok)).values(published_at=func.now()))
+                await conn.execute(
+                    update(o).where(o.c.seq == _any_of(ok)).values(published_at=func.now())
+                )
             if failed:
                 await conn.execute(
                     update(o)
-                    .where(o.c.seq.in_(failed))
+                    .where(o.c.seq == _any_of(failed))
                     .values(attempts=o.c.attempts + 1, last_error="not acknowledged by JetStream")
                 )
         OUTBOX_PUBLISHED.labels(self.service).inc(len(ok))

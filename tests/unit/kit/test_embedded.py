@@ -169,6 +169,15 @@ def test_postgres_runs_as_the_unprivileged_account(postgres: EmbeddedPostgres) -
 
 
 @as_root
+def test_postgres_explains_a_data_dir_its_account_cannot_reach(tmp_path: Path) -> None:
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+
+    with pytest.raises(EmbeddedError, match="needs search permission on every parent directory"):
+        EmbeddedPostgres(hidden / "pg", free_port()).start()
+
+
+@as_root
 async def test_postgres_runs_from_a_copy_when_the_install_is_unreachable(
     server_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
