@@ -44,4 +44,3 @@ def test_compose_runs_every_process_with_its_own_settings_prefix() -> None:
         assert all(key.startswith(prefix) for key in svc["environment"])
         assert f"{prefix}DATABASE_URL" in svc["environment"]
         assert f"{prefix}NATS_URL" in svc["environment"]
-

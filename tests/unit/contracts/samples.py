@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from google.protobuf.message import Message
+
 from cortex_contracts import (
     ApprovalDecided,
     ApprovalOutcome,
@@ -28,7 +30,6 @@ from cortex_contracts import (
     RolloutStatus,
     SubjectKind,
 )
-from google.protobuf.message import Message
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 T1 = datetime(2026, 3, 1, 10, 45, 12, 250_000, tzinfo=UTC)

@@ -4,6 +4,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from cortex_contracts import (
     EVENT_ROUTES,
     ChangeRecorded,
@@ -17,8 +20,6 @@ from cortex_contracts import (
     pack,
     unpack,
 )
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from .samples import SAMPLES, T1, sample_id
 

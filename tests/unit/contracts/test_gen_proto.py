@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from cortex_contracts import ChangeRecorded
 
 REPO = Path(__file__).resolve().parents[3]

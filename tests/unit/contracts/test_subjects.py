@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from cortex_contracts import (
     DLQ_STREAM,
     DOMAINS,
@@ -15,8 +18,6 @@ from cortex_contracts import (
     subject_filter,
     subject_for,
 )
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 BAD_AGENCIES = [
     "",
