@@ -24,6 +24,7 @@ from cortex_contracts._pb.cortex.deploy.v1.deploy_pb2 import (
     RolloutStatus,
 )
 from cortex_contracts._pb.cortex.policy.v1.policy_pb2 import (
+    BudgetThresholdCrossed,
     PolicyLayer,
     PolicyPublished,
     PolicyViolation,
@@ -70,6 +71,7 @@ __all__ = [
     "ApprovalRequested",
     "BatchCompleted",
     "BatchVerdict",
+    "BudgetThresholdCrossed",
     "ChangeRecorded",
     "ContractError",
     "Decision",

@@ -27,7 +27,11 @@ from cortex_contracts._pb.cortex.deploy.v1.deploy_pb2 import (
     DeploymentStarted,
     RolledBack,
 )
-from cortex_contracts._pb.cortex.policy.v1.policy_pb2 import PolicyPublished, PolicyViolation
+from cortex_contracts._pb.cortex.policy.v1.policy_pb2 import (
+    BudgetThresholdCrossed,
+    PolicyPublished,
+    PolicyViolation,
+)
 from cortex_contracts.errors import UnknownEventType
 
 PREFIX: Final = "cortex"
@@ -57,6 +61,7 @@ EVENT_ROUTES: Final[Mapping[type[Message], EventRoute]] = MappingProxyType(
         RolledBack: EventRoute("deploy", "rolled_back"),
         PolicyPublished: EventRoute("policy", "published"),
         PolicyViolation: EventRoute("policy", "violation"),
+        BudgetThresholdCrossed: EventRoute("policy", "budget_threshold"),
         DecisionRecorded: EventRoute("decision", "recorded"),
         ApprovalRequested: EventRoute("approval", "requested"),
         ApprovalDecided: EventRoute("approval", "decided"),

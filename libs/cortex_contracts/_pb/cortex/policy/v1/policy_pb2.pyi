@@ -60,3 +60,25 @@ class PolicyViolation(_message.Message):
     policy_version: int
     layer: PolicyLayer
     def __init__(self, agency: _Optional[str] = ..., agent_id: _Optional[str] = ..., rule_id: _Optional[str] = ..., decision_id: _Optional[str] = ..., deployment_id: _Optional[str] = ..., action: _Optional[str] = ..., severity: _Optional[str] = ..., message: _Optional[str] = ..., remediation: _Optional[str] = ..., policy_version: _Optional[int] = ..., layer: _Optional[_Union[PolicyLayer, str]] = ...) -> None: ...
+
+class BudgetThresholdCrossed(_message.Message):
+    __slots__ = ("agency", "agent_id", "scope", "period", "unit", "threshold", "used", "limit", "decision_id")
+    AGENCY_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    USED_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    agency: str
+    agent_id: str
+    scope: str
+    period: str
+    unit: str
+    threshold: float
+    used: float
+    limit: float
+    decision_id: str
+    def __init__(self, agency: _Optional[str] = ..., agent_id: _Optional[str] = ..., scope: _Optional[str] = ..., period: _Optional[str] = ..., unit: _Optional[str] = ..., threshold: _Optional[float] = ..., used: _Optional[float] = ..., limit: _Optional[float] = ..., decision_id: _Optional[str] = ...) -> None: ...
