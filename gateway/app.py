@@ -9,6 +9,7 @@ from gateway.auth.endpoints import router as keys_router
 from gateway.auth.service import KeyCache, bootstrap_admin
 from gateway.events.endpoints import router as events_router
 from gateway.models import messaging
+from gateway.policies.endpoints import router as policies_router
 from gateway.settings import Settings
 from gateway.state import GatewayState, state_of
 from gateway.upstream import Upstreams
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             migrations_dir=Path(__file__).parent / "migrations",
             tables=messaging,
             streams=STREAMS,
-            routers=[keys_router, events_router],
+            routers=[keys_router, events_router, policies_router],
             on_start=[start],
             on_stop=[stop],
         ),

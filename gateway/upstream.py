@@ -40,15 +40,19 @@ class Upstreams:
         principal: str,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
         request_id: str | None = None,
     ) -> Response:
         """Call a service on behalf of an authorised caller and relay its answer as is."""
         headers = inject_context({AGENCY_HEADER: agency, PRINCIPAL_HEADER: principal})
         if request_id:
             headers["X-Request-ID"] = request_id
+        if content_type:
+            headers["Content-Type"] = content_type
         try:
             resp = await self._clients[service].request(
-                method, path, params=params, json=json, headers=dict(headers)
+                method, path, params=params, json=json, content=content, headers=dict(headers)
             )
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(

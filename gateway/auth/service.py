@@ -23,6 +23,7 @@ from gateway.domain.keys import (
 )
 
 log = get_logger("gateway.auth")
+RESERVED_AGENCY = "org"
 _REMEDY = "Send `Authorization: Bearer <api key>`; create keys with `cortex keys create`."
 
 
@@ -72,6 +73,13 @@ async def authenticate(session: AsyncSession, token: str | None, cache: KeyCache
 def _valid_agency(agency: str) -> str:
     if agency == ALL_AGENCIES:
         return agency
+    if agency == RESERVED_AGENCY:
+        raise CortexError(
+            f"{RESERVED_AGENCY!r} is reserved for the org baseline policy.",
+            remediation="Choose another agency slug; org-wide keys use '*'.",
+            code="invalid_agency",
+            status=422,
+        )
     try:
         return validate_agency(agency)
     except ValueError as exc:

@@ -3,18 +3,50 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from cortex_contracts import STREAMS
-from cortex_kit.runtime import ServiceDefinition, create_service_app
+from cortex_kit.batching import BatchWriter
+from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
+from policy_engine.evaluation.cache import PolicyCache
+from policy_engine.evaluation.decision_log import DecisionLog, LoggedDecision
+from policy_engine.evaluation.endpoints import router as authorize_router
+from policy_engine.evaluation.service import Authorizer, RecentViolations
 from policy_engine.models import messaging
+from policy_engine.policies.endpoints import router as policies_router
+from policy_engine.policies.service import compiled_for
 from policy_engine.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    cfg = settings or Settings()
+
+    async def start(rt: Runtime) -> None:
+        async def load(agency: str, team: str | None):  # type: ignore[no-untyped-def]
+            async with rt.db.session() as session:
+                return await compiled_for(session, agency, team)
+
+        cache = PolicyCache(load, max_age_s=cfg.policy_cache_max_age_s)
+        await cache.subscribe(rt.bus)
+        log = DecisionLog(rt.db, rt.tables.outbox)
+        writer: BatchWriter[LoggedDecision] = BatchWriter(
+            log.write, name="decisions", max_batch=500, max_delay_s=cfg.decision_log_delay_s
+        )
+        writer.start()
+        rt.extras["authorizer"] = Authorizer(rt.db, cache, writer, RecentViolations())
+
+    async def stop(rt: Runtime) -> None:
+        auth = rt.extras.get("authorizer")
+        if isinstance(auth, Authorizer):
+            await auth.log.stop()
+            await auth.cache.close()
+
     return create_service_app(
-        settings or Settings(),
+        cfg,
         ServiceDefinition(
             title="CodeValdCortex policy-engine",
             migrations_dir=Path(__file__).parent / "migrations",
             tables=messaging,
             streams=STREAMS,
+            routers=[policies_router, authorize_router],
+            on_start=[start],
+            on_stop=[stop],
         ),
     )

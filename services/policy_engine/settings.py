@@ -9,3 +9,6 @@ class Settings(ProcessSettings):
     service_name: str = "policy-engine"
     schema_name: str = "policy"
     port: int = 8101
+
+    policy_cache_max_age_s: float = 30.0
+    decision_log_delay_s: float = 0.1

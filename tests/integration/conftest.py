@@ -83,10 +83,15 @@ async def start_cluster(database_url: str, nats_url: str, *, gateway: bool = Tru
     from gateway.settings import Settings as GatewaySettings
     from metrics_collector.app import create_app as metrics_app
     from metrics_collector.settings import Settings as MetricsSettings
+    from policy_engine.app import create_app as policy_app
+    from policy_engine.settings import Settings as PolicySettings
 
     cluster = Cluster(database_url, nats_url)
     cluster.processes["metrics_collector"] = await serve_app(
         lambda port: metrics_app(MetricsSettings(**_common(cluster, port)))
+    )
+    cluster.processes["policy_engine"] = await serve_app(
+        lambda port: policy_app(PolicySettings(**_common(cluster, port), decision_log_delay_s=0.02))
     )
     if gateway:
         cluster.processes["gateway"] = await serve_app(
@@ -94,6 +99,7 @@ async def start_cluster(database_url: str, nats_url: str, *, gateway: bool = Tru
                 GatewaySettings(
                     **_common(cluster, port),
                     metrics_collector_url=cluster.processes["metrics_collector"].url,
+                    policy_engine_url=cluster.processes["policy_engine"].url,
                     bootstrap_admin_key=ADMIN_KEY,
                 )
             )

@@ -45,7 +45,7 @@ class Reason(_message.Message):
     def __init__(self, code: _Optional[str] = ..., severity: _Optional[str] = ..., message: _Optional[str] = ..., remediation: _Optional[str] = ..., rule_id: _Optional[str] = ..., layer: _Optional[_Union[_policy_pb2.PolicyLayer, str]] = ..., policy_version: _Optional[int] = ..., docs_url: _Optional[str] = ..., actual: _Optional[str] = ..., limit: _Optional[str] = ...) -> None: ...
 
 class DecisionRecorded(_message.Message):
-    __slots__ = ("decision_id", "agency", "agent_id", "action", "resource", "decision", "risk_score", "reasons", "policy_version", "evaluated_us", "approval_id")
+    __slots__ = ("decision_id", "agency", "agent_id", "action", "resource", "decision", "risk_score", "reasons", "policy_version", "evaluated_us", "approval_id", "effective_version")
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,7 @@ class DecisionRecorded(_message.Message):
     POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
     EVALUATED_US_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_VERSION_FIELD_NUMBER: _ClassVar[int]
     decision_id: str
     agency: str
     agent_id: str
@@ -68,4 +69,5 @@ class DecisionRecorded(_message.Message):
     policy_version: int
     evaluated_us: int
     approval_id: str
-    def __init__(self, decision_id: _Optional[str] = ..., agency: _Optional[str] = ..., agent_id: _Optional[str] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., risk_score: _Optional[float] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., policy_version: _Optional[int] = ..., evaluated_us: _Optional[int] = ..., approval_id: _Optional[str] = ...) -> None: ...
+    effective_version: str
+    def __init__(self, decision_id: _Optional[str] = ..., agency: _Optional[str] = ..., agent_id: _Optional[str] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., risk_score: _Optional[float] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., policy_version: _Optional[int] = ..., evaluated_us: _Optional[int] = ..., approval_id: _Optional[str] = ..., effective_version: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,128 @@
+"""Policies and authorization at the gateway: role checks, agency scoping, relay to the engine.
+
+Request and response bodies are the policy-engine's (see docs/policies.md and /docs there).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from gateway.auth.deps import require, resolve_agency
+from gateway.domain.keys import READ_ROLES, Principal, Role
+from gateway.relay import relay
+
+router = APIRouter(tags=["policies"])
+ENGINE = "policy_engine"
+Agent = Annotated[Principal, Depends(require(Role.AGENT))]
+Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
+PolicyAdmin = Annotated[Principal, Depends(require(Role.POLICY_ADMIN))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+YAML_BODY = {"requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}}}
+
+
+@router.post("/v1/authorize")
+async def authorize(request: Request, caller: Agent, agency: str | None = None) -> Response:
+    """An agent asks before acting: allow / deny / require_approval with every reason."""
+    return await relay(
+        request, caller, ENGINE, "/v1/authorize", resolve_agency(caller, agency), with_body=True
+    )
+
+
+@router.post("/v1/decisions/{decision_id}/usage")
+async def report_usage(
+    decision_id: str, request: Request, caller: Agent, agency: str | None = None
+) -> Response:
+    """Settle the actual cost and tokens of an allowed action."""
+    return await relay(
+        request,
+        caller,
+        ENGINE,
+        f"/v1/decisions/{decision_id}/usage",
+        resolve_agency(caller, agency),
+        with_body=True,
+    )
+
+
+@router.get("/v1/decisions")
+async def list_decisions(request: Request, caller: Reader, agency: str | None = None) -> Response:
+    return await relay(request, caller, ENGINE, "/v1/decisions", resolve_agency(caller, agency))
+
+
+@router.get("/v1/decisions/{decision_id}")
+async def get_decision(
+    decision_id: str, request: Request, caller: Reader, agency: str | None = None
+) -> Response:
+    return await relay(
+        request, caller, ENGINE, f"/v1/decisions/{decision_id}", resolve_agency(caller, agency)
+    )
+
+
+@router.post("/v1/policies/validate", openapi_extra=YAML_BODY)
+async def validate_policy(request: Request, caller: Reader) -> Response:
+    """Validate a policy without publishing it (every problem with line and column)."""
+    return await relay(
+        request, caller, ENGINE, "/v1/policies/validate", caller.agency, with_body=True
+    )
+
+
+@router.get("/v1/policies/schema")
+async def policy_schema(request: Request, caller: Reader) -> Response:
+    """The JSON Schema of the AIPolicy document."""
+    return await relay(request, caller, ENGINE, "/v1/policies/schema", caller.agency)
+
+
+@router.put("/v1/agencies/{agency}/policy", openapi_extra=YAML_BODY)
+async def publish_policy(agency: str, request: Request, caller: PolicyAdmin) -> Response:
+    """Publish a new immutable version (`?team=` for a team overlay, `?message=`)."""
+    agency = resolve_agency(caller, agency)
+    return await relay(
+        request, caller, ENGINE, f"/v1/agencies/{agency}/policy", agency, with_body=True
+    )
+
+
+@router.get("/v1/agencies/{agency}/policy")
+async def get_policy(agency: str, request: Request, caller: Reader) -> Response:
+    """The latest (or `?version=`) published policy of the agency (or `?team=`)."""
+    agency = resolve_agency(caller, agency)
+    return await relay(request, caller, ENGINE, f"/v1/agencies/{agency}/policy", agency)
+
+
+@router.get("/v1/agencies/{agency}/policy/{view}")
+async def policy_view(agency: str, view: str, request: Request, caller: Reader) -> Response:
+    """`versions`, `effective` (merged, with provenance) or `diff?from=&to=`."""
+    agency = resolve_agency(caller, agency)
+    return await relay(request, caller, ENGINE, f"/v1/agencies/{agency}/policy/{view}", agency)
+
+
+@router.post("/v1/agencies/{agency}/policy/{action}")
+async def policy_action(
+    agency: str, action: str, request: Request, caller: PolicyAdmin
+) -> Response:
+    """`rollback` `{to_version, reason}` or `simulate` `{policy, content_type, last}`."""
+    agency = resolve_agency(caller, agency)
+    return await relay(
+        request, caller, ENGINE, f"/v1/agencies/{agency}/policy/{action}", agency, with_body=True
+    )
+
+
+@router.put("/v1/org/policy", openapi_extra=YAML_BODY)
+async def publish_org_policy(request: Request, caller: Admin) -> Response:
+    """Publish the org baseline every agency inherits (admin)."""
+    return await relay(request, caller, ENGINE, "/v1/org/policy", "org", with_body=True)
+
+
+@router.get("/v1/org/policy")
+async def get_org_policy(request: Request, caller: Reader) -> Response:
+    return await relay(request, caller, ENGINE, "/v1/org/policy", "org")
+
+
+@router.get("/v1/org/policy/versions")
+async def org_policy_versions(request: Request, caller: Reader) -> Response:
+    return await relay(request, caller, ENGINE, "/v1/org/policy/versions", "org")
+
+
+@router.post("/v1/org/policy/rollback")
+async def rollback_org_policy(request: Request, caller: Admin) -> Response:
+    return await relay(request, caller, ENGINE, "/v1/org/policy/rollback", "org", with_body=True)

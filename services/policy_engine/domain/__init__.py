@@ -1,0 +1,1 @@
+"""Pure policy-engine logic: schema, loader, inheritance, compiler, evaluator, risk, diff."""

@@ -1,0 +1,450 @@
+"""The individual checks of an evaluation; each appends its reasons to an Outcome."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import cel
+
+from policy_engine.domain.celexpr import bind, unflatten_names
+from policy_engine.domain.compiler import MEMO_LIMIT, BudgetLimit, CompiledPolicy, Limit
+from policy_engine.domain.decision import (
+    AUTONOMY_ABOVE_CEILING,
+    BUDGET_EXCEEDED,
+    BUDGET_THRESHOLD_CROSSED,
+    DATA_CLASS_NOT_ALLOWED,
+    PAYLOAD_MASKED,
+    PAYLOAD_TOO_LARGE,
+    PII_DENIED,
+    PII_MASKED,
+    POLICY_EVALUATION_ERROR,
+    ApprovalRequirement,
+    BudgetAlert,
+    Decision,
+    DecisionResult,
+    Effect,
+    Reason,
+    Severity,
+    Value,
+    docs_url,
+)
+from policy_engine.domain.effective import Provenance, Sourced
+from policy_engine.domain.rules import ApprovalSpec, CompiledRule
+from policy_engine.domain.schema import PII_ENTITIES
+
+_ENTITY_ORDER: dict[str, int] = {entity: index for index, entity in enumerate(PII_ENTITIES)}
+#: Builds one documented CEL variable (action, resource, agent, request, context) in full.
+VariableBuilder = Callable[[str], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetUsage:
+    """Usage so far in the current UTC day / month (reservations included)."""
+
+    agency_daily_usd: float = 0.0
+    agency_daily_tokens: int = 0
+    agency_monthly_usd: float = 0.0
+    agency_monthly_tokens: int = 0
+    agent_daily_usd: float = 0.0
+    agent_daily_tokens: int = 0
+    agent_monthly_usd: float = 0.0
+    agent_monthly_tokens: int = 0
+
+    def as_tree(self) -> dict[str, Any]:
+        return {
+            scope: {
+                period: {
+                    unit: getattr(self, f"{scope}_{period}_{unit}") for unit in ("usd", "tokens")
+                }
+                for period in ("daily", "monthly")
+            }
+            for scope in ("agency", "agent")
+        }
+
+
+class Outcome:
+    """Reasons, approvals, masking and alerts gathered while evaluating one request."""
+
+    __slots__ = ("alerts", "approvals", "mask_all", "masked", "reasons")
+
+    def __init__(self) -> None:
+        self.reasons: list[Reason] = []
+        self.approvals: list[tuple[str, ApprovalSpec]] = []
+        self.masked: list[str] = []
+        self.alerts: list[BudgetAlert] = []
+        self.mask_all = False
+
+    def add(self, reason: Reason, approval: ApprovalSpec | None = None) -> None:
+        self.reasons.append(reason)
+        if approval is not None and reason.effect == "require_approval":
+            self.approvals.append((reason.rule_id or reason.code, approval))
+
+    def result(self, risk: float, factors: dict[str, float]) -> DecisionResult:
+        decision: Decision = "allow"
+        for reason in self.reasons:
+            if reason.effect == "deny":
+                decision = "deny"
+                break
+            if reason.effect == "require_approval":
+                decision = "require_approval"
+        return DecisionResult(  # positional: measurably cheaper on the hot path
+            decision,
+            risk,
+            tuple(self.reasons),
+            _merge_approvals(self.approvals) if decision == "require_approval" else None,
+            tuple(self.masked),
+            self.mask_all,
+            tuple(self.alerts) if decision == "allow" else (),
+            factors,
+        )
+
+
+def _merge_approvals(approvals: list[tuple[str, ApprovalSpec]]) -> ApprovalRequirement:
+    roles = tuple(dict.fromkeys(role for _, spec in approvals for role in spec.roles))
+    return ApprovalRequirement(
+        roles=roles,
+        quorum=max(spec.quorum for _, spec in approvals),
+        expires_in_s=min(spec.expires_in_s for _, spec in approvals),
+        rule_ids=tuple(dict.fromkeys(rule_id for rule_id, _ in approvals)),
+    )
+
+
+def _reason(
+    code: str,
+    source: Provenance,
+    rule_id: str,
+    *,
+    message: str,
+    remediation: str,
+    counterfactual: str,
+    actual: Value = None,
+    limit: Value = None,
+    severity: Severity = "high",
+    effect: Effect = "deny",
+) -> Reason:
+    return Reason(
+        code=code,
+        severity=severity,
+        effect=effect,
+        message=message,
+        remediation=remediation,
+        docs_url=docs_url(code),
+        rule_id=rule_id,
+        policy=source.policy,
+        version=source.version,
+        layer=source.layer,
+        actual=actual,
+        limit=limit,
+        counterfactual=counterfactual,
+    )
+
+
+def _remember(compiled: CompiledPolicy, key: tuple[object, ...], reason: Reason) -> Reason:
+    """Keep a reason that depends only on ``key`` (bounded, like every memo table)."""
+    if len(compiled.reasons) >= MEMO_LIMIT:
+        compiled.reasons.clear()
+    compiled.reasons[key] = reason
+    return reason
+
+
+def check_autonomy(compiled: CompiledPolicy, action_type: str, level: int, out: Outcome) -> None:
+    for limit in compiled.autonomy_limits(action_type):
+        if level > limit.rank:
+            key = ("autonomy", id(limit), level, action_type)
+            out.add(
+                compiled.reasons.get(key)
+                or _remember(compiled, key, _autonomy(limit, level, action_type))
+            )
+
+
+def _autonomy(limit: Limit, level: int, action_type: str) -> Reason:
+    return _reason(
+        AUTONOMY_ABOVE_CEILING,
+        limit.source,
+        limit.rule_id,
+        message=f"autonomy L{level} requested for '{action_type}' is above the "
+        f"{limit.source.layer} ceiling {limit.shown}",
+        remediation=f"run the action at autonomy {limit.shown} or lower "
+        "(e.g. with human confirmation)",
+        counterfactual=f"needs autonomy ≤ {limit.shown}",
+        actual=f"L{level}",
+        limit=limit.shown,
+    )
+
+
+def check_data(
+    compiled: CompiledPolicy, limits: tuple[Limit, ...], data_class: str, rank: int, out: Outcome
+) -> None:
+    for limit in limits:
+        if rank > limit.rank:
+            key = ("data", id(limit), data_class)
+            out.add(
+                compiled.reasons.get(key)
+                or _remember(compiled, key, _data_class(limit, data_class))
+            )
+
+
+def _data_class(limit: Limit, data_class: str) -> Reason:
+    return _reason(
+        DATA_CLASS_NOT_ALLOWED,
+        limit.source,
+        limit.rule_id,
+        message=f"{data_class} data may not go out here ({limit.rule_id} allows at "
+        f"most {limit.shown})",
+        remediation=f"redact or aggregate the data down to {limit.shown}, or use "
+        "another model / destination",
+        counterfactual=f"reduce the data class to ≤ {limit.shown}",
+        actual=data_class,
+        limit=limit.shown,
+    )
+
+
+def check_pii(
+    compiled: CompiledPolicy,
+    found: Mapping[str, int],
+    oversize: bool,
+    payload_bytes: int | None,
+    out: Outcome,
+) -> None:
+    if oversize:
+        _oversize(compiled, payload_bytes, out)
+    for entity in sorted(found, key=lambda e: (_ENTITY_ORDER.get(e, len(_ENTITY_ORDER)), e)):
+        count = found[entity]
+        if count <= 0 or entity in out.masked:
+            continue
+        action = compiled.pii_action(entity)
+        if action.value == "allow":
+            continue
+        if action.value == "mask":
+            out.masked.append(entity)
+        key = ("pii", entity, count)
+        out.add(compiled.reasons.get(key) or _remember(compiled, key, _pii(entity, count, action)))
+
+
+def _pii(entity: str, count: int, action: Sourced[str]) -> Reason:
+    rule_id = f"pii.entities.{entity}"
+    if action.value == "deny":
+        return _reason(
+            PII_DENIED,
+            action.source,
+            rule_id,
+            message=f"the payload contains {count} {entity} value(s); the policy denies {entity}",
+            remediation=f"remove the {entity} values from the payload before sending it",
+            counterfactual=f"remove the {count} {entity} value(s)",
+            actual=count,
+            limit=0,
+        )
+    return _reason(
+        PII_MASKED,
+        action.source,
+        rule_id,
+        message=f"{count} {entity} value(s) will be masked",
+        remediation="none needed; send placeholders yourself to keep the text stable",
+        counterfactual="none needed",
+        actual=count,
+        severity="info",
+        effect="mask",
+    )
+
+
+def _oversize(compiled: CompiledPolicy, payload_bytes: int | None, out: Outcome) -> None:
+    limit = compiled.max_payload_bytes
+    source = compiled.on_oversize.source
+    if compiled.on_oversize.value == "deny":
+        out.add(
+            _reason(
+                PAYLOAD_TOO_LARGE,
+                source,
+                "pii.on_oversize",
+                message=f"the payload is larger than {limit} bytes and cannot be scanned for PII",
+                remediation=f"send at most {limit} bytes per request",
+                counterfactual=f"reduce the payload to ≤ {limit} bytes",
+                actual=payload_bytes,
+                limit=limit,
+            )
+        )
+        return
+    out.mask_all = True
+    out.masked = list(PII_ENTITIES)
+    out.add(
+        _reason(
+            PAYLOAD_MASKED,
+            source,
+            "pii.on_oversize",
+            message=f"the payload is larger than {limit} bytes; all of it will be masked",
+            remediation=f"send at most {limit} bytes to keep the payload readable",
+            counterfactual=f"reduce the payload to ≤ {limit} bytes",
+            actual=payload_bytes,
+            limit=limit,
+            severity="warning",
+            effect="mask",
+        )
+    )
+
+
+def check_budgets(
+    compiled: CompiledPolicy,
+    usage: BudgetUsage,
+    cost_usd: float,
+    tokens: int,
+    now: datetime,
+    out: Outcome,
+) -> None:
+    thresholds = compiled.alert_thresholds
+    for budget in compiled.budgets:
+        spent = getattr(usage, budget.usage_field)
+        after = spent + (cost_usd if budget.unit == "usd" else tokens)
+        if after > budget.limit:
+            out.add(_budget_exceeded(budget, spent, after, now))
+        elif thresholds and after >= thresholds[0] * budget.limit and after > spent:
+            crossed = [t for t in thresholds if spent < t * budget.limit <= after]
+            if crossed:
+                out.add(_threshold_crossed(budget, crossed[-1], after))
+                out.alerts.append(
+                    BudgetAlert(
+                        budget.scope,
+                        budget.period,
+                        budget.unit,
+                        crossed[-1],
+                        spent,
+                        after,
+                        budget.limit,
+                    )
+                )
+
+
+def _amount(unit: str, value: float) -> str:
+    return f"${value:,.2f}" if unit == "usd" else f"{int(value):,} tokens"
+
+
+def _next_reset(period: str, now: datetime) -> datetime:
+    start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "daily":
+        return start + timedelta(days=1)
+    days = calendar.monthrange(start.year, start.month)[1]
+    return start.replace(day=1) + timedelta(days=days)
+
+
+def _budget_exceeded(budget: BudgetLimit, spent: float, after: float, now: datetime) -> Reason:
+    remaining = max(budget.limit - spent, 0.0)
+    if budget.unit == "usd":
+        remaining = int(remaining * 100) / 100
+    reset = _next_reset(budget.period, now).isoformat().replace("+00:00", "Z")
+    if remaining > 0:
+        what = "cost" if budget.unit == "usd" else "usage"
+        counterfactual = f"reduce {what} to ≤ {_amount(budget.unit, remaining)}"
+    else:
+        counterfactual = f"wait until the {budget.period} budget resets at {reset}"
+    return _reason(
+        BUDGET_EXCEEDED,
+        budget.source,
+        budget.path,
+        message=f"the {budget.scope} {budget.period} budget of "
+        f"{_amount(budget.unit, budget.limit)} would be exceeded "
+        f"({_amount(budget.unit, after)} with this request)",
+        remediation=f"lower the estimated usage, wait for the reset at {reset}, or ask a policy "
+        "admin to raise the budget",
+        counterfactual=counterfactual,
+        actual=after,
+        limit=budget.limit,
+    )
+
+
+def _threshold_crossed(budget: BudgetLimit, threshold: float, after: float) -> Reason:
+    return _reason(
+        BUDGET_THRESHOLD_CROSSED,
+        budget.source,
+        budget.path,
+        message=f"the {budget.scope} {budget.period} {budget.unit} budget passes "
+        f"{threshold:.0%} ({_amount(budget.unit, after)} of {_amount(budget.unit, budget.limit)})",
+        remediation="none needed now; plan for the hard limit",
+        counterfactual="none needed",
+        actual=after,
+        limit=budget.limit,
+        severity="warning",
+        effect="alert",
+    )
+
+
+def check_rules(
+    compiled: CompiledPolicy,
+    action_type: str,
+    resource: str,
+    labels: Mapping[str, str],
+    variables: VariableBuilder,
+    out: Outcome,
+) -> None:
+    ruleset = compiled.rules_for(action_type)
+    context: cel.Context | None = None
+    for rule in ruleset.rules:
+        # inlined CompiledRule.applies_to: this loop is the hot path
+        if rule.resources is not None and rule.resources.match(resource) is None:
+            continue
+        if rule.labels and not rule.applies_to(resource, labels):
+            continue
+        if rule.condition is not None:
+            try:
+                if context is None:
+                    context = cel.Context(variables=bind(ruleset.flat, ruleset.needs, variables))
+                fired = rule.condition.execute(context)
+            except Exception as exc:  # fail closed: a rule that cannot be evaluated denies
+                out.add(evaluation_error(rule, exc))
+                continue
+            if fired is False:
+                continue
+            if fired is not True:
+                out.add(evaluation_error(rule, TypeError(f"returned {fired!r}, not a bool")))
+                continue
+        out.add(rule.reason, rule.approval)
+
+
+def _short(exc: BaseException) -> str:
+    text = unflatten_names(str(exc).split(". ")[0].strip()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def evaluation_error(rule: CompiledRule, exc: BaseException) -> Reason:
+    if isinstance(exc, KeyError) or "Undefined variable" in str(exc):
+        remediation = (
+            "send the field the condition reads, or guard it with has(...) in the condition"
+        )
+    elif isinstance(exc, TypeError):
+        remediation = (
+            "make the operand types match (CEL does not convert between int, double and "
+            "string), in the request or in the condition"
+        )
+    else:
+        remediation = "fix the rule's condition or the request fields it reads"
+    return Reason(
+        code=POLICY_EVALUATION_ERROR,
+        severity="critical",
+        effect="deny",
+        message=f"rule '{rule.id}' could not be evaluated ({type(exc).__name__}: {_short(exc)}); "
+        "the policy denies when it cannot be evaluated",
+        remediation=remediation,
+        docs_url=docs_url(POLICY_EVALUATION_ERROR),
+        rule_id=rule.id,
+        policy=rule.source.policy,
+        version=rule.source.version,
+        layer=rule.source.layer,
+        counterfactual=f"make `{rule.condition_source}` evaluable to true or false",
+    )
+
+
+def fail_closed(message: str) -> DecisionResult:
+    """A deny for a policy that could not be evaluated at all (no rule to blame)."""
+    reason = Reason(
+        code=POLICY_EVALUATION_ERROR,
+        severity="critical",
+        effect="deny",
+        message=f"the policy could not be evaluated ({message}); it denies until it can be",
+        remediation="check the request fields and the effective policy; a policy admin can "
+        "simulate the request to see the failure",
+        docs_url=docs_url(POLICY_EVALUATION_ERROR),
+        counterfactual="none: fix the cause of the evaluation error",
+    )
+    return DecisionResult(decision="deny", risk_score=1.0, reasons=(reason,))

@@ -1,0 +1,117 @@
+"""Masking a payload: the findings of chosen entities, or everything (the oversize policy)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+from policy_engine.domain.pii_model import Entity, Finding
+from policy_engine.domain.pii_payload import MAX_DEPTH, Path, PayloadScan
+
+MASKED = "[MASKED]"
+
+
+def _masked_text(text: str, findings: list[Finding]) -> str:
+    pieces, at = [], 0
+    for f in sorted(findings, key=lambda f: f.start):
+        if f.start < at or f.end > len(text):
+            raise ValueError("the scan does not belong to this payload")
+        pieces += [text[at : f.start], f"[{f.entity.value}]"]
+        at = f.end
+    pieces.append(text[at:])
+    return "".join(pieces)
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    n, candidate = 2, name
+    while candidate in taken:
+        candidate, n = f"{name}#{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+class _Masker:
+    def __init__(self, scan: PayloadScan, entities: Collection[Entity]) -> None:
+        self.values: dict[Path, list[Finding]] = {}
+        self.keys: dict[Path, list[Finding]] = {}
+        self.keys_with_findings = {located.path for located in scan.findings if located.in_key}
+        self.pending = 0
+        for located in scan.findings:
+            if located.finding.entity in entities:
+                table = self.keys if located.in_key else self.values
+                table.setdefault(located.path, []).append(located.finding)
+                self.pending += 1
+
+    def text(self, path: Path, text: str, table: dict[Path, list[Finding]]) -> str:
+        findings = table.get(path)
+        if not findings:
+            return text
+        self.pending -= len(findings)
+        return _masked_text(text, findings)
+
+    def copy(self, value: object, path: Path) -> object:
+        if isinstance(value, str):
+            return self.text(path, value, self.values)
+        if isinstance(value, int) and not isinstance(value, bool) and path in self.values:
+            return self.text(path, str(value), self.values)
+        if isinstance(value, dict):
+            return self.dict(value, path)
+        if isinstance(value, list | tuple):
+            return [self.copy(item, (*path, i)) for i, item in enumerate(value)]
+        return value
+
+    def dict(self, value: dict[str, object], path: Path) -> dict[str, object]:
+        steps: list[Path] = []
+        for i, name in enumerate(value):
+            by_position: Path = (*path, i)
+            steps.append(by_position if by_position in self.keys_with_findings else (*path, name))
+        names = [self.text(step, name, self.keys) for step, name in zip(steps, value, strict=True)]
+        # A masked key must not take the name of a key that stays, nor of another masked key.
+        taken = {new for new, old in zip(names, value, strict=True) if new == old}
+        out: dict[str, object] = {}
+        for step, new, (old, item) in zip(steps, names, value.items(), strict=True):
+            out[new if new == old else _unique(new, taken)] = self.copy(item, step)
+        return out
+
+
+def mask_payload(payload: object, scan: PayloadScan, entities: Collection[Entity]) -> object:
+    """A copy of ``payload`` with every finding of ``entities`` replaced by ``[ENTITY]``.
+
+    ``scan`` must be the scan of this very payload. Raises ValueError for an oversize scan
+    (its findings are partial: :func:`mask_all` or deny instead) or a scan of another payload.
+    """
+    if scan.oversize:
+        raise ValueError(f"the scan stopped early ({scan.stopped}); mask_all or deny instead")
+    masker = _Masker(scan, frozenset(entities))
+    masked = masker.copy(payload, ())
+    if masker.pending:
+        raise ValueError("the scan does not belong to this payload")
+    return masked
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z_.\-]{0,63}[0-9]{0,3}")
+
+
+def mask_all(payload: object) -> object:
+    """The payload's shape with every string and number replaced by ``[MASKED]``.
+
+    Keys that read as field names (``user_name``, ``items``, ``v2``) are kept; any other key
+    could itself be data (an e-mail, an account number) and is masked. Containers nested
+    deeper than :data:`MAX_DEPTH` collapse to ``[MASKED]``.
+    """
+    return _mask_all(payload, 0)
+
+
+def _mask_all(value: object, depth: int) -> object:
+    if value is None or isinstance(value, bool):
+        return value
+    if depth >= MAX_DEPTH or not isinstance(value, dict | list | tuple):
+        return MASKED
+    if isinstance(value, dict):
+        taken: set[str] = set()
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            plain = isinstance(key, str) and _PLAIN_KEY.fullmatch(key)
+            out[_unique(key if plain else MASKED, taken)] = _mask_all(item, depth + 1)
+        return out
+    return [_mask_all(item, depth + 1) for item in value]

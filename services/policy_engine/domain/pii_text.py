@@ -1,0 +1,85 @@
+"""All detectors over one text, with overlapping readings resolved to the most specific."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable
+
+from policy_engine.domain.pii_model import Entity, Finding
+from policy_engine.domain.pii_secrets import find_key_named, find_private_keys, find_provider_tokens
+from policy_engine.domain.pii_structured import (
+    find_cards,
+    find_emails,
+    find_ibans,
+    find_ips,
+    find_phones,
+    find_ssns,
+)
+
+Detector = Callable[[str, str], list[Finding]]
+_SECRET_DETECTORS: tuple[Detector, ...] = (find_private_keys, find_provider_tokens, find_key_named)
+_DIGIT_DETECTORS: tuple[Detector, ...] = (find_ibans, find_cards, find_ssns, find_ips, find_phones)
+_DIGIT = re.compile(r"\d")
+
+# Overlaps keep the most specific reading: a Stripe key inside ``api_key=…`` is a stripe_key,
+# an IBAN's digits are not also a phone number, an IPv4 inside an IPv6 address is the IPv6.
+_SECRET_RANK = {
+    "pem_private_key": 0,
+    "aws_secret_key": 2,
+    "key_named_secret": 3,
+    "bearer_token": 3,
+    "url_password": 3,
+}
+_ENTITY_RANK = {
+    Entity.SECRET: 1,
+    Entity.IBAN: 4,
+    Entity.CREDIT_CARD: 5,
+    Entity.US_SSN: 6,
+    Entity.EMAIL: 7,
+    Entity.IP_ADDRESS: 8,
+    Entity.PHONE: 9,
+}
+
+
+def _rank(finding: Finding) -> tuple[int, int, int]:
+    rank = _ENTITY_RANK[finding.entity]
+    if finding.entity is Entity.SECRET:
+        rank = _SECRET_RANK.get(finding.kind, rank)
+    return rank, finding.start - finding.end, finding.start  # then the longest, then the first
+
+
+def without_overlaps(findings: list[Finding]) -> list[Finding]:
+    """The best-ranked findings that do not overlap, sorted by position."""
+    if len(findings) < 2:
+        return findings
+    starts: list[int] = []
+    kept: list[Finding] = []
+    for candidate in sorted(findings, key=_rank):
+        i = bisect.bisect_right(starts, candidate.start)
+        if (i and kept[i - 1].end > candidate.start) or (
+            i < len(kept) and kept[i].start < candidate.end
+        ):
+            continue
+        starts.insert(i, candidate.start)
+        kept.insert(i, candidate)
+    return kept
+
+
+def scan_text_under(text: str, key: str) -> list[Finding]:
+    """:func:`scan_text` for a text stored under ``key``, which is context (``phone``, ``ssn``)."""
+    if len(text) < 3:
+        return []
+    found: list[Finding] = []
+    for detector in _SECRET_DETECTORS:
+        found += detector(text, key)
+    if _DIGIT.search(text):
+        for detector in _DIGIT_DETECTORS:
+            found += detector(text, key)
+    found += find_emails(text, key)
+    return without_overlaps(found)
+
+
+def scan_text(text: str) -> list[Finding]:
+    """Every PII entity and secret in ``text``, sorted by position, without overlaps."""
+    return scan_text_under(text, "")

@@ -1,0 +1,85 @@
+"""Compiled policies in memory, per (agency, team); dropped when a new version is published.
+
+Every replica subscribes to ``cortex.policy.published.*`` on core NATS (each replica must see
+every publication, so this is not a shared durable consumer) and drops the affected entries;
+the next request recompiles from PostgreSQL. A periodic refresh bounds staleness should a
+notification ever be missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from cortex_contracts import decode, subject_filter
+from cortex_kit.logs import get_logger
+from cortex_kit.messaging.bus import Bus
+from policy_engine.domain.compiler import CompiledPolicy
+from policy_engine.policies.service import ORG_AGENCY
+
+log = get_logger("policy_engine.cache")
+Key = tuple[str, str | None]
+Loader = Callable[[str, str | None], Awaitable[tuple[CompiledPolicy, str] | None]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    compiled: CompiledPolicy | None
+    version: str
+    loaded_at: float
+
+
+class PolicyCache:
+    def __init__(self, loader: Loader, *, max_age_s: float = 30.0) -> None:
+        self._loader = loader
+        self._entries: dict[Key, Entry] = {}
+        self._locks: dict[Key, asyncio.Lock] = {}
+        self.max_age_s = max_age_s
+        self._sub: Subscription | None = None
+        self.invalidations = 0
+
+    async def get(self, agency: str, team: str | None) -> Entry:
+        key = (agency, team)
+        entry = self._entries.get(key)
+        if entry is not None and time.monotonic() - entry.loaded_at < self.max_age_s:
+            return entry
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:  # one compile per key, however many requests wait
+            entry = self._entries.get(key)
+            if entry is None or time.monotonic() - entry.loaded_at >= self.max_age_s:
+                loaded = await self._loader(agency, team)
+                compiled, version = loaded if loaded else (None, "none")
+                entry = Entry(compiled, version, time.monotonic())
+                self._entries[key] = entry
+            return entry
+
+    def invalidate(self, agency: str) -> None:
+        self.invalidations += 1
+        if agency == ORG_AGENCY:
+            self._entries.clear()
+        else:
+            for key in [k for k in self._entries if k[0] == agency]:
+                del self._entries[key]
+
+    async def subscribe(self, bus: Bus) -> None:
+        async def on_published(msg: Msg) -> None:
+            try:
+                agency = decode(msg.data).agency
+            except Exception:  # a garbled notification: drop everything, to be safe
+                self._entries.clear()
+                return
+            self.invalidate(agency)
+            log.info("policy.cache_invalidated", agency=agency)
+
+        self._sub = await bus.nc.subscribe(subject_filter("policy", "published"), cb=on_published)
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()

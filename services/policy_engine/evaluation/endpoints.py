@@ -1,0 +1,101 @@
+"""Authorize, usage settlement, decision log reads, simulation (thin HTTP)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from cortex_kit.errors import NotFound
+from cortex_kit.runtime import DbSession, get_runtime
+from cortex_kit.web import CallerAgency
+from policy_engine.budgets import service as budgets
+from policy_engine.evaluation import repository, service
+from policy_engine.evaluation.schemas import (
+    AuthorizeRequest,
+    AuthorizeResponse,
+    SimulateRequest,
+    UsageReport,
+)
+from policy_engine.evaluation.service import Authorizer
+from policy_engine.evaluation.simulate import simulate
+from policy_engine.policies.endpoints import agency_target
+
+router = APIRouter(tags=["authorize"])
+
+
+def authorizer(request: Request) -> Authorizer:
+    auth = get_runtime(request).extras["authorizer"]
+    assert isinstance(auth, Authorizer)
+    return auth
+
+
+@router.post("/v1/authorize")
+async def authorize(
+    body: AuthorizeRequest, request: Request, session: DbSession, agency: CallerAgency
+) -> AuthorizeResponse:
+    """allow / deny / require_approval, with a risk score and every reason with its fix."""
+    return await service.authorize(authorizer(request), session, agency, body)
+
+
+@router.post("/v1/decisions/{decision_id}/usage")
+async def report_usage(
+    decision_id: str,
+    body: UsageReport,
+    request: Request,
+    session: DbSession,
+    agency: CallerAgency,
+    team: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    """Settle the actual cost and tokens of an allowed action against its reservation."""
+    entry = await authorizer(request).cache.get(agency, team)
+    limits = entry.compiled.budgets if entry.compiled else ()
+    return await budgets.settle(
+        session,
+        agency=agency,
+        decision_id=decision_id,
+        usd=body.cost_usd,
+        tokens=body.tokens,
+        limits=limits,
+        now=datetime.now(UTC),
+    )
+
+
+@router.get("/v1/decisions")
+async def list_decisions(
+    session: DbSession,
+    agency: CallerAgency,
+    agent_id: str | None = None,
+    decision: Literal["allow", "deny", "require_approval"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    rows = await repository.recent(session, agency, limit, agent_id, decision)
+    return {"items": [_public(r) for r in rows]}
+
+
+@router.get("/v1/decisions/{decision_id}")
+async def get_decision(
+    decision_id: str, session: DbSession, agency: CallerAgency
+) -> dict[str, Any]:
+    row = await repository.get(session, agency, decision_id)
+    if row is None:
+        raise NotFound(
+            f"No decision {decision_id!r} in agency {agency!r}.",
+            remediation="Decisions are recorded within a fraction of a second; check the id.",
+            code="decision_not_found",
+        )
+    return _public(row)
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "created_at": row["created_at"].isoformat()}
+
+
+@router.post("/v1/agencies/{agency}/policy/simulate")
+async def simulate_policy(
+    agency: str, body: SimulateRequest, session: DbSession, caller: CallerAgency
+) -> dict[str, Any]:
+    """Which of the last N decisions a candidate policy would change, and why."""
+    agency_target(agency, caller, None)
+    return await simulate(session, agency, body.policy, body.content_type, body.last)

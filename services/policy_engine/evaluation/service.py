@@ -1,0 +1,236 @@
+"""Use case: authorize one agent action (the hot path), settle usage, simulate a candidate."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cortex_contracts import new_event_id
+from cortex_kit.batching import BatchWriter
+from cortex_kit.db import Database
+from cortex_kit.observability import inject_context
+from policy_engine.budgets import service as budgets
+from policy_engine.domain.compiler import CompiledPolicy
+from policy_engine.domain.decision import DecisionResult
+from policy_engine.domain.evaluator import AuthorizeInput, BudgetUsage, EvalContext, evaluate
+from policy_engine.domain.pii import PayloadScan, mask_all, mask_payload, scan_payload
+from policy_engine.domain.pii_model import Entity
+from policy_engine.evaluation.cache import PolicyCache
+from policy_engine.evaluation.decision_log import LoggedDecision
+from policy_engine.evaluation.metrics import DECISIONS, EVALUATION_SECONDS
+from policy_engine.evaluation.schemas import AuthorizeRequest, AuthorizeResponse
+
+PII_DEADLINE_S = 0.05
+ALL_ENTITIES = tuple(Entity)
+
+
+class RecentViolations:
+    """Denials per agent over the last day, in this replica (a risk factor)."""
+
+    def __init__(self, window: timedelta = timedelta(days=1)) -> None:
+        self.window = window
+        self._seen: defaultdict[tuple[str, str], deque[datetime]] = defaultdict(deque)
+
+    def count(self, agency: str, agent_id: str, now: datetime) -> int:
+        seen = self._seen.get((agency, agent_id))
+        if not seen:
+            return 0
+        while seen and now - seen[0] > self.window:
+            seen.popleft()
+        return len(seen)
+
+    def record(self, agency: str, agent_id: str, now: datetime) -> None:
+        if len(self._seen) > 100_000:
+            self._seen.clear()
+        self._seen[(agency, agent_id)].append(now)
+
+
+@dataclass
+class Authorizer:
+    db: Database
+    cache: PolicyCache
+    log: BatchWriter[LoggedDecision]
+    violations: RecentViolations
+
+
+def _input(agency: str, req: AuthorizeRequest) -> AuthorizeInput:
+    a = req.action
+    return AuthorizeInput(
+        agency=agency,
+        agent_id=req.agent_id,
+        action_type=a.type,
+        resource=a.resource,
+        team=req.team,
+        labels=a.labels,
+        model=a.model,
+        autonomy_level=a.autonomy_level,
+        data_class=a.data_class,
+        destination=a.destination,
+        estimated_cost_usd=a.estimated_cost_usd,
+        estimated_tokens=a.estimated_tokens,
+        deployment_id=req.deployment_id,
+        extra=req.context,
+    )
+
+
+def _scan(compiled: CompiledPolicy, payload: Any) -> PayloadScan | None:
+    if payload is None:
+        return None
+    return scan_payload(payload, max_bytes=compiled.max_payload_bytes, deadline_s=PII_DEADLINE_S)
+
+
+def _masked(payload: Any, scan: PayloadScan | None, result: DecisionResult) -> Any:
+    if scan is None:
+        return None
+    if result.mask_all:
+        return mask_all(payload)
+    if result.masked_entities:
+        return mask_payload(payload, scan, [Entity(e) for e in result.masked_entities])
+    return None
+
+
+def _stored_payload(payload: Any, scan: PayloadScan | None) -> Any:
+    """Raw PII is never stored: every detected entity is masked in the decision log."""
+    if scan is None:
+        return None
+    return mask_all(payload) if scan.oversize else mask_payload(payload, scan, ALL_ENTITIES)
+
+
+def _no_policy_result() -> DecisionResult:
+    from policy_engine.domain.checks import fail_closed
+
+    return fail_closed("no policy is published for this agency (publish one, or run the wizard)")
+
+
+async def _context(
+    session: AsyncSession,
+    compiled: CompiledPolicy,
+    inp: AuthorizeInput,
+    scan: PayloadScan | None,
+    recent: int,
+    now: datetime,
+) -> EvalContext:
+    usage = (
+        await budgets.usage(session, inp.agency, inp.agent_id, now)
+        if compiled.budgets
+        else BudgetUsage()
+    )
+    return EvalContext(
+        now=now,
+        pii_entities_found={str(k): v for k, v in scan.findings_by_entity.items()} if scan else {},
+        payload_oversize=bool(scan and scan.oversize),
+        budget=usage,
+        recent_violations=recent,
+    )
+
+
+async def _decide(
+    session: AsyncSession,
+    compiled: CompiledPolicy,
+    inp: AuthorizeInput,
+    scan: PayloadScan | None,
+    recent: int,
+    decision_id: str,
+    now: datetime,
+) -> tuple[DecisionResult, EvalContext]:
+    """Evaluate and, when it may go ahead at a cost, reserve budget atomically (3 tries)."""
+    for _ in range(3):
+        ctx = await _context(session, compiled, inp, scan, recent, now)
+        result = evaluate(compiled, inp, ctx)
+        costs = inp.estimated_cost_usd > 0 or inp.estimated_tokens > 0
+        if result.decision == "deny" or not compiled.budgets or not costs:
+            return result, ctx
+        if await budgets.reserve(
+            session,
+            agency=inp.agency,
+            agent_id=inp.agent_id,
+            decision_id=decision_id,
+            limits=compiled.budgets,
+            usd=inp.estimated_cost_usd,
+            tokens=inp.estimated_tokens,
+            now=now,
+        ):
+            return result, ctx
+        # Another request took the budget in between: evaluate again on fresh usage.
+    from policy_engine.domain.checks import fail_closed
+
+    return fail_closed("the budget changed under concurrent requests; retry"), ctx
+
+
+async def authorize(
+    auth: Authorizer, session: AsyncSession, agency: str, req: AuthorizeRequest
+) -> AuthorizeResponse:
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    decision_id = new_event_id()
+    inp = _input(agency, req)
+    entry = await auth.cache.get(agency, req.team)
+    recent = auth.violations.count(agency, req.agent_id, now)
+    scan: PayloadScan | None = None
+    ctx = EvalContext(now=now, recent_violations=recent)
+    if entry.compiled is None:
+        result = _no_policy_result()
+    else:
+        scan = _scan(entry.compiled, req.payload)
+        result, ctx = await _decide(session, entry.compiled, inp, scan, recent, decision_id, now)
+    evaluated_us = (time.perf_counter() - started) * 1e6
+    if result.decision == "deny":
+        auth.violations.record(agency, req.agent_id, now)
+    DECISIONS.labels(result.decision).inc()
+    EVALUATION_SECONDS.observe(evaluated_us / 1e6)
+    await auth.log.submit(
+        LoggedDecision(
+            decision_id=decision_id,
+            agency=agency,
+            agent_id=req.agent_id,
+            action_type=inp.action_type,
+            resource=inp.resource,
+            deployment_id=req.deployment_id,
+            result=result,
+            policy_version=entry.version,
+            evaluated_us=evaluated_us,
+            created_at=now,
+            input=_record(req, ctx, _stored_payload(req.payload, scan)),
+            trace_context=dict(inject_context({})),
+        )
+    )
+    body = result.to_dict()
+    return AuthorizeResponse(
+        decision_id=decision_id,
+        masked_payload=_masked(req.payload, scan, result),
+        policy_version=entry.version,
+        evaluated_us=round(evaluated_us, 1),
+        **body,
+    )
+
+
+def _record(req: AuthorizeRequest, ctx: EvalContext, payload: Any) -> dict[str, Any]:
+    return {
+        "request": {**req.model_dump(mode="json", exclude={"payload"}), "payload": payload},
+        "context": {
+            "now": ctx.now.isoformat(),
+            "pii_entities_found": dict(ctx.pii_entities_found),
+            "payload_oversize": ctx.payload_oversize,
+            "budget": {k: getattr(ctx.budget, k) for k in ctx.budget.__slots__},
+            "recent_violations": ctx.recent_violations,
+        },
+    }
+
+
+def replay_input(agency: str, stored: dict[str, Any]) -> tuple[AuthorizeInput, EvalContext]:
+    """Rebuild what a recorded decision was evaluated on (for simulation)."""
+    req = AuthorizeRequest.model_validate({**stored["request"], "payload": None})
+    c = stored["context"]
+    ctx = EvalContext(
+        now=datetime.fromisoformat(c["now"]),
+        pii_entities_found=c["pii_entities_found"],
+        payload_oversize=c["payload_oversize"],
+        budget=BudgetUsage(**c["budget"]),
+        recent_violations=c["recent_violations"],
+    )
+    return _input(agency, req), ctx

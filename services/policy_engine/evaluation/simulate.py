@@ -1,0 +1,67 @@
+"""Shadow mode: evaluate a candidate policy on the inputs of recent decisions before publishing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from policy_engine.domain.compiler import compile_policy
+from policy_engine.domain.evaluator import evaluate
+from policy_engine.domain.inheritance import Layer, check_overlay, merge
+from policy_engine.errors import PolicyInvalidError, PolicyLoosensParent
+from policy_engine.evaluation import repository
+from policy_engine.evaluation.service import replay_input
+from policy_engine.policies import service as policies
+from policy_engine.policies.service import ContentType, Target
+
+
+async def simulate(
+    session: AsyncSession, agency: str, text: str, content_type: ContentType, last: int
+) -> dict[str, Any]:
+    document, source_map = policies.validate_text(text, content_type)
+    meta = document.metadata
+    if meta.layer == "org" or meta.agency != agency:
+        raise PolicyInvalidError(
+            [],
+            detail=f"The candidate is a {meta.layer} policy of {meta.agency!r}; simulate an "
+            f"agency or team policy of {agency!r}.",
+        )
+    target = Target(meta.layer, agency, meta.team)
+    parents = await policies.layers_of(session, target.parents())
+    if issues := check_overlay(merge(parents) if parents else None, document, source=source_map):
+        raise PolicyLoosensParent(issues)
+    candidate = compile_policy(merge([*parents, Layer(document, 0, meta.layer)]))
+    changed: list[dict[str, Any]] = []
+    outcomes: Counter[str] = Counter()
+    rows = await repository.recent(session, agency, last)
+    for row in rows:
+        inp, ctx = replay_input(agency, row["input"])
+        if (inp.team or None) != (meta.team or None):
+            continue
+        result = evaluate(candidate, inp, ctx)
+        outcomes[f"{row['decision']}->{result.decision}"] += 1
+        if result.decision != row["decision"]:
+            before = {
+                r["code"] for r in row["reasons"] if r.get("effect") in ("deny", "require_approval")
+            }
+            changed.append(
+                {
+                    "decision_id": row["decision_id"],
+                    "agent_id": row["agent_id"],
+                    "action_type": row["action_type"],
+                    "at": row["created_at"],
+                    "before": row["decision"],
+                    "after": result.decision,
+                    "new_reasons": [r.to_dict() for r in result.violations if r.code not in before],
+                    "cleared_reasons": sorted(before - {r.code for r in result.violations}),
+                }
+            )
+    return {
+        "agency": agency,
+        "evaluated": sum(outcomes.values()),
+        "changed": len(changed),
+        "transitions": dict(outcomes),
+        "changes": changed,
+    }

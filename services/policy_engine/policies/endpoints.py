@@ -1,0 +1,239 @@
+"""Policy documents: validate, publish, read, history, diff, rollback, effective (thin HTTP)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+
+from cortex_kit.errors import CortexError
+from cortex_kit.runtime import DbSession, RuntimeDep
+from cortex_kit.web import PRINCIPAL_HEADER, CallerAgency
+from policy_engine.domain.schema import policy_json_schema
+from policy_engine.errors import PolicyInvalidError, issues_json
+from policy_engine.policies import service
+from policy_engine.policies.schemas import (
+    PolicyHistory,
+    PolicyVersionInfo,
+    PolicyVersionOut,
+    RollbackRequest,
+    ValidationResult,
+)
+from policy_engine.policies.service import ContentType, Target
+
+router = APIRouter(tags=["policies"])
+Team = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+Author = Annotated[str, Header(alias=PRINCIPAL_HEADER)]
+PolicyText = Annotated[str, Body(media_type="application/yaml")]
+
+
+def _content_type(request: Request) -> ContentType:
+    media = request.headers.get("content-type", "application/yaml").split(";")[0].strip()
+    if media == "application/json":
+        return "json"
+    if media in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain", ""):
+        return "yaml"
+    raise CortexError(
+        f"Unsupported content type {media!r}.",
+        remediation="Send the policy as application/yaml or application/json.",
+        code="unsupported_media_type",
+        status=415,
+    )
+
+
+async def _text(request: Request) -> str:
+    raw = await request.body()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CortexError(
+            "The policy is not valid UTF-8.",
+            remediation="Save the file as UTF-8.",
+            code="invalid_encoding",
+        ) from None
+
+
+def agency_target(agency: str, caller: str, team: str | None) -> Target:
+    if agency != caller:
+        raise CortexError(
+            f"This call is authorised for agency {caller!r}, not {agency!r}.",
+            remediation="Use a key of that agency.",
+            code="agency_forbidden",
+            status=403,
+        )
+    return Target("team", agency, team) if team else Target("agency", agency)
+
+
+@router.get("/v1/policies/schema")
+async def schema() -> dict[str, Any]:
+    """JSON Schema of the AIPolicy document."""
+    return policy_json_schema()
+
+
+@router.post(
+    "/v1/policies/validate", openapi_extra={"requestBody": {"content": {"application/yaml": {}}}}
+)
+async def validate(request: Request) -> ValidationResult:
+    """Validate a policy without publishing it: every problem with line, column and fix."""
+    try:
+        service.validate_text(await _text(request), _content_type(request))
+    except PolicyInvalidError as exc:
+        return ValidationResult(valid=False, issues=exc.extra["issues"])
+    return ValidationResult(valid=True, issues=[])
+
+
+async def _publish(
+    request: Request, session: DbSession, rt: RuntimeDep, target: Target, author: str, message: str
+) -> Response:
+    row, created = await service.publish(
+        session,
+        rt.tables.outbox,
+        target,
+        await _text(request),
+        _content_type(request),
+        author=author,
+        message=message,
+    )
+    body = PolicyVersionOut.model_validate({**row, "created": created})
+    return Response(
+        body.model_dump_json(), status_code=201 if created else 200, media_type="application/json"
+    )
+
+
+@router.put("/v1/agencies/{agency}/policy", response_model=PolicyVersionOut)
+async def publish_agency_policy(
+    agency: str,
+    request: Request,
+    session: DbSession,
+    rt: RuntimeDep,
+    caller: CallerAgency,
+    author: Author,
+    team: Team = None,
+    message: Annotated[str, Query(max_length=2000)] = "",
+) -> Response:
+    """Publish a new immutable version (201), or 200 when the content is unchanged."""
+    return await _publish(
+        request, session, rt, agency_target(agency, caller, team), author, message
+    )
+
+
+@router.put("/v1/org/policy", response_model=PolicyVersionOut)
+async def publish_org_policy(
+    request: Request,
+    session: DbSession,
+    rt: RuntimeDep,
+    author: Author,
+    message: Annotated[str, Query(max_length=2000)] = "",
+) -> Response:
+    return await _publish(request, session, rt, Target("org"), author, message)
+
+
+@router.get("/v1/agencies/{agency}/policy")
+async def get_policy(
+    agency: str,
+    session: DbSession,
+    caller: CallerAgency,
+    team: Team = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> PolicyVersionOut:
+    row = await service.get_version(session, agency_target(agency, caller, team), version)
+    return PolicyVersionOut.model_validate(row)
+
+
+@router.get("/v1/org/policy")
+async def get_org_policy(
+    session: DbSession, version: Annotated[int | None, Query(ge=1)] = None
+) -> PolicyVersionOut:
+    return PolicyVersionOut.model_validate(
+        await service.get_version(session, Target("org"), version)
+    )
+
+
+@router.get("/v1/agencies/{agency}/policy/versions")
+async def policy_versions(
+    agency: str,
+    session: DbSession,
+    caller: CallerAgency,
+    team: Team = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> PolicyHistory:
+    target = agency_target(agency, caller, team)
+    rows = await service.history(session, target, limit)
+    return PolicyHistory(
+        scope=target.scope, items=[PolicyVersionInfo.model_validate(r) for r in rows]
+    )
+
+
+@router.get("/v1/org/policy/versions")
+async def org_policy_versions(
+    session: DbSession, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> PolicyHistory:
+    rows = await service.history(session, Target("org"), limit)
+    return PolicyHistory(scope="org", items=[PolicyVersionInfo.model_validate(r) for r in rows])
+
+
+@router.get("/v1/agencies/{agency}/policy/diff")
+async def policy_diff(
+    agency: str,
+    session: DbSession,
+    caller: CallerAgency,
+    from_version: Annotated[int, Query(alias="from", ge=1)],
+    to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
+    team: Team = None,
+) -> dict[str, Any]:
+    """Changes from one version to another (default: to the latest)."""
+    return await service.diff(
+        session, agency_target(agency, caller, team), from_version, to_version
+    )
+
+
+@router.post("/v1/agencies/{agency}/policy/rollback", status_code=201)
+async def rollback_policy(
+    agency: str,
+    body: RollbackRequest,
+    session: DbSession,
+    rt: RuntimeDep,
+    caller: CallerAgency,
+    author: Author,
+    team: Team = None,
+) -> PolicyVersionOut:
+    """Publish an earlier version's content as a new version."""
+    row = await service.rollback(
+        session,
+        rt.tables.outbox,
+        agency_target(agency, caller, team),
+        body.to_version,
+        author=author,
+        reason=body.reason,
+    )
+    return PolicyVersionOut.model_validate({**row, "created": True})
+
+
+@router.post("/v1/org/policy/rollback", status_code=201)
+async def rollback_org_policy(
+    body: RollbackRequest, session: DbSession, rt: RuntimeDep, author: Author
+) -> PolicyVersionOut:
+    row = await service.rollback(
+        session, rt.tables.outbox, Target("org"), body.to_version, author=author, reason=body.reason
+    )
+    return PolicyVersionOut.model_validate({**row, "created": True})
+
+
+@router.get("/v1/agencies/{agency}/policy/effective")
+async def effective_policy(
+    agency: str, session: DbSession, caller: CallerAgency, team: Team = None
+) -> dict[str, Any]:
+    """The merged policy (org → agency → team) with the layer each value came from."""
+    target = agency_target(agency, caller, team)
+    policy = await service.effective(session, agency, team)
+    if policy is None:
+        raise service.not_found(target)
+    return {
+        "agency": agency,
+        "team": team,
+        "version": service.version_label(policy),
+        **policy.explain(),
+    }
+
+
+__all__ = ["issues_json", "router"]

@@ -1,0 +1,252 @@
+"""Use cases of policies: validate, publish versions, history, diff, rollback, effective."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cortex_contracts import PolicyLayer, PolicyPublished, pack, subject_for
+from cortex_kit.errors import NotFound
+from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
+from cortex_kit.observability import inject_context
+from policy_engine.domain.compiler import CompiledPolicy, compile_policy
+from policy_engine.domain.diff import diff_policies
+from policy_engine.domain.effective import EffectivePolicy
+from policy_engine.domain.inheritance import Layer, check_overlay, merge
+from policy_engine.domain.loader import Issue, PolicyInvalid, parse_policy_located
+from policy_engine.domain.schema import LayerName, PolicyDocument
+from policy_engine.errors import PolicyError, PolicyInvalidError, PolicyLoosensParent
+from policy_engine.policies import repository
+
+ContentType = Literal["yaml", "json"]
+ORG_AGENCY = "org"
+"""Agency token of org-baseline events (reserved: no agency may be called ``org``)."""
+SOURCE = "policy-engine"
+_LAYER_ENUM = {
+    "org": PolicyLayer.POLICY_LAYER_ORG,
+    "agency": PolicyLayer.POLICY_LAYER_AGENCY,
+    "team": PolicyLayer.POLICY_LAYER_TEAM,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a policy is published: the org baseline, an agency, or a team of an agency."""
+
+    layer: LayerName
+    agency: str | None = None
+    team: str | None = None
+
+    @property
+    def scope(self) -> str:
+        if self.layer == "org":
+            return "org"
+        if self.layer == "agency":
+            return f"agency:{self.agency}"
+        return f"team:{self.agency}:{self.team}"
+
+    def parents(self) -> list[Target]:
+        if self.layer == "org":
+            return []
+        if self.layer == "agency":
+            return [Target("org")]
+        return [Target("org"), Target("agency", self.agency)]
+
+
+def content_hash(document: PolicyDocument) -> str:
+    canonical = json.dumps(document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_text(text: str, content_type: ContentType) -> tuple[PolicyDocument, Any]:
+    try:
+        return parse_policy_located(text, content_type=content_type)
+    except PolicyInvalid as exc:
+        raise PolicyInvalidError(list(exc.issues)) from None
+
+
+def _scope_mismatch(document: PolicyDocument, target: Target) -> list[Issue]:
+    meta = document.metadata
+    if (meta.layer, meta.agency, meta.team) == (target.layer, target.agency, target.team):
+        return []
+    return [
+        Issue(
+            path="metadata",
+            line=None,
+            column=None,
+            code="policy_scope_mismatch",
+            message=f"the document is a {meta.layer} policy (agency={meta.agency}, "
+            f"team={meta.team}) but is published to {target.scope}",
+            remediation="set metadata.layer / agency / team to where you publish it",
+        )
+    ]
+
+
+def _layer_of(row: dict[str, Any]) -> Layer:
+    return Layer(PolicyDocument.model_validate(row["document"]), row["version"], row["layer"])
+
+
+async def layers_of(session: AsyncSession, targets: Sequence[Target]) -> list[Layer]:
+    rows = await repository.latest_many(session, [t.scope for t in targets])
+    return [_layer_of(rows[t.scope]) for t in targets if t.scope in rows]
+
+
+async def effective(session: AsyncSession, agency: str, team: str | None) -> EffectivePolicy | None:
+    chain = [Target("org"), Target("agency", agency)]
+    if team:
+        chain.append(Target("team", agency, team))
+    layers = await layers_of(session, chain)
+    return merge(layers) if layers else None
+
+
+def version_label(policy: EffectivePolicy) -> str:
+    return "+".join(f"{p.layer}:{p.version}" for p in policy.layers)
+
+
+async def compiled_for(
+    session: AsyncSession, agency: str, team: str | None
+) -> tuple[CompiledPolicy, str] | None:
+    policy = await effective(session, agency, team)
+    return (compile_policy(policy), version_label(policy)) if policy else None
+
+
+def _compile_check(layers: list[Layer]) -> None:
+    try:
+        compile_policy(merge(layers))
+    except Exception as exc:  # a policy that does not compile is never published
+        raise PolicyError(
+            f"The effective policy does not compile: {type(exc).__name__}: {exc}",
+            remediation="Fix the reported value; nothing was published.",
+            code="policy_compile_failed",
+        ) from exc
+
+
+async def publish(
+    session: AsyncSession,
+    outbox: Table,
+    target: Target,
+    text: str,
+    content_type: ContentType,
+    *,
+    author: str,
+    message: str,
+    rollback_of: int | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Publish a new immutable version; (row, created). Same content as latest → not created."""
+    document, source_map = validate_text(text, content_type)
+    if issues := _scope_mismatch(document, target):
+        raise PolicyInvalidError(issues)
+    await repository.lock_scope(session, target.scope)
+    parents = await layers_of(session, target.parents())
+    parent = merge(parents) if parents else None
+    if issues := check_overlay(parent, document, source=source_map):
+        raise PolicyLoosensParent(issues)
+    digest = content_hash(document)
+    latest = await repository.latest(session, target.scope)
+    if latest is not None and latest["content_hash"] == digest and rollback_of is None:
+        return latest, False
+    number = await repository.next_version(session, target.scope)
+    _compile_check([*parents, Layer(document, number, target.layer)])
+    row = await repository.insert_version(
+        session,
+        scope=target.scope,
+        layer=target.layer,
+        agency=target.agency,
+        team=target.team,
+        version=number,
+        source=text,
+        content_type=content_type,
+        document=document.model_dump(mode="json"),
+        content_hash=digest,
+        author=author,
+        message=message,
+        rollback_of=rollback_of,
+    )
+    await _announce(session, outbox, target, row)
+    return row, True
+
+
+async def _announce(
+    session: AsyncSession, outbox: Table, target: Target, row: dict[str, Any]
+) -> None:
+    agency = target.agency or ORG_AGENCY
+    event = PolicyPublished(
+        agency=agency,
+        version=row["version"],
+        content_hash=row["content_hash"],
+        author=row["author"],
+        message=row["message"],
+        layer=_LAYER_ENUM[target.layer],
+        team=target.team or "",
+    )
+    envelope = pack(event, agency=agency, source=SOURCE, trace_context=dict(inject_context({})))
+    await add_to_outbox(session, outbox, [PendingEvent(subject_for(event, agency), envelope)])
+
+
+def not_found(target: Target, version: int | None = None) -> NotFound:
+    what = f"version {version} of " if version else ""
+    return NotFound(
+        f"No {what}policy published for {target.scope}.",
+        remediation="Publish one with `cortex policy apply -f policy.yaml` (or the wizard); "
+        "list versions with `cortex policy history`.",
+        code="policy_not_found",
+    )
+
+
+async def get_version(session: AsyncSession, target: Target, version: int | None) -> dict[str, Any]:
+    row = (
+        await repository.version(session, target.scope, version)
+        if version
+        else await repository.latest(session, target.scope)
+    )
+    if row is None:
+        raise not_found(target, version)
+    return row
+
+
+async def history(session: AsyncSession, target: Target, limit: int) -> list[dict[str, Any]]:
+    return await repository.history(session, target.scope, limit)
+
+
+async def diff(session: AsyncSession, target: Target, old: int, new: int | None) -> dict[str, Any]:
+    before = await get_version(session, target, old)
+    after = await get_version(session, target, new)
+    changes = diff_policies(
+        PolicyDocument.model_validate(before["document"]),
+        PolicyDocument.model_validate(after["document"]),
+    )
+    return {
+        "from": before["version"],
+        "to": after["version"],
+        "changes": [c._asdict() for c in changes],
+    }
+
+
+async def rollback(
+    session: AsyncSession,
+    outbox: Table,
+    target: Target,
+    to_version: int,
+    *,
+    author: str,
+    reason: str,
+) -> dict[str, Any]:
+    """Publish an earlier version's content as a new version (history stays immutable)."""
+    old = await get_version(session, target, to_version)
+    row, _ = await publish(
+        session,
+        outbox,
+        target,
+        old["source"],
+        old["content_type"],
+        author=author,
+        message=f"rollback to v{to_version}: {reason}",
+        rollback_of=to_version,
+    )
+    return row
