@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy_engine.models import policy_versions as pv
@@ -32,7 +33,7 @@ async def latest_many(session: AsyncSession, scopes: list[str]) -> dict[str, dic
     stmt = (
         select(pv)
         .where(pv.c.scope.in_(scopes))
-        .distinct(pv.c.scope)
+        .ext(distinct_on(pv.c.scope))
         .order_by(pv.c.scope, pv.c.version.desc())
     )
     return {r["scope"]: dict(r) for r in (await session.execute(stmt)).mappings()}

@@ -1,0 +1,297 @@
+"""The facts the DORA metrics are computed from, and how duplicates of one fact are merged.
+
+Facts arrive late, twice, or out of order. The calculators therefore take *sets* of facts,
+reduce each identity to one fact with :func:`unique_changes`, :func:`unique_deployments` and
+:func:`unique_incidents`, and sort internally: the same facts in any order give the same
+result. When one identity arrives with different content, the winner is chosen by content,
+never by arrival order (see ``docs/metrics.md`` "Duplicates"):
+
+- deployment (by ``deployment_id``): the most final status wins -
+  in_progress < cancelled < succeeded < failed < rolled_back - then the later ``finished_at``;
+- incident (by ``incident_id``): a resolved record beats an open one, then the later
+  ``resolved_at``;
+- change (by ``(service, commit_sha)``, since two doors may report one commit under two event
+  ids): the record with more of the optional times wins.
+
+Remaining ties are broken by comparing all fields, and the winner's empty fields (no
+``finished_at``, no commit list, no ``caused_by`` ...) are filled from the other records.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from enum import StrEnum
+from operator import attrgetter
+from typing import Any, TypeVar
+
+
+class DoraInputError(ValueError):
+    """A fact or a query the calculators cannot use (the API should answer 422)."""
+
+
+class DeploymentStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    IN_PROGRESS = "in_progress"
+    ROLLED_BACK = "rolled_back"
+    CANCELLED = "cancelled"
+
+
+def _aware(name: str, value: datetime | None) -> None:
+    if value is not None and value.tzinfo is None:
+        # A naive time would be read as the server's local time: refuse it instead.
+        raise DoraInputError(f"{name} must be timezone-aware, got {value!r}")
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _derived() -> Any:
+    # Epoch seconds computed once per fact, at construction: a fact is built once and then
+    # takes part in every rebuild of its slice, where datetime arithmetic would dominate.
+    return field(init=False, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A commit of a service; lead time starts at ``committed_at``."""
+
+    event_id: str
+    commit_sha: str
+    service: str
+    committed_at: datetime
+    authored_at: datetime | None = None
+    pr_opened_at: datetime | None = None
+    pr_merged_at: datetime | None = None
+    committed_ts: float = _derived()
+
+    def __post_init__(self) -> None:
+        _aware("committed_at", self.committed_at)
+        _aware("authored_at", self.authored_at)
+        _aware("pr_opened_at", self.pr_opened_at)
+        _aware("pr_merged_at", self.pr_merged_at)
+        object.__setattr__(self, "committed_ts", self.committed_at.timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One deployment of a service to one environment, in its latest known state."""
+
+    deployment_id: str
+    service: str
+    environment: str
+    status: DeploymentStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    commit_shas: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    fixes_incident: str | None = None
+    rollback_of: str | None = None
+    started_ts: float = _derived()
+    finished_ts: float | None = _derived()
+
+    def __post_init__(self) -> None:
+        _aware("started_at", self.started_at)
+        _aware("finished_at", self.finished_at)
+        object.__setattr__(self, "started_ts", self.started_at.timestamp())
+        object.__setattr__(self, "finished_ts", _epoch(self.finished_at))
+        if not isinstance(self.status, DeploymentStatus):
+            try:
+                object.__setattr__(self, "status", DeploymentStatus(self.status))
+            except ValueError as exc:
+                raise DoraInputError(f"unknown deployment status {self.status!r}") from exc
+        # Lists are accepted for convenience; tuples keep the fact hashable and immutable.
+        if not isinstance(self.commit_shas, tuple):
+            object.__setattr__(self, "commit_shas", tuple(self.commit_shas))
+        if not isinstance(self.labels, tuple):
+            object.__setattr__(self, "labels", tuple(self.labels))
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A production incident; ``environment`` empty means "unknown" (see DoraConfig)."""
+
+    incident_id: str
+    service: str
+    environment: str
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    severity: str = ""
+    caused_by_deployment: str | None = None
+    caused_by_commit: str | None = None
+    opened_ts: float = _derived()
+    resolved_ts: float | None = _derived()
+
+    def __post_init__(self) -> None:
+        _aware("opened_at", self.opened_at)
+        _aware("resolved_at", self.resolved_at)
+        object.__setattr__(self, "opened_ts", self.opened_at.timestamp())
+        object.__setattr__(self, "resolved_ts", _epoch(self.resolved_at))
+
+
+Fact = Change | Deployment | Incident
+F = TypeVar("F", Change, Deployment, Incident)
+
+_STATUS_FINALITY = {
+    DeploymentStatus.IN_PROGRESS: 0,
+    DeploymentStatus.CANCELLED: 1,
+    DeploymentStatus.SUCCEEDED: 2,
+    DeploymentStatus.FAILED: 3,
+    DeploymentStatus.ROLLED_BACK: 4,
+}
+
+
+def _empty(value: object) -> bool:
+    return value is None or value == "" or value == ()
+
+
+def _stated(fact: Fact) -> list[str]:
+    return [f.name for f in fields(fact) if f.init]
+
+
+def _total_key(fact: Fact) -> tuple[tuple[bool, Any], ...]:
+    # Every stated field, empty sorting first: two different facts never compare equal.
+    return tuple(
+        (False, "") if _empty(v) else (True, v) for v in (getattr(fact, n) for n in _stated(fact))
+    )
+
+
+def _merge(group: list[F], rank: Callable[[F], tuple[Any, ...]]) -> F:
+    ordered = sorted(group, key=lambda f: (rank(f), _total_key(f)), reverse=True)
+    winner = ordered[0]
+    filled: dict[str, Any] = {}
+    for name in _stated(winner):
+        if _empty(getattr(winner, name)):
+            found = next((v for o in ordered[1:] if not _empty(v := getattr(o, name))), None)
+            if found is not None:
+                filled[name] = found
+    return replace(winner, **filled) if filled else winner
+
+
+def _unique(
+    facts: Iterable[F], key: Callable[[F], Any], rank: Callable[[F], tuple[Any, ...]]
+) -> dict[Any, F]:
+    # The common case (no duplicate) costs one dict lookup per fact.
+    first: dict[Any, F] = {}
+    groups: dict[Any, list[F]] = {}
+    for fact in facts:
+        k = key(fact)
+        seen = first.setdefault(k, fact)
+        if seen is not fact and seen != fact:
+            groups.setdefault(k, [seen]).append(fact)
+    for k, group in groups.items():
+        first[k] = _merge(group, rank)
+    return first
+
+
+def _change_rank(c: Change) -> tuple[int]:
+    return (sum(t is not None for t in (c.authored_at, c.pr_opened_at, c.pr_merged_at)),)
+
+
+def _deployment_rank(d: Deployment) -> tuple[int, bool, datetime | None]:
+    finished = d.finished_at
+    return (_STATUS_FINALITY[d.status], finished is not None, finished)
+
+
+def _incident_rank(i: Incident) -> tuple[bool, datetime | None]:
+    return (i.resolved_at is not None, i.resolved_at)
+
+
+def unique_changes(changes: Iterable[Change]) -> dict[tuple[str, str], Change]:
+    """One change per ``(service, commit_sha)``."""
+    return _unique(changes, attrgetter("service", "commit_sha"), _change_rank)
+
+
+def unique_deployments(deployments: Iterable[Deployment]) -> dict[str, Deployment]:
+    """One deployment per ``deployment_id``, in its most final state."""
+    return _unique(deployments, attrgetter("deployment_id"), _deployment_rank)
+
+
+def unique_incidents(incidents: Iterable[Incident]) -> dict[str, Incident]:
+    """One incident per ``incident_id``, resolved beating open."""
+    return _unique(incidents, attrgetter("incident_id"), _incident_rank)
+
+
+def unique_changes_by_service(changes: Iterable[Change]) -> dict[str, list[Change]]:
+    """The values of :func:`unique_changes`, grouped by service, in one pass and without a
+    key object per change (the hot path of every rebuild)."""
+    by_service: defaultdict[str, dict[str, Change]] = defaultdict(dict)
+    conflicts: dict[tuple[str, str], list[Change]] = {}
+    for c in changes:
+        seen = by_service[c.service].setdefault(c.commit_sha, c)
+        if seen is not c and seen != c:
+            conflicts.setdefault((c.service, c.commit_sha), [seen]).append(c)
+    for (service, sha), group in conflicts.items():
+        by_service[service][sha] = _merge(group, _change_rank)
+    return {service: list(group.values()) for service, group in by_service.items()}
+
+
+# --- stored rows (``DeliveryFact.facts``, i.e. MessageToDict with proto field names) ---------
+
+_PROTO_STATUS = {
+    "DEPLOYMENT_STATUS_SUCCEEDED": DeploymentStatus.SUCCEEDED,
+    "DEPLOYMENT_STATUS_FAILED": DeploymentStatus.FAILED,
+    "DEPLOYMENT_STATUS_IN_PROGRESS": DeploymentStatus.IN_PROGRESS,
+    "DEPLOYMENT_STATUS_ROLLED_BACK": DeploymentStatus.ROLLED_BACK,
+    "DEPLOYMENT_STATUS_CANCELLED": DeploymentStatus.CANCELLED,
+}
+
+
+def _time(facts: Mapping[str, Any], name: str) -> datetime | None:
+    raw = facts.get(name)
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(str(raw))
+    except ValueError as exc:
+        raise DoraInputError(f"{name}: not an RFC 3339 time: {raw!r}") from exc
+
+
+def fact_from_stored(
+    kind: str, facts: Mapping[str, Any], *, event_id: str, occurred_at: datetime
+) -> Fact:
+    """The domain fact of a stored delivery row.
+
+    ``occurred_at`` is the row's time (already the committed/started/opened time with the
+    envelope time as fallback) and fills a missing commit or start time. A deployment stored
+    without a status (proto UNSPECIFIED) is treated as in progress: it is not counted.
+    """
+    if kind == "change":
+        return Change(
+            event_id=event_id,
+            commit_sha=str(facts.get("commit_sha") or event_id),
+            service=str(facts.get("service", "")),
+            committed_at=_time(facts, "committed_at") or _time(facts, "authored_at") or occurred_at,
+            authored_at=_time(facts, "authored_at"),
+            pr_opened_at=_time(facts, "pr_opened_at"),
+            pr_merged_at=_time(facts, "pr_merged_at"),
+        )
+    if kind == "deployment":
+        return Deployment(
+            deployment_id=str(facts.get("deployment_id") or event_id),
+            service=str(facts.get("service", "")),
+            environment=str(facts.get("environment", "")),
+            status=_PROTO_STATUS.get(str(facts.get("status")), DeploymentStatus.IN_PROGRESS),
+            started_at=_time(facts, "started_at") or occurred_at,
+            finished_at=_time(facts, "finished_at"),
+            commit_shas=tuple(str(s) for s in facts.get("commit_shas", ())),
+            labels=tuple(str(s) for s in facts.get("labels", ())),
+            fixes_incident=str(facts["fixes_incident"]) if facts.get("fixes_incident") else None,
+            rollback_of=str(facts["rollback_of"]) if facts.get("rollback_of") else None,
+        )
+    if kind == "incident":
+        return Incident(
+            incident_id=str(facts.get("incident_id") or event_id),
+            service=str(facts.get("service", "")),
+            environment=str(facts.get("environment", "")),
+            opened_at=_time(facts, "opened_at") or occurred_at,
+            resolved_at=_time(facts, "resolved_at"),
+            severity=str(facts.get("severity", "")),
+            caused_by_deployment=str(facts.get("caused_by_deployment") or "") or None,
+            caused_by_commit=str(facts.get("caused_by_commit") or "") or None,
+        )
+    raise DoraInputError(f"not a delivery fact kind: {kind!r}")

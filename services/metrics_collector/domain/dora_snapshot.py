@@ -1,0 +1,239 @@
+"""DoraSnapshot: everything the five metrics need, derived once from a set of facts.
+
+Building a snapshot does the expensive, order-independent work (deduplication, commit
+attribution, incident linking, failure and recovery detection) and keeps, per
+``(service, environment)`` slice, time-sorted columns. Any window and trend bucket is then
+answered by bisecting those columns (see :mod:`dora_metrics`). The intended use is one
+snapshot per slice, rebuilt when one of its facts changes, and :func:`merge_snapshots` for
+queries that span slices.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NamedTuple, TypeVar
+
+from metrics_collector.domain.dora_commits import (
+    REACHED,
+    TERMINAL,
+    Deliveries,
+    PreparedDeployment,
+    SliceKey,
+    attribute_commits,
+    by_finish,
+    deliver,
+    index_changes,
+    prepare_deployments,
+    timeline,
+)
+from metrics_collector.domain.dora_config import DEFAULT_CONFIG, DoraConfig
+from metrics_collector.domain.dora_facts import (
+    Change,
+    Deployment,
+    DeploymentStatus,
+    DoraInputError,
+    Incident,
+    unique_changes_by_service,
+    unique_deployments,
+    unique_incidents,
+)
+from metrics_collector.domain.dora_failures import (
+    Failure,
+    Linker,
+    PreparedIncident,
+    find_failures,
+    prepare_incidents,
+)
+
+_T = TypeVar("_T")
+
+
+class DeploymentOutcome(NamedTuple):
+    """What a finished deployment means for the metrics. Times are UTC epoch seconds."""
+
+    deployment_id: str
+    status: DeploymentStatus  # effective status (rolled back if a successful rollback names it)
+    at: float  # finish, or start when the finish is unknown
+    reached: bool  # counted by deployment frequency (succeeded or rolled back)
+    failed: bool  # a change failure: failed, rolled back, or an incident is linked to it
+    unplanned: bool  # rework: hotfix/unplanned label, fixes an incident, or a rollback
+    commit_count: int
+    incident_ids: tuple[str, ...] = ()
+    detected_at: float | None = None
+    recovered_at: float | None = None
+
+    @property
+    def recovery_s(self) -> float | None:
+        if self.detected_at is None or self.recovered_at is None:
+            return None
+        return self.recovered_at - self.detected_at
+
+
+class LeadTime(NamedTuple):
+    commit_sha: str
+    deployment_id: str
+    at: float  # finish of the first successful deployment that shipped the commit
+    seconds: float  # negative: the commit is dated after that deployment (an anomaly)
+
+
+@dataclass(frozen=True, slots=True)
+class SliceSnapshot:
+    """Derived facts of one ``(service, environment)``; all columns sorted by time."""
+
+    service: str
+    environment: str
+    outcomes: tuple[DeploymentOutcome, ...]  # finished deployments, by (at, id)
+    outcome_at: tuple[float, ...]
+    lead_at: tuple[float, ...]
+    lead_s: tuple[float, ...]
+    lead_commits: tuple[str, ...]
+    lead_deployments: tuple[str, ...]
+    incident_at: tuple[float, ...]  # opened, sorted
+    incident_linked: tuple[bool, ...]
+
+    def lead_times(self) -> Iterator[LeadTime]:
+        """One row per change shipped to this environment (e.g. for persistence)."""
+        for row in zip(
+            self.lead_commits, self.lead_deployments, self.lead_at, self.lead_s, strict=True
+        ):
+            yield LeadTime(*row)
+
+
+@dataclass(frozen=True, slots=True)
+class DoraSnapshot:
+    slices: Mapping[SliceKey, SliceSnapshot]
+    config: DoraConfig
+
+
+def _is_unplanned(d: Deployment, labels: frozenset[str]) -> bool:
+    if d.fixes_incident or d.rollback_of:
+        return True
+    return bool(d.labels) and not labels.isdisjoint([label.lower() for label in d.labels])
+
+
+def _outcome(
+    d: PreparedDeployment, at: float, failure: Failure | None, labels: frozenset[str]
+) -> DeploymentOutcome:
+    reached = d.status in REACHED
+    unplanned = _is_unplanned(d.fact, labels)
+    if failure is None:
+        return DeploymentOutcome(d.id, d.status, at, reached, False, unplanned, d.commit_count)
+    return DeploymentOutcome(
+        d.id,
+        d.status,
+        at,
+        reached,
+        True,
+        unplanned,
+        d.commit_count,
+        failure.incident_ids,
+        failure.detected_at,
+        failure.recovered_at,
+    )
+
+
+def _group(items: Iterable[_T], key: Callable[[_T], SliceKey]) -> dict[SliceKey, list[_T]]:
+    groups: defaultdict[SliceKey, list[_T]] = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    return groups
+
+
+@dataclass(slots=True)
+class _Derived:
+    """The order-independent work of a build, before it is cut into slices."""
+
+    deployments: dict[SliceKey, list[PreparedDeployment]]
+    deliveries: dict[SliceKey, Deliveries]
+    incidents: dict[SliceKey, list[PreparedIncident]]
+    linked: dict[str, bool]
+    failures: dict[str, Failure]
+    config: DoraConfig
+
+    def slice(self, key: SliceKey) -> SliceSnapshot:
+        times, finished = timeline(self.deployments.get(key, ()), TERMINAL)
+        lead = self.deliveries.get(key) or Deliveries()
+        opened = sorted((i.opened, i.id) for i in self.incidents.get(key, ()))
+        failures, labels = self.failures, self.config.unplanned_labels
+        return SliceSnapshot(
+            service=key[0],
+            environment=key[1],
+            outcomes=tuple(
+                _outcome(d, at, failures.get(d.id), labels)
+                for at, d in zip(times, finished, strict=True)
+            ),
+            outcome_at=tuple(times),
+            lead_at=tuple(lead.at),
+            lead_s=tuple(lead.seconds),
+            lead_commits=tuple(lead.commits),
+            lead_deployments=tuple(lead.deployments),
+            incident_at=tuple(t for t, _ in opened),
+            incident_linked=tuple(self.linked[i] for _, i in opened),
+        )
+
+
+def _derive(
+    changes: Iterable[Change],
+    deployments: Iterable[Deployment],
+    incidents: Iterable[Incident],
+    config: DoraConfig,
+) -> _Derived:
+    prepared = prepare_deployments(unique_deployments(deployments).values())
+    by_slice = {k: by_finish(g) for k, g in _group(prepared, lambda d: d.key).items()}
+    changes_by_service = index_changes(unique_changes_by_service(changes))
+    lookback = config.first_deployment_lookback.total_seconds()
+    deliveries = {}
+    for key, group in by_slice.items():
+        attribute_commits(group, changes_by_service.get(key[0]), lookback)
+        deliveries[key] = deliver(group, changes_by_service.get(key[0]))
+    incs = prepare_incidents(unique_incidents(incidents).values(), config)
+    linker = Linker(by_slice, deliveries, config.linking)
+    links = {i.id: linker.link(i) for i in incs}
+    return _Derived(
+        deployments=by_slice,
+        deliveries=deliveries,
+        incidents=_group(incs, lambda i: i.key),
+        linked={i.id: bool(links[i.id]) for i in incs},
+        failures=find_failures(by_slice, links, incs),
+        config=config,
+    )
+
+
+def build_snapshot(
+    changes: Iterable[Change],
+    deployments: Iterable[Deployment],
+    incidents: Iterable[Incident],
+    config: DoraConfig = DEFAULT_CONFIG,
+    *,
+    slices: Collection[SliceKey] | None = None,
+) -> DoraSnapshot:
+    """Derive the metrics' inputs from sets of facts (duplicates and any order allowed).
+
+    Pass a slice's deployments, its service's changes, its incidents and any incident whose
+    ``caused_by_deployment`` names one of its deployments. ``slices`` keeps only those slices
+    in the result (the other facts are still used for linking).
+    """
+    derived = _derive(changes, deployments, incidents, config)
+    keys = sorted(set(derived.deployments) | set(derived.incidents))
+    if slices is not None:
+        scope = set(slices)
+        keys = [k for k in keys if k in scope]
+    return DoraSnapshot(MappingProxyType({k: derived.slice(k) for k in keys}), config)
+
+
+def merge_snapshots(snapshots: Iterable[DoraSnapshot]) -> DoraSnapshot:
+    """One snapshot over disjoint slices (e.g. every slice of an agency, built separately)."""
+    merged: dict[SliceKey, SliceSnapshot] = {}
+    config: DoraConfig | None = None
+    for snapshot in snapshots:
+        if config is not None and snapshot.config != config:
+            raise DoraInputError("cannot merge snapshots built with different configs")
+        config = snapshot.config
+        for key, piece in snapshot.slices.items():
+            if key in merged:
+                raise DoraInputError(f"slice {key} is in more than one snapshot")
+            merged[key] = piece
+    return DoraSnapshot(MappingProxyType(dict(sorted(merged.items()))), config or DEFAULT_CONFIG)

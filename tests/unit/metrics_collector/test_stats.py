@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from metrics_collector.domain import stats
+
+
+def test_percentile_is_the_nearest_rank() -> None:
+    values = [10.0, 20.0, 30.0, 40.0]
+    # rank = ceil(p/100 * 4): p50 -> 2 -> 20, p90 -> ceil(3.6) = 4 -> 40, p25 -> 1 -> 10
+    assert stats.percentile(values, 50) == 20.0
+    assert stats.percentile(values, 90) == 40.0
+    assert stats.percentile(values, 25) == 10.0
+    assert stats.percentile(values, 0) == 10.0
+    assert stats.percentile(values, 100) == 40.0
+
+
+def test_percentile_does_not_round_up_an_exact_rank() -> None:
+    # 0.29 * 100 is 28.999999999999996 in floats; the rank must still be exactly 29.
+    values = [float(v) for v in range(1, 101)]
+    assert stats.percentile(values, 29) == 29.0
+    assert stats.percentile(values, 99) == 99.0
+
+
+def test_percentile_of_nothing_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        stats.percentile([], 50)
+    with pytest.raises(ValueError, match="outside"):
+        stats.percentile([1.0], 101)
+
+
+def test_mean_is_exact_whatever_the_order() -> None:
+    values = [1e16, 1.0, -1e16, 3.0]
+    assert stats.mean(values) == 1.0
+    assert stats.mean(list(reversed(values))) == 1.0
+
+
+def test_wilson_interval_of_4_in_10() -> None:
+    # p = .4, z = 1.959964, z^2 = 3.841459, d = 1 + z^2/10 = 1.3841459
+    # centre = (.4 + z^2/20) / d = .5920729 / 1.3841459 = .427753
+    # half = z * sqrt(.4 * .6 / 10 + z^2 / 400) / d = 1.959964 * .1833129 / 1.3841459 = .259573
+    # -> [.427753 - .259573, .427753 + .259573] = [.168180, .687326]
+    low, high = stats.wilson_interval(4, 10)
+    assert low == pytest.approx(0.168180, abs=1e-5)
+    assert high == pytest.approx(0.687326, abs=1e-5)
+
+
+def test_wilson_interval_at_the_edges_touches_0_and_1() -> None:
+    # k = 0: upper = z^2 / (n + z^2) = 3.8415 / 13.8415 = .27753
+    low, high = stats.wilson_interval(0, 10)
+    assert low == 0.0
+    assert high == pytest.approx(0.277533, abs=1e-5)
+    low, high = stats.wilson_interval(10, 10)
+    assert low == pytest.approx(0.722467, abs=1e-5)
+    assert high == 1.0
+    assert stats.wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_wilson_interval_rejects_impossible_counts() -> None:
+    with pytest.raises(ValueError, match="successes"):
+        stats.wilson_interval(3, 2)
+
+
+@given(st.integers(0, 100_000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_interval_holds_the_estimate_inside_0_1(pair: tuple[int, int]) -> None:
+    k, n = pair
+    low, high = stats.wilson_interval(k, n)
+    assert 0.0 <= low <= high <= 1.0
+    if n:
+        assert low <= k / n <= high
+
+
+def test_histogram_counts_each_value_in_its_upper_inclusive_bucket() -> None:
+    # buckets: (-inf, 10], (10, 100], (100, +inf)
+    assert stats.histogram([0.0, 10.0, 10.5, 100.0, 101.0, 1e9], [10.0, 100.0]) == [2, 2, 2]
+    assert stats.histogram([], [10.0, 100.0]) == [0, 0, 0]
