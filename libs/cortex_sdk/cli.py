@@ -9,6 +9,7 @@ import click
 
 from cortex_sdk.cli_api import events, keys
 from cortex_sdk.cli_context import EXIT_ERROR, EXIT_OK, CliState
+from cortex_sdk.cli_policy import policy
 from cortex_sdk.up import up
 
 __all__ = ["cli", "main"]
@@ -26,6 +27,7 @@ def cli(ctx: click.Context, json_output: bool) -> None:
 cli.add_command(up)
 cli.add_command(keys)
 cli.add_command(events)
+cli.add_command(policy)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -84,3 +84,80 @@ class CortexClient:
         params = {k: v for k, v in {"agency": agency, "kind": kind}.items() if v}
         result: dict[str, Any] = self._request("GET", "/v1/events", params=params)
         return result
+
+
+def _policy_path(agency: str | None) -> str:
+    return "/v1/org/policy" if agency is None else f"/v1/agencies/{agency}/policy"
+
+
+class PolicyClient:
+    """Policy operations (``cortex policy …``); ``agency=None`` addresses the org baseline."""
+
+    def __init__(self, client: CortexClient) -> None:
+        self.client = client
+
+    def validate(self, text: str, content_type: str = "application/yaml") -> dict[str, Any]:
+        result: dict[str, Any] = self.client._request(
+            "POST", "/v1/policies/validate", content=text, headers={"Content-Type": content_type}
+        )
+        return result
+
+    def apply(
+        self,
+        agency: str | None,
+        text: str,
+        *,
+        team: str | None = None,
+        message: str = "",
+        content_type: str = "application/yaml",
+    ) -> dict[str, Any]:
+        params = {k: v for k, v in {"team": team, "message": message}.items() if v}
+        result: dict[str, Any] = self.client._request(
+            "PUT",
+            _policy_path(agency),
+            content=text,
+            params=params,
+            headers={"Content-Type": content_type},
+        )
+        return result
+
+    def get(
+        self, agency: str | None, *, team: str | None = None, version: int | None = None
+    ) -> dict[str, Any]:
+        params = {k: v for k, v in {"team": team, "version": version}.items() if v}
+        result: dict[str, Any] = self.client._request("GET", _policy_path(agency), params=params)
+        return result
+
+    def history(self, agency: str | None, *, team: str | None = None) -> list[dict[str, Any]]:
+        params = {"team": team} if team else {}
+        return list(
+            self.client._request("GET", f"{_policy_path(agency)}/versions", params=params)["items"]
+        )
+
+    def diff(
+        self, agency: str, old: int, new: int | None = None, *, team: str | None = None
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"from": old}
+        params |= {k: v for k, v in {"to": new, "team": team}.items() if v}
+        result: dict[str, Any] = self.client._request(
+            "GET", f"{_policy_path(agency)}/diff", params=params
+        )
+        return result
+
+    def rollback(
+        self, agency: str | None, to_version: int, reason: str, *, team: str | None = None
+    ) -> dict[str, Any]:
+        params = {"team": team} if team else {}
+        result: dict[str, Any] = self.client._request(
+            "POST",
+            f"{_policy_path(agency)}/rollback",
+            params=params,
+            json={"to_version": to_version, "reason": reason},
+        )
+        return result
+
+    def simulate(self, agency: str, text: str, last: int = 100) -> dict[str, Any]:
+        result: dict[str, Any] = self.client._request(
+            "POST", f"{_policy_path(agency)}/simulate", json={"policy": text, "last": last}
+        )
+        return result

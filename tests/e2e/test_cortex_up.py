@@ -151,6 +151,23 @@ def test_cortex_up_serves_the_whole_flow_and_stops_cleanly(running: RunningClust
     assert denied.returncode == 1
     assert "agency_required" in denied.stderr
 
+    # policies through the CLI: publish org + agency, an invalid file exits 2 with positions
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples" / "policies"
+    org = running.cli("policy", "apply", "--org", "-f", str(examples / "org-baseline.yaml"))
+    assert org.returncode == 0, org.stderr
+    acme = running.cli(
+        "policy", "apply", "--agency", "acme", "-f", str(examples / "agency-acme.yaml"), "-m", "e2e"
+    )
+    assert acme.returncode == 0, acme.stderr
+    assert "published version 1" in acme.stdout
+    history = running.cli("--json", "policy", "history", "--agency", "acme")
+    assert [v["message"] for v in json.loads(history.stdout)] == ["e2e"]
+    broken = running.cli(
+        "policy", "validate", "-f", "-", stdin="apiVersion: nope\nkind: AIPolicy\n"
+    )
+    assert broken.returncode == 2
+    assert "-:1:" in broken.stdout
+
     assert running.interrupt() == 0
     time.sleep(0.5)
     survivors = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
