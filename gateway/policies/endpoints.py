@@ -126,3 +126,25 @@ async def org_policy_versions(request: Request, caller: Reader) -> Response:
 @router.post("/v1/org/policy/rollback")
 async def rollback_org_policy(request: Request, caller: Admin) -> Response:
     return await relay(request, caller, ENGINE, "/v1/org/policy/rollback", "org", with_body=True)
+
+
+@router.get("/v1/agencies/{agency}/wizard")
+async def wizard_state(agency: str, request: Request, caller: PolicyAdmin) -> Response:
+    """The first-run wizard: six steps whose answers become the agency's policy."""
+    agency = resolve_agency(caller, agency)
+    return await relay(request, caller, ENGINE, f"/v1/agencies/{agency}/wizard", agency)
+
+
+@router.put("/v1/agencies/{agency}/wizard/{step}")
+async def wizard_answer(agency: str, step: str, request: Request, caller: PolicyAdmin) -> Response:
+    """Answer one step (profile, models, autonomy, data, budgets, approvals)."""
+    agency = resolve_agency(caller, agency)
+    return await relay(
+        request, caller, ENGINE, f"/v1/agencies/{agency}/wizard/{step}", agency, with_body=True
+    )
+
+
+@router.post("/v1/agencies/{agency}/wizard/publish")
+async def wizard_publish(agency: str, request: Request, caller: PolicyAdmin) -> Response:
+    agency = resolve_agency(caller, agency)
+    return await relay(request, caller, ENGINE, f"/v1/agencies/{agency}/wizard/publish", agency)

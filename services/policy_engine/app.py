@@ -13,6 +13,7 @@ from policy_engine.models import messaging
 from policy_engine.policies.endpoints import router as policies_router
 from policy_engine.policies.service import compiled_for
 from policy_engine.settings import Settings
+from policy_engine.wizard.endpoints import router as wizard_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             migrations_dir=Path(__file__).parent / "migrations",
             tables=messaging,
             streams=STREAMS,
-            routers=[policies_router, authorize_router],
+            routers=[policies_router, authorize_router, wizard_router],
             on_start=[start],
             on_stop=[stop],
         ),

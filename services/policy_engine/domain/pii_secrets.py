@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from policy_engine.domain.pii_keys import is_placeholder, key_words, names_a_secret
 from policy_engine.domain.pii_model import Entity, Finding
@@ -68,44 +69,52 @@ def github_checksum(random_part: str) -> str:
     return "".join(reversed(digits)).rjust(6, "0")
 
 
+@dataclass(frozen=True, slots=True)
+class _Provider:
+    kind: str
+    hints: tuple[str, ...]  # substrings that must occur before the pattern is worth running
+    pattern: re.Pattern[str]
+    valid: Callable[[re.Match[str]], bool]
+
+
+_PROVIDERS = (
+    _Provider("aws_access_key", ("AKIA", "ASIA"), _AWS_KEY_ID, lambda m: _random_enough(m[0], 8)),
+    _Provider(
+        "github_token",
+        _GITHUB_PREFIXES,
+        _GITHUB_CLASSIC,
+        lambda m: github_checksum(m[1][:30]) == m[1][30:],
+    ),
+    _Provider(
+        "github_token",
+        ("github_pat_",),
+        _GITHUB_FINE_GRAINED,
+        lambda m: _random_enough(m[0], 16),
+    ),
+    _Provider("slack_token", ("xox",), _SLACK_TOKEN, lambda m: _random_enough(m[1], 8)),
+    _Provider(
+        "slack_webhook",
+        ("hooks.slack.com",),
+        _SLACK_WEBHOOK,
+        lambda m: _random_enough(m[1], 8),
+    ),
+    _Provider(
+        "stripe_key",
+        ("_live_", "_test_"),
+        _STRIPE,
+        lambda m: _random_enough(m[0], 12) and _random_enough(m[1], 8),
+    ),
+)
+
+
 def find_provider_tokens(text: str, hint: str) -> list[Finding]:
-    found: list[Finding] = []
-    if "AKIA" in text or "ASIA" in text:
-        found += [
-            _secret(m.start(), m.end(), "aws_access_key")
-            for m in _AWS_KEY_ID.finditer(text)
-            if _random_enough(m.group(), 8)
-        ]
-    if any(prefix in text for prefix in _GITHUB_PREFIXES) or "github_pat_" in text:
-        found += [
-            _secret(m.start(), m.end(), "github_token")
-            for m in _GITHUB_CLASSIC.finditer(text)
-            if github_checksum(m[1][:30]) == m[1][30:]
-        ]
-        found += [
-            _secret(m.start(), m.end(), "github_token")
-            for m in _GITHUB_FINE_GRAINED.finditer(text)
-            if _random_enough(m.group(), 16)
-        ]
-    if "xox" in text:
-        found += [
-            _secret(m.start(), m.end(), "slack_token")
-            for m in _SLACK_TOKEN.finditer(text)
-            if _random_enough(m[1], 8)
-        ]
-    if "hooks.slack.com" in text:
-        found += [
-            _secret(m.start(), m.end(), "slack_webhook")
-            for m in _SLACK_WEBHOOK.finditer(text)
-            if _random_enough(m[1], 8)
-        ]
-    if "_live_" in text or "_test_" in text:
-        found += [
-            _secret(m.start(), m.end(), "stripe_key")
-            for m in _STRIPE.finditer(text)
-            if _random_enough(m.group(), 12) and _random_enough(m[1], 8)
-        ]
-    return found
+    return [
+        _secret(m.start(), m.end(), provider.kind)
+        for provider in _PROVIDERS
+        if any(h in text for h in provider.hints)
+        for m in provider.pattern.finditer(text)
+        if provider.valid(m)
+    ]
 
 
 # --- PEM private keys ---------------------------------------------------------------------

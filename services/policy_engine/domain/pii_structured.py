@@ -75,8 +75,8 @@ _PHONE = re.compile(
     r"(?:[+(](?<![\w.\-/#$@+][+(])\d|\d(?<![\w.\-/#$@+]\d))"  # nothing glued on the left
     r"(?:[ .\-()/\u00a0]{0,2}\d){6,16}(?![\w@]|[.\-/]\w)"
 )
-_PHONE_CONTEXT = re.compile(
-    r"(?i)(?:phone|mobile|whatsapp|hotline|\b(?:fax|sms|call|callback|cell|tel|ph|dial|handy)\b)"
+_PHONE_CONTEXT = re.compile(  # not the [PHONE] of masked text
+    r"(?i)(?:(?<!\[)phone|mobile|whatsapp|hotline|\b(?:fax|sms|call|callback|cell|tel|ph|dial)\b)"
 )
 _NOT_DIGIT = re.compile(r"\D")
 _SHORT_HEAD = re.compile(r"\d{1,3} (?=\d)")
@@ -182,12 +182,31 @@ def _phone_in(text: str, m: re.Match[str], hint: str) -> tuple[int, int] | None:
     return None
 
 
+def _after_first_group(m: re.Match[str]) -> int:
+    """Where to look again after a card candidate that failed: past its first separator, as
+    its tail may start a real card (``415-555-2671 4111 1111 1111 1111``)."""
+    gap = _NOT_DIGIT.search(m.group(), 1)
+    return m.start() + gap.end() if gap else m.end()
+
+
+def _phone_restart(m: re.Match[str]) -> int:
+    """Where to look again after a candidate that failed: at a ``+`` or ``(`` inside it, or
+    past an address or decimal glued on by a space (``10.0.0.5 (415) 555-2671``)."""
+    raw = m.group()
+    strong = min((i for i in (raw.find("+", 1), raw.find("(", 1)) if i > 0), default=0)
+    if strong:
+        return m.start() + strong
+    space = raw.find(" ")
+    return m.start() + space + 1 if space > 0 and "." in raw[:space] else m.end()
+
+
 def find_phones(text: str, hint: str) -> list[Finding]:
-    found = []
-    for m in _PHONE.finditer(text):
+    found, pos = [], 0
+    while m := _PHONE.search(text, pos):
         span = _phone_in(text, m, hint)
         if span:
             found.append(Finding(Entity.PHONE, span[0], span[1], "phone"))
+        pos = span[1] if span else _phone_restart(m)
     return found
 
 
@@ -241,14 +260,21 @@ def _card_brand_at(text: str, start: int, end: int) -> str | None:
     return brand if brand and luhn_valid(digits) else None
 
 
+def _card_in(text: str, m: re.Match[str]) -> Finding | None:
+    for start, end in _trimmed(text, m.start(), m.end(), tail=True):
+        brand = _card_brand_at(text, start, end)
+        if brand:
+            return Finding(Entity.CREDIT_CARD, start, end, brand)
+    return None
+
+
 def find_cards(text: str, hint: str) -> list[Finding]:
-    found = []
-    for m in _CARD.finditer(text):
-        for start, end in _trimmed(text, m.start(), m.end(), tail=False):
-            brand = _card_brand_at(text, start, end)
-            if brand:
-                found.append(Finding(Entity.CREDIT_CARD, start, end, brand))
-                break
+    found, pos = [], 0
+    while m := _CARD.search(text, pos):
+        card = _card_in(text, m)
+        if card:
+            found.append(card)
+        pos = card.end if card else _after_first_group(m)
     return found
 
 
@@ -307,7 +333,9 @@ def find_ibans(text: str, hint: str) -> list[Finding]:
 # --- US SSN -------------------------------------------------------------------------------
 
 _SSN = re.compile(r"(\d(?<![\w\-/.#$@+]\d)\d\d)([ \-]?)(\d\d)\2(\d{4})(?![\w@]|[\-/.]\w)")
-_SSN_CONTEXT = re.compile(r"(?i)(?:(?<![a-z])ssn(?![a-z])|social[ _\-]?security|\bss#)")
+_SSN_CONTEXT = re.compile(  # not the [US_SSN] of masked text
+    r"(?i)(?:(?<![a-z])(?<!\[US_)ssn(?![a-z])|social[ _\-]?security|\bss#)"
+)
 
 
 def ssn_valid(area: str, group: str, serial: str) -> bool:
