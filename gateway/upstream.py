@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 from fastapi.responses import JSONResponse, Response
+from opentelemetry.trace import SpanKind
 
 from cortex_kit.errors import CortexError
-from cortex_kit.observability import inject_context
+from cortex_kit.observability import inject_context, tracer
 from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, PROBLEM_JSON
 
 
@@ -45,6 +46,39 @@ class Upstreams:
         request_id: str | None = None,
     ) -> Response:
         """Call a service on behalf of an authorised caller and relay its answer as is."""
+        with tracer("cortex.gateway").start_as_current_span(
+            f"{method} {service}", kind=SpanKind.CLIENT
+        ) as span:
+            span.set_attribute("peer.service", service)
+            resp = await self._send(
+                service,
+                method,
+                path,
+                agency=agency,
+                principal=principal,
+                params=params,
+                json=json,
+                content=content,
+                content_type=content_type,
+                request_id=request_id,
+            )
+            span.set_attribute("http.status_code", resp.status_code)
+        return self._relay(service, resp)
+
+    async def _send(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        agency: str,
+        principal: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        content: bytes | None,
+        content_type: str | None,
+        request_id: str | None,
+    ) -> httpx.Response:
         headers = inject_context({AGENCY_HEADER: agency, PRINCIPAL_HEADER: principal})
         if request_id:
             headers["X-Request-ID"] = request_id
@@ -60,6 +94,9 @@ class Upstreams:
                 remediation="Retry shortly; check `GET /readyz` of that service.",
                 extra={"service": service},
             ) from exc
+        return resp
+
+    def _relay(self, service: str, resp: httpx.Response) -> Response:
         media = resp.headers.get("content-type", "application/json")
         if resp.status_code >= 500 and PROBLEM_JSON not in media:
             raise UpstreamUnavailable(

@@ -118,7 +118,12 @@ def create_service_app(settings: ProcessSettings, definition: ServiceDefinition)
             await _stop(rt, definition)
             log.info("process.stopped")
 
-    app = FastAPI(title=definition.title, lifespan=lifespan)
+    # FastAPI's native telemetry makes the HTTP server spans; metrics are Prometheus's job.
+    app = FastAPI(
+        title=definition.title,
+        lifespan=lifespan,
+        telemetry={"tracing": True, "metrics": False, "logs": False},
+    )
     app.add_middleware(ObservabilityMiddleware, service=settings.service_name)
     install_problem_handlers(app)
     install_health(app, _readiness(runtime_ref, definition))

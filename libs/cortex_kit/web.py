@@ -13,14 +13,13 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cortex_kit.errors import DOCS_BASE, CortexError
 from cortex_kit.logs import get_logger
-from cortex_kit.observability import HTTP_LATENCY, HTTP_REQUESTS, extract_context, tracer
+from cortex_kit.observability import HTTP_LATENCY, HTTP_REQUESTS
 
 PROBLEM_JSON = "application/problem+json"
 log = get_logger("cortex.web")
@@ -130,54 +129,53 @@ def _route_template(scope: Scope) -> str:
 
 
 class ObservabilityMiddleware:
-    """Request id, server span (context from the caller's headers) and Prometheus metrics.
+    """Request id (bound to logs, echoed in ``X-Request-ID``) and Prometheus request metrics.
 
     Pure ASGI for speed on the hot path; the route label is the template, never the raw path.
+    Server spans come from FastAPI's native OpenTelemetry support (context from the caller's
+    ``traceparent``), so this middleware does not create its own.
     """
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
-        self.tracer = tracer("cortex.http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         status_holder = {"status": 500}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         start = time.perf_counter()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        ctx = extract_context(headers)
-        with self.tracer.start_as_current_span(
-            f"{scope['method']} {scope['path']}",
-            context=ctx,
-            kind=SpanKind.SERVER,
-        ) as span:
-            try:
-                await self.app(scope, receive, send_wrapper)
-            finally:
-                route = _route_template(scope)
-                status = status_holder["status"]
-                span.update_name(f"{scope['method']} {route}")
-                span.set_attribute("http.route", route)
-                span.set_attribute("http.status_code", status)
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
-                HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
-                HTTP_LATENCY.labels(self.service, scope["method"], route).observe(
-                    time.perf_counter() - start
-                )
-                structlog.contextvars.unbind_contextvars("request_id")
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = _route_template(scope)
+            HTTP_REQUESTS.labels(
+                self.service, scope["method"], route, str(status_holder["status"])
+            ).inc()
+            HTTP_LATENCY.labels(self.service, scope["method"], route).observe(
+                time.perf_counter() - start
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 ReadinessCheck = Callable[[], Awaitable[str | None]]
