@@ -15,8 +15,9 @@ text, so a :class:`PayloadScan` can be logged. A payload over ``max_bytes`` (com
 nested deeper than :data:`MAX_DEPTH`, or not scanned within ``deadline_s`` is ``oversize``:
 the policy must deny it or :func:`mask_all` it, and :func:`mask_payload` refuses it.
 
-What each detector accepts and deliberately rejects is documented in ``pii_structured``
-(e-mail, phone, card, IBAN, SSN, IP) and ``pii_secrets`` / ``pii_keys`` (secrets).
+What each detector accepts and deliberately rejects is documented with it: ``pii_structured``
+(e-mail, card, IBAN, SSN, IP), ``pii_phone``, ``pii_secrets`` and ``pii_keys`` (secrets);
+``pii_text`` resolves overlapping readings to the most specific one.
 """
 
 from policy_engine.domain.pii_mask import MASKED, mask_all, mask_payload

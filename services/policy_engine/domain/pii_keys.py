@@ -76,7 +76,6 @@ _PLACEHOLDER = re.compile(
     | <[^<>]*> | \[[^\[\]]*\] | \(\w[^()]*\)           # <your-key>, [REDACTED], (hidden)
     | \{\{.*\}\} | \$\{.*\} | \$\(.*\) | \$\w+ | %\(?\w*\)?s | %\w+% | @\w+@
     | (?:your|insert|enter|paste|replace)[\W_].* | your\w*
-    | .*(?<![a-z0-9])(?:here|example|placeholder|dummy|redacted|changeme)(?![a-z0-9]).*
     | change[\W_]?(?:me|this|it)|replace[\W_]?me|todo|tbd|fixme|none|null|nil|undefined
     | true|false|yes|no|on|off|n/?a|empty|unset|default|required|optional|hidden|masked
     | secret|secrets|password|passwd|pass|pwd|token|key|apikey|api[\W_]key|foo|bar|baz
@@ -94,15 +93,26 @@ _CODE_REFERENCE = re.compile(
 )
 
 
+_NOT_LETTER = re.compile(r"[\W_\d]")
+
+
+def _letters(text: str) -> str:
+    return _NOT_LETTER.sub("", text).lower()
+
+
+_PLACEHOLDER_WORD = re.compile(
+    r"(?i)(?<![a-z0-9])(?:here|example|placeholder|dummy|redacted|changeme)(?![a-z0-9])"
+)
+
+
 def is_placeholder(value: str, key: str = "") -> bool:
     """True when ``value`` stands in for a secret instead of being one."""
-    if _PLACEHOLDER.match(value):
+    if _PLACEHOLDER.match(value) or _PLACEHOLDER_WORD.search(value):
         return True
     if _CODE_REFERENCE.match(value) and sum(c.isdigit() for c in value) <= 2:
         return True  # not a JWT or a dotted token, whose segments are full of digits
     if len(set(value)) < 3:
         return True  # aaaa, abab
-    normalised = re.sub(r"[\W_]", "", value).lower()
-    if key and normalised == re.sub(r"[\W_]", "", key).lower():
-        return True  # API_KEY=API_KEY
+    if key and len(value) <= 2 * len(key) and _letters(value) == _letters(key):
+        return True  # API_KEY=API_KEY, apiKey: api-key
     return value.isupper() and names_a_secret(value)  # token = GITHUB_TOKEN

@@ -1,10 +1,20 @@
-"""Detectors of secrets: provider tokens with a known prefix or checksum, private keys, and
-values that a key name says are secret.
+"""Detectors of secrets: provider tokens, private keys, and values a key name calls secret.
 
-A prefix alone is weak evidence, so each provider pattern pins the token's full shape and,
-for classic GitHub tokens, its CRC32 checksum. Documentation keys (``AKIAIOSFODNN7EXAMPLE``
-…), low-entropy fillers (``sk_live_xxxxxxxx…``) and placeholders (``changeme``, ``<your-key>``,
-``${VAR}``) are not secrets.
+Provider tokens (kinds ``aws_access_key``, ``github_token``, ``slack_token``,
+``slack_webhook``, ``stripe_key``) are matched by their full shape, not their prefix alone,
+and classic GitHub tokens must carry a valid CRC32 checksum. ``pem_private_key`` spans a
+``-----BEGIN … PRIVATE KEY-----`` block to its END line (or, truncated, to its last base64
+line), also inside JSON text with ``\n`` escapes.
+
+Secrets named by their key (``key_named_secret``; ``aws_secret_key`` when the key is an AWS
+secret key's name) are found in ``.env``/shell (``DB_PASSWORD=…``), YAML (``password: …`` at
+the start of a line), JSON and Python literals, query strings (``?api_key=…``), headers
+(``X-Api-Key: …``), flags (``--password …``) and connection strings; also ``bearer_token``
+(``Authorization: Bearer|Basic …``) and ``url_password`` (``scheme://user:…@host``). The
+value is the finding, so masking keeps ``password=[SECRET]`` readable. Not secrets:
+documentation keys (``AKIAIOSFODNN7EXAMPLE`` …), low-entropy fillers (``sk_live_xxxx…``),
+placeholders and references (``changeme``, ``<your-key>``, ``${VAR}``, ``os.environ[…]``),
+code (``password = get_password()``) and prose (``Reset your password: click …``).
 """
 
 from __future__ import annotations
@@ -271,8 +281,10 @@ def _flag_values(text: str) -> list[Finding]:
 
 
 def find_key_named(text: str, hint: str) -> list[Finding]:
-    found = []
+    found: list[Finding] = []
     for m in _key_named_matches(text):
+        if found and m.start() < found[-1].end:
+            continue  # inside the value just found (``a=b=c``)
         finding = _key_named_at(text, m)
         if finding:
             found.append(finding)

@@ -7,13 +7,13 @@ import re
 from collections.abc import Callable
 
 from policy_engine.domain.pii_model import Entity, Finding
+from policy_engine.domain.pii_phone import find_phones
 from policy_engine.domain.pii_secrets import find_key_named, find_private_keys, find_provider_tokens
 from policy_engine.domain.pii_structured import (
     find_cards,
     find_emails,
     find_ibans,
     find_ips,
-    find_phones,
     find_ssns,
 )
 

@@ -89,6 +89,8 @@ def _masked(payload: Any, scan: PayloadScan | None, result: DecisionResult) -> A
         return None
     if result.mask_all:
         return mask_all(payload)
+    if scan.oversize:  # partial findings never pass for a full mask; the policy decided above
+        return None
     if result.masked_entities:
         return mask_payload(payload, scan, [Entity(e) for e in result.masked_entities])
     return None
