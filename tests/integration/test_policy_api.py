@@ -276,3 +276,19 @@ async def test_roles_and_agencies_are_enforced_on_policy_routes(cluster: Cluster
         assert put.json()["code"] == "agency_forbidden"
         org = await client.put("/v1/org/policy", content=ORG, headers=YAML)
         assert org.status_code == 403
+
+
+async def test_oversize_payload_is_handled_by_the_policy_never_passed(cluster: Cluster) -> None:
+    agent = await create_key(cluster, "acme", "agent")
+    async with cluster.client() as admin:
+        await publish_baseline(admin)
+    huge = {"blob": "x" * 300_000}  # the org baseline caps payloads at 256 KiB, on_oversize: deny
+    async with cluster.client(key=agent) as client:
+        resp = await client.post(
+            "/v1/authorize", json={"agent_id": "a1", "action": action(), "payload": huge}
+        )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["decision"] == "deny"
+    assert "payload_too_large" in {r["code"] for r in body["reasons"]}
+    assert body["masked_payload"] is None
