@@ -16,7 +16,7 @@ from gateway.domain.keys import Principal, Role
 from gateway.state import gateway_state
 
 
-def _bearer(authorization: Annotated[str | None, Header()] = None) -> str | None:
+async def _bearer(authorization: Annotated[str | None, Header()] = None) -> str | None:
     if authorization and authorization[:7].lower() == "bearer ":
         return authorization[7:].strip()
     return None

@@ -233,7 +233,7 @@ AGENCY_HEADER = "X-Cortex-Agency"
 PRINCIPAL_HEADER = "X-Cortex-Principal"
 
 
-def _caller_agency(
+async def _caller_agency(
     x_cortex_agency: Annotated[str | None, Header(alias=AGENCY_HEADER)] = None,
 ) -> str:
     if not x_cortex_agency:

@@ -187,6 +187,16 @@ async def test_budget_hard_limit_holds_under_concurrency(cluster: Cluster) -> No
     over = next(r.json() for r in responses if r.json()["decision"] == "deny")
     exceeded = next(r for r in over["reasons"] if r["code"] == "budget_exceeded")
     assert exceeded["limit"] == 25
+    # agency-wide use is exported per agency (never per agent)
+    metrics = httpx.get(f"{cluster.processes['policy_engine'].url}/metrics").text
+    assert 'cortex_policy_budget_limit{agency="acme",period="daily",unit="usd"} 500.0' in metrics
+    used = [
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith('cortex_policy_budget_used{agency="acme",period="daily",unit="usd"}')
+    ]
+    assert used and used[0] >= 25.0
+    assert "spender" not in metrics
 
 
 async def test_usage_settlement_frees_unused_budget(cluster: Cluster) -> None:

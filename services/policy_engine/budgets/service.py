@@ -13,7 +13,7 @@ from cortex_kit.errors import NotFound
 from policy_engine.budgets import repository
 from policy_engine.budgets.repository import Counter
 from policy_engine.domain.compiler import BudgetLimit
-from policy_engine.domain.evaluator import BudgetUsage
+from policy_engine.domain.evaluator import AuthorizeInput, BudgetUsage
 
 BUDGET_USED = Gauge(
     "cortex_policy_budget_used",
@@ -97,8 +97,19 @@ async def reserve(
         reserved_usd=Decimal(str(usd)),
         reserved_tokens=tokens,
     )
-    _export(agency, limits, await usage(session, agency, agent_id, now))
     return True
+
+
+def export_after(
+    agency: str, limits: Sequence[BudgetLimit], before: BudgetUsage, spend: AuthorizeInput
+) -> None:
+    """Gauges after a reservation, from the snapshot the decision used (no extra query)."""
+    for limit in limits:
+        if limit.scope == "agency":
+            added = spend.estimated_cost_usd if limit.unit == "usd" else spend.estimated_tokens
+            labels = (agency, limit.period, limit.unit)
+            BUDGET_LIMIT.labels(*labels).set(limit.limit)
+            BUDGET_USED.labels(*labels).set(getattr(before, limit.usage_field) + added)
 
 
 async def settle(

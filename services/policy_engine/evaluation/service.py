@@ -26,6 +26,7 @@ from policy_engine.evaluation.metrics import DECISIONS, EVALUATION_SECONDS
 from policy_engine.evaluation.schemas import AuthorizeRequest, AuthorizeResponse
 
 PII_DEADLINE_S = 0.05
+MAX_REMEMBERED_VIOLATIONS = 1000
 ALL_ENTITIES = tuple(Entity)
 
 
@@ -34,7 +35,10 @@ class RecentViolations:
 
     def __init__(self, window: timedelta = timedelta(days=1)) -> None:
         self.window = window
-        self._seen: defaultdict[tuple[str, str], deque[datetime]] = defaultdict(deque)
+        # Bounded per agent: beyond this many denials a day the risk factor is saturated anyway.
+        self._seen: defaultdict[tuple[str, str], deque[datetime]] = defaultdict(
+            lambda: deque(maxlen=MAX_REMEMBERED_VIOLATIONS)
+        )
 
     def count(self, agency: str, agent_id: str, now: datetime) -> int:
         seen = self._seen.get((agency, agent_id))
@@ -157,6 +161,7 @@ async def _decide(
             tokens=inp.estimated_tokens,
             now=now,
         ):
+            budgets.export_after(inp.agency, compiled.budgets, ctx.budget, inp)
             return result, ctx
         # Another request took the budget in between: evaluate again on fresh usage.
     from policy_engine.domain.checks import fail_closed
