@@ -188,7 +188,8 @@ async def test_budget_hard_limit_holds_under_concurrency(cluster: Cluster) -> No
     exceeded = next(r for r in over["reasons"] if r["code"] == "budget_exceeded")
     assert exceeded["limit"] == 25
     # agency-wide use is exported per agency (never per agent)
-    metrics = httpx.get(f"{cluster.processes['policy_engine'].url}/metrics").text
+    async with httpx.AsyncClient() as plain:
+        metrics = (await plain.get(f"{cluster.processes['policy_engine'].url}/metrics")).text
     assert 'cortex_policy_budget_limit{agency="acme",period="daily",unit="usd"} 500.0' in metrics
     used = [
         float(line.rsplit(" ", 1)[1])
