@@ -196,7 +196,8 @@ async def test_budget_hard_limit_holds_under_concurrency(cluster: Cluster) -> No
         for line in metrics.splitlines()
         if line.startswith('cortex_policy_budget_used{agency="acme",period="daily",unit="usd"}')
     ]
-    assert used and used[0] >= 25.0
+    assert used
+    assert used[0] >= 25.0
     assert "spender" not in metrics
 
 

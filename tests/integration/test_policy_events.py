@@ -145,7 +145,8 @@ async def test_reservations_never_exceed_the_hard_limit(
 
     async def reserve(db: Database, cost: int) -> bool:
         async with db.session() as session:
-            return not await repository.reserve(session, agency, window, Decimal(cost), 0)
+            refused, _ = await repository.reserve(session, agency, window, Decimal(cost), 0)
+            return not refused
 
     results = await asyncio.gather(
         *(reserve(replicas[i % 2], cost) for i, cost in enumerate(costs))

@@ -55,7 +55,7 @@ _RESERVE = text(
        AND u.period_start = c.period_start
        AND (c.max_usd IS NULL OR u.usd + :usd <= c.max_usd)
        AND (c.max_tokens IS NULL OR u.tokens + :tokens <= c.max_tokens)
-    RETURNING u.agent_id, u.period
+    RETURNING u.agent_id, u.period, u.usd, u.tokens
     """
 )
 
@@ -94,21 +94,24 @@ async def reserve(
     counters: Sequence[Counter],
     usd: Decimal,
     tokens: int,
-) -> set[tuple[str, str]]:
-    """Add to every counter or to none; returns the (agent_id, period) counters that refused."""
+) -> tuple[set[tuple[str, str]], list[Usage]]:
+    """Add to every counter or to none: (the counters that refused, the new totals)."""
     if not counters:
-        return set()
+        return set(), []
     arrays = _arrays(counters)
     await session.execute(_ENSURE, {"agency": agency, **arrays})
     async with session.begin_nested() as savepoint:
         rows = await session.execute(
             _RESERVE, {"agency": agency, "usd": usd, "tokens": tokens, **arrays}
         )
-        updated = {(r.agent_id, r.period) for r in rows}
-        refused = {(c.agent_id, c.period) for c in counters} - updated
+        totals = [Usage(r.agent_id, r.period, Decimal(r.usd), int(r.tokens)) for r in rows]
+        refused = {(c.agent_id, c.period) for c in counters} - {
+            (u.agent_id, u.period) for u in totals
+        }
         if refused:
             await savepoint.rollback()
-    return refused
+            return refused, []
+    return refused, totals
 
 
 async def add_usage(

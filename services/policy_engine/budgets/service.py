@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_kit.errors import NotFound
 from policy_engine.budgets import repository
-from policy_engine.budgets.repository import Counter
+from policy_engine.budgets.repository import Counter, Usage
 from policy_engine.domain.compiler import BudgetLimit
-from policy_engine.domain.evaluator import AuthorizeInput, BudgetUsage
+from policy_engine.domain.evaluator import BudgetUsage
 
 BUDGET_USED = Gauge(
     "cortex_policy_budget_used",
@@ -83,9 +83,10 @@ async def reserve(
 ) -> bool:
     """Reserve the estimate on every window or none; False when a hard limit would be passed."""
     windows_ = counters(limits, agent_id, now)
-    refused = await repository.reserve(session, agency, windows_, Decimal(str(usd)), tokens)
+    refused, totals = await repository.reserve(session, agency, windows_, Decimal(str(usd)), tokens)
     if refused:
         return False
+    _export_totals(agency, limits, totals)
     day, month = windows(now)
     await repository.insert_reservation(
         session,
@@ -100,16 +101,17 @@ async def reserve(
     return True
 
 
-def export_after(
-    agency: str, limits: Sequence[BudgetLimit], before: BudgetUsage, spend: AuthorizeInput
-) -> None:
-    """Gauges after a reservation, from the snapshot the decision used (no extra query)."""
+def _export_totals(agency: str, limits: Sequence[BudgetLimit], totals: Sequence[Usage]) -> None:
+    """Agency-wide gauges from the totals the reservation itself returned (no extra query)."""
+    by_period = {u.period: u for u in totals if u.agent_id == ""}
     for limit in limits:
-        if limit.scope == "agency":
-            added = spend.estimated_cost_usd if limit.unit == "usd" else spend.estimated_tokens
+        total = by_period.get(_PERIOD[limit.period])
+        if limit.scope == "agency" and total is not None:
             labels = (agency, limit.period, limit.unit)
             BUDGET_LIMIT.labels(*labels).set(limit.limit)
-            BUDGET_USED.labels(*labels).set(getattr(before, limit.usage_field) + added)
+            BUDGET_USED.labels(*labels).set(
+                float(total.usd) if limit.unit == "usd" else total.tokens
+            )
 
 
 async def settle(

@@ -161,7 +161,6 @@ async def _decide(
             tokens=inp.estimated_tokens,
             now=now,
         ):
-            budgets.export_after(inp.agency, compiled.budgets, ctx.budget, inp)
             return result, ctx
         # Another request took the budget in between: evaluate again on fresh usage.
     from policy_engine.domain.checks import fail_closed

@@ -1,0 +1,157 @@
+"""The bus's JetStream publishing and the consumers' pull on real NATS: acks, dedupe, leftovers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import pytest
+from nats.errors import BadSubjectError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cortex_contracts import encode
+from cortex_kit.db import Database
+from cortex_kit.messaging import consumer as consumer_module
+from cortex_kit.messaging.bus import MSG_ID_HEADER, Bus, OutgoingMessage
+from cortex_kit.messaging.consumer import (
+    ConsumerRunner,
+    ConsumerSpec,
+    Delivery,
+    PullError,
+    _ack_fields,
+    _Pull,
+)
+
+from .conftest import EVENTS, change_event, stream_count, tables
+from .test_consumer import CONSUMER, apply_effects, runner_for
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def message(n: int, subject: str = "t.change", **headers: str) -> OutgoingMessage:
+    envelope = change_event(n)
+    return OutgoingMessage(subject, encode(envelope), envelope.id, dict(headers))
+
+
+async def test_published_messages_keep_their_headers_and_carry_their_id(bus: Bus) -> None:
+    msgs = [message(n, traceparent=TRACEPARENT) for n in range(3)]
+    msgs.append(message(3, **{MSG_ID_HEADER: "ignored", "tracestate": "v=1"}))
+
+    assert await bus.publish_batch(msgs) == [True] * 4
+
+    for seq, msg in enumerate(msgs, start=1):
+        stored = await bus.js.get_msg(EVENTS.name, seq)
+        assert stored.data == msg.data
+        assert (stored.headers or {})[MSG_ID_HEADER] == msg.msg_id
+    assert (stored.headers or {})["tracestate"] == "v=1"
+    first = await bus.js.get_msg(EVENTS.name, 1)
+    assert (first.headers or {})["traceparent"] == TRACEPARENT
+    assert bus.awaiting_acks == 0
+
+
+async def test_a_republished_message_is_acknowledged_and_stored_once(bus: Bus) -> None:
+    msgs = [message(n) for n in range(5)]
+    assert await bus.publish_batch(msgs) == [True] * 5
+    assert await bus.publish_batch([msgs[1], message(5), msgs[3]]) == [True] * 3
+
+    assert await stream_count(bus) == 6
+
+
+async def test_a_message_no_stream_takes_is_not_acknowledged_at_once(bus: Bus) -> None:
+    started = time.monotonic()
+    results = await bus.publish_batch([message(0), message(1, subject="nostream.x"), message(2)])
+
+    assert results == [True, False, True]
+    assert time.monotonic() - started < 2.0  # "no responders" answers; no waiting for timeout
+    assert bus.awaiting_acks == 0
+
+
+async def test_acks_that_come_too_late_leave_nothing_behind(bus: Bus) -> None:
+    results = await bus.publish_batch([message(n) for n in range(50)], timeout_s=0.0)
+
+    assert not all(results)
+    assert bus.awaiting_acks == 0
+    await asyncio.sleep(0.2)  # the late acks arrive and find nothing
+    assert bus.awaiting_acks == 0
+    assert await bus.publish_batch([message(50)]) == [True]
+
+
+async def test_a_batch_failing_part_way_raises_and_leaves_nothing_behind(bus: Bus) -> None:
+    with pytest.raises(BadSubjectError):
+        await bus.publish_batch([message(0), message(1, subject="bad subject"), message(2)])
+
+    assert bus.awaiting_acks == 0
+    assert await bus.publish_batch([message(3)]) == [True]
+
+
+async def test_a_batch_larger_than_the_in_flight_limit_is_published_completely(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cortex_kit.messaging.bus.MAX_IN_FLIGHT", 7)
+    assert await bus.publish_batch([message(n) for n in range(30)]) == [True] * 30
+    assert await stream_count(bus) == 30
+
+
+async def test_pull_takes_deliveries_as_they_come_and_ends_expired_requests(
+    db: Database, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumer_module, "PULL_EXPIRES_S", 0.3)
+    await runner_for(db, bus, apply_effects).declare()
+    pull = _Pull(bus, EVENTS.name, CONSUMER, batch_size=4)
+    await pull.start()
+    try:
+        assert await pull.take(4, wait_s=0.2) == []
+        await asyncio.sleep(0.5)  # the request expires on the server (408) …
+        assert pull._requested == 0
+        await bus.publish_batch([message(n) for n in range(10)])
+        taken = []
+        while len(taken) < 10:  # … and a new one is made
+            taken += await pull.take(4, wait_s=2.0)
+        assert len(taken) <= 10
+        assert [_ack_fields(m.reply)[2] for m in taken] == list(range(1, 11))
+        assert [_ack_fields(m.reply)[1] for m in taken] == [1] * 10
+    finally:
+        left = await pull.stop()
+    assert left == []
+
+
+async def test_pull_from_a_consumer_that_does_not_exist_raises(bus: Bus) -> None:
+    pull = _Pull(bus, EVENTS.name, "no-such-consumer", batch_size=4)
+    await pull.start()
+    try:
+        with pytest.raises(PullError, match="503"):
+            await pull.take(4, wait_s=2.0)
+    finally:
+        await pull.stop()
+
+
+async def test_deliveries_pulled_ahead_go_back_at_once_when_the_runner_stops(
+    db: Database, bus: Bus
+) -> None:
+    entered = asyncio.Event()
+    handled: list[int] = []
+
+    async def hangs(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
+        handled.append(len(deliveries))
+        entered.set()
+        await asyncio.Event().wait()
+
+    spec = ConsumerSpec(CONSUMER, EVENTS.name, ["t.>"], hangs, ack_wait_s=30, batch_size=2)
+    runner = ConsumerRunner(db, bus, tables.inbox, spec, service="t")
+    await bus.publish_batch([message(n) for n in range(6)])
+    runner.start()
+    await asyncio.wait_for(entered.wait(), 15)
+    await asyncio.sleep(0.2)  # the next batch is pulled ahead meanwhile
+    await runner.stop()
+
+    # Not after ack_wait (30 s): what was pulled ahead and not handled is delivered again now.
+    sub = await bus.js.pull_subscribe_bind(CONSUMER, stream=EVENTS.name)
+    try:
+        again = await sub.fetch(6, timeout=2)
+    finally:
+        await sub.unsubscribe()
+    # All but those stuck in the handler: those pulled ahead (two batches were asked for: a
+    # second delivery now) and the two never delivered yet.
+    [stuck] = handled
+    assert sorted(m.metadata.num_delivered for m in again) == [1, 1] + [2] * (4 - stuck)

@@ -1,0 +1,214 @@
+"""Webhooks through the gateway on real NATS and PostgreSQL: signatures, mapping, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from gateway.webhooks.signatures import github_signature, pagerduty_signature
+
+from .conftest import Cluster
+from .test_dora_api import eventually
+
+SECRET = "whsec-0123456789abcdef"
+SHA = "c" * 40
+REPO = {"name": "checkout", "full_name": "acme/checkout", "default_branch": "main"}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+PUSH = {
+    "ref": "refs/heads/main",
+    "repository": REPO,
+    "commits": [{"id": SHA, "timestamp": _iso(NOW - timedelta(hours=3)), "author": {}}],
+}
+DEPLOYED = {
+    "repository": REPO,
+    "deployment": {
+        "id": 99,
+        "sha": SHA,
+        "environment": "production",
+        "created_at": _iso(NOW - timedelta(hours=1)),
+    },
+    "deployment_status": {"state": "success", "created_at": _iso(NOW - timedelta(minutes=50))},
+}
+
+
+def _pagerduty(event_type: str) -> dict[str, Any]:
+    return {
+        "event": {
+            "id": f"ev-{event_type}",
+            "event_type": event_type,
+            "occurred_at": _iso(NOW - timedelta(minutes=10)),
+            "data": {
+                "id": "PINC1",
+                "created_at": _iso(NOW - timedelta(minutes=40)),
+                "service": {"summary": "Checkout"},
+                "urgency": "high",
+            },
+        }
+    }
+
+
+async def _set_secret(client: httpx.AsyncClient, provider: str, agency: str = "acme") -> None:
+    resp = await client.put(
+        f"/v1/webhooks/{provider}/secret", json={"agency": agency, "secret": SECRET}
+    )
+    assert resp.status_code == 200, resp.text
+
+
+async def _github(
+    client: httpx.AsyncClient, event: str, payload: dict[str, Any], signature: str | None = ""
+) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    headers = {"X-GitHub-Event": event, "Content-Type": "application/json"}
+    if signature == "":
+        signature = github_signature(SECRET, body)
+    if signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    return await client.post("/v1/webhooks/github?agency=acme", content=body, headers=headers)
+
+
+async def _stored(cluster: Cluster) -> list[dict[str, Any]]:
+    async with cluster.client() as admin:
+        resp = await admin.get("/v1/events", params={"agency": "acme"})
+    items: list[dict[str, Any]] = resp.json()["items"]
+    return items
+
+
+async def test_secrets_are_set_by_admins_and_never_shown(cluster: Cluster) -> None:
+    async with cluster.client() as admin:
+        await _set_secret(admin, "github")
+        viewer_key = await admin.post("/v1/keys", json={"agency": "acme", "role": "viewer"})
+        status = await admin.get("/v1/webhooks/github/secret", params={"agency": "acme"})
+        unset = await admin.get("/v1/webhooks/gitlab/secret", params={"agency": "acme"})
+    assert status.status_code == 200
+    assert status.json()["configured"] is True
+    assert SECRET not in status.text
+    assert unset.json()["configured"] is False
+    async with cluster.client(viewer_key.json()["key"]) as viewer:
+        denied = await viewer.put("/v1/webhooks/github/secret", json={"secret": SECRET})
+    assert denied.status_code == 403
+
+
+async def test_signed_github_deliveries_become_changes_deployments_and_metrics(
+    cluster: Cluster,
+) -> None:
+    async with cluster.client() as admin:
+        await _set_secret(admin, "github")
+    async with cluster.client(key=None) as hook:  # no API key: the signature authenticates
+        pushed = await _github(hook, "push", PUSH)
+        deployed = await _github(hook, "deployment_status", DEPLOYED)
+    assert pushed.status_code == 202, pushed.text
+    assert (pushed.json()["accepted"], pushed.json()["ignored"]) == (1, False)
+    assert deployed.status_code == 202, deployed.text
+    assert deployed.json()["events"][0]["id"] == "github-99"
+
+    async def report() -> dict[str, Any]:
+        async with cluster.client() as admin:
+            resp = await admin.get(
+                "/v1/metrics/dora", params={"agency": "acme", "service": "checkout"}
+            )
+        body: dict[str, Any] = resp.json()
+        return body
+
+    r = await eventually(report, lambda r: r["lead_time"]["n"] == 1)
+    assert r["deployment_frequency"]["count"] == 1
+    assert r["lead_time"]["p50_s"] == 7800.0  # committed 3 h ago, deployed 50 min ago
+    stored = {e["event_id"]: e for e in await _stored(cluster)}
+    assert stored["github-99"]["source"] == "webhook-github"
+    assert stored["github-99"]["facts"]["source"] == "DEPLOYMENT_SOURCE_WEBHOOK"
+
+
+async def test_bad_or_missing_signatures_are_401_and_store_nothing(cluster: Cluster) -> None:
+    async with cluster.client() as admin:
+        await _set_secret(admin, "github")
+    async with cluster.client(key=None) as hook:
+        wrong = await _github(hook, "push", PUSH, github_signature("not-the-secret-at-all", b"{}"))
+        missing = await _github(hook, "push", PUSH, None)
+        tampered_body = json.dumps({**PUSH, "ref": "refs/heads/main "}).encode()
+        tampered = await hook.post(
+            "/v1/webhooks/github?agency=acme",
+            content=tampered_body,
+            headers={
+                "X-GitHub-Event": "push",
+                "X-Hub-Signature-256": github_signature(SECRET, json.dumps(PUSH).encode()),
+            },
+        )
+        unconfigured = await hook.post(
+            "/v1/webhooks/pagerduty?agency=acme", content=b"{}", headers={}
+        )
+    for resp, code in [
+        (wrong, "invalid_signature"),
+        (missing, "missing_signature"),
+        (tampered, "invalid_signature"),
+        (unconfigured, "webhook_not_configured"),
+    ]:
+        assert resp.status_code == 401, resp.text
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert resp.json()["code"] == code
+        assert resp.json()["remediation"]
+    await asyncio.sleep(1.0)  # long enough for anything staged to reach the collector
+    assert await _stored(cluster) == []
+
+
+async def test_gitlab_token_must_match_the_secret(cluster: Cluster) -> None:
+    payload = {
+        "object_kind": "deployment",
+        "status": "failed",
+        "status_changed_at": "2025-03-03 12:20:00 +0200",
+        "deployment_id": 15,
+        "environment": "production",
+        "project": {"path_with_namespace": "acme/checkout", "web_url": "https://gl/acme/checkout"},
+    }
+    async with cluster.client() as admin:
+        await _set_secret(admin, "gitlab")
+    async with cluster.client(key=None) as hook:
+        url = "/v1/webhooks/gitlab?agency=acme"
+        bad = await hook.post(url, json=payload, headers={"X-Gitlab-Token": "guess-guess-guess"})
+        good = await hook.post(url, json=payload, headers={"X-Gitlab-Token": SECRET})
+    assert bad.status_code == 401
+    assert good.status_code == 202, good.text
+    assert good.json()["events"][0]["id"] == "gitlab-15"
+
+
+async def test_pagerduty_trigger_and_resolve_make_one_resolved_incident(cluster: Cluster) -> None:
+    async with cluster.client() as admin:
+        await _set_secret(admin, "pagerduty")
+    async with cluster.client(key=None) as hook:
+        for event_type in ("incident.resolved", "incident.triggered"):  # out of order
+            body = json.dumps(_pagerduty(event_type)).encode()
+            resp = await hook.post(
+                "/v1/webhooks/pagerduty?agency=acme&service=checkout",
+                content=body,
+                headers={"X-PagerDuty-Signature": f"v1=00,{pagerduty_signature(SECRET, body)}"},
+            )
+            assert resp.status_code == 202, resp.text
+
+    async def incident() -> dict[str, Any] | None:
+        async with cluster.client() as admin:
+            resp = await admin.get("/v1/events/incident/pagerduty-PINC1", params={"agency": "acme"})
+        return resp.json() if resp.status_code == 200 else None
+
+    stored = await eventually(incident, lambda e: e is not None and e["versions"] == 2)
+    assert stored["service"] == "checkout"
+    assert stored["facts"]["resolved_at"] == _iso(NOW - timedelta(minutes=10))
+
+
+async def test_unsupported_events_are_accepted_and_ignored(cluster: Cluster) -> None:
+    async with cluster.client() as admin:
+        await _set_secret(admin, "github")
+    async with cluster.client(key=None) as hook:
+        resp = await _github(hook, "issues", {"action": "opened"})
+        feature = await _github(hook, "push", {**PUSH, "ref": "refs/heads/feature"})
+    assert resp.status_code == 202
+    assert (resp.json()["ignored"], resp.json()["accepted"]) == (True, 0)
+    assert resp.json()["reason"]
+    assert feature.json()["ignored"] is True
