@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -13,6 +13,10 @@ from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
 from prometheus_client import Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -64,13 +68,47 @@ OUTBOX_FAILURES = Counter(
 _configured = False
 
 
+class SwitchableSampler(Sampler):
+    """Records every span while on, none while off (ids still propagate, so logs and callers
+    keep the trace id). Off when no exporter is configured: nobody would read the spans."""
+
+    def __init__(self) -> None:
+        self.on = False
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        sampler = ALWAYS_ON if self.on else ALWAYS_OFF
+        return sampler.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"SwitchableSampler(on={self.on})"
+
+
+SAMPLER = SwitchableSampler()
+
+
+def set_span_recording(on: bool) -> None:
+    """Record spans (tests attach an in-memory exporter and turn this on)."""
+    SAMPLER.on = on
+
+
 def configure_tracing(service: str, exporter: str, endpoint: str | None) -> None:
     """Install a tracer provider once per process; exporter ``none`` creates spans, exports none."""
     global _configured
     if _configured:
         return
     _configured = True
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider = TracerProvider(resource=Resource.create({"service.name": service}), sampler=SAMPLER)
     span_exporter: SpanExporter | None = None
     if exporter == "console":
         span_exporter = ConsoleSpanExporter()
@@ -80,6 +118,7 @@ def configure_tracing(service: str, exporter: str, endpoint: str | None) -> None
         span_exporter = OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
     if span_exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(span_exporter))
+        SAMPLER.on = True
     trace.set_tracer_provider(provider)
 
 

@@ -12,6 +12,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from cortex_kit.observability import set_span_recording
+
 from .conftest import Cluster
 from .test_events_flow import CHANGE, wait_for
 
@@ -23,7 +25,9 @@ def spans(cluster: Cluster) -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     processor = SimpleSpanProcessor(exporter)
     provider.add_span_processor(processor)
+    set_span_recording(True)
     yield exporter
+    set_span_recording(False)
     processor.shutdown()
 
 
