@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1
 BUF    := .tools/node_modules/.bin/buf
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench proto lock tools clean
+.PHONY: install run test lint bench proto lock tools clean system-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ install: $(STAMP)
 run: install  ## start NATS, PostgreSQL, five services and the gateway
 	$(BIN)/cortex up
 
-test: install  ## the whole test suite on its own NATS + PostgreSQL
+system-deps:  ## Debian packages the tests use (promtool); installs them when missing and root
+	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  { apt-get install -y -q prometheus >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q prometheus >/dev/null; }; }; } \
+	  || { echo "promtool missing: run apt-get install prometheus" >&2; exit 1; }
+
+test: install system-deps  ## the whole test suite on its own NATS + PostgreSQL
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 $(BUF): .tools/package.json .tools/package-lock.json
@@ -37,6 +43,7 @@ lint: install tools  ## ruff, mypy --strict, import contracts, proto freshness, 
 	$(BIN)/python scripts/gen_proto.py --check
 	$(BUF) lint
 	$(BIN)/python scripts/gen_k8s_streams.py --check
+	$(BIN)/python scripts/gen_dashboards.py --check
 
 bench: install  ## every benchmark suite → benchmarks/results/<suite>.json
 	$(BIN)/python -m benchmarks all
