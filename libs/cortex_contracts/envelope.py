@@ -8,9 +8,11 @@ A consumer calls `unpack(decode(msg.data), ExpectedPayload)`; `MalformedEnvelope
 
 from __future__ import annotations
 
+import re
+import time
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Final, TypeVar, overload
 
@@ -33,6 +35,13 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=Message)
+
+# What `str(uuid.UUID(text)) == text` accepts: lower-case hex, hyphens at fixed places.
+_CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# google.protobuf.Timestamp's valid range (0001-01-01 … 9999-12-31), as `ToDatetime` checks it.
+_TIMESTAMP_SECONDS_MIN: Final = -62_135_596_800
+_TIMESTAMP_SECONDS_MAX: Final = 253_402_300_799
+_NANOS_PER_SECOND: Final = 1_000_000_000
 
 # Full protobuf name -> class, for every payload that may travel in an Envelope.
 PAYLOAD_TYPES: Final[Mapping[str, type[Message]]] = MappingProxyType(
@@ -72,11 +81,13 @@ def pack(
         type=type_name,
         agency=validate_agency(agency),
         source=source,
-        trace_context=dict(trace_context or {}),
     )
-    envelope.occurred_at.FromDatetime(
-        datetime.now(UTC) if occurred_at is None else _aware(occurred_at)
-    )
+    if trace_context:
+        envelope.trace_context.update(trace_context)
+    if occurred_at is None:
+        envelope.occurred_at.FromNanoseconds(time.time_ns())  # now, without a datetime
+    else:
+        envelope.occurred_at.FromDatetime(_aware(occurred_at))
     envelope.payload.Pack(payload, deterministic=True)
     return envelope
 
@@ -97,7 +108,8 @@ def unpack(envelope: Envelope, expected: type[Message] | None = None) -> Message
         )
     message = cls()
     try:
-        envelope.payload.Unpack(message)
+        # The type URL was checked above: what `Any.Unpack` does after checking it again.
+        message.ParseFromString(envelope.payload.value)
     except DecodeError as exc:
         raise MalformedEnvelope(f"envelope {envelope.id}: unreadable {cls.__name__}") from exc
     return message
@@ -121,20 +133,35 @@ def decode(data: bytes) -> Envelope:
 
 
 def _problems(envelope: Envelope) -> list[str]:
-    missing = [name for name in ("id", "type", "agency", "source") if not getattr(envelope, name)]
-    missing += [n for n in ("occurred_at", "payload") if not envelope.HasField(n)]
-    if missing:
+    id_, agency = envelope.id, envelope.agency
+    has_time, has_payload = envelope.HasField("occurred_at"), envelope.HasField("payload")
+    if not (id_ and envelope.type and agency and envelope.source and has_time and has_payload):
+        missing = [n for n in ("id", "type", "agency", "source") if not getattr(envelope, n)]
+        missing += [
+            n for n, has in (("occurred_at", has_time), ("payload", has_payload)) if not has
+        ]
         return [f"missing {', '.join(missing)}"]
     problems = []
     try:
-        _canonical_id(envelope.id)
-        validate_agency(envelope.agency)
-        envelope.occurred_at.ToDatetime()
-    except (ValueError, OverflowError) as exc:
+        _check_canonical_id(id_)
+        validate_agency(agency)
+        _check_timestamp(envelope.occurred_at.seconds, envelope.occurred_at.nanos)
+    except ValueError as exc:
         problems.append(str(exc))
     if _type_url_name(envelope) != envelope.type:
         problems.append(f"type {envelope.type!r} does not match {envelope.payload.type_url!r}")
     return problems
+
+
+def _check_timestamp(seconds: int, nanos: int) -> None:
+    """Raise what `Timestamp.ToDatetime` raises, without building the datetime."""
+    if not _TIMESTAMP_SECONDS_MIN <= seconds <= _TIMESTAMP_SECONDS_MAX:
+        raise ValueError(
+            f"Timestamp is not valid: Seconds {seconds} must be in range "
+            f"[{_TIMESTAMP_SECONDS_MIN}, {_TIMESTAMP_SECONDS_MAX}]."
+        )
+    if not 0 <= nanos < _NANOS_PER_SECOND:
+        raise ValueError(f"Timestamp is not valid: Nanos {nanos} must be in a range [0, 999999].")
 
 
 def _type_url_name(envelope: Envelope) -> str:
@@ -143,13 +170,13 @@ def _type_url_name(envelope: Envelope) -> str:
 
 def _canonical_id(value: str | uuid.UUID) -> str:
     text = str(value)
-    try:
-        canonical = str(uuid.UUID(text))
-    except ValueError:
-        canonical = None
-    if canonical != text:
-        raise ValueError(f"event id {text!r} is not a canonical UUID string (use UUIDv7)")
+    _check_canonical_id(text)
     return text
+
+
+def _check_canonical_id(text: str) -> None:
+    if _CANONICAL_UUID.fullmatch(text) is None:
+        raise ValueError(f"event id {text!r} is not a canonical UUID string (use UUIDv7)")
 
 
 def _aware(moment: datetime) -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,17 @@ from cortex_kit.web import (
 )
 
 log = get_logger("cortex.runtime")
+
+
+def freeze_startup_objects() -> None:
+    """Exempt what startup built (modules, metadata, compiled statements…) from the cyclic GC.
+
+    A process keeps these for its whole life, yet every full collection walks them all: with a
+    service's imports that is tens of milliseconds each time, a few per cent of the CPU under
+    load. Garbage of startup is collected first, so nothing that is already garbage is kept.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass
@@ -160,6 +172,7 @@ async def _start(settings: ProcessSettings, definition: ServiceDefinition) -> Ru
         await consumer.declare()
     for hook in definition.on_start:
         await hook(rt)
+    freeze_startup_objects()
     relay.start()
     for consumer in rt.consumers:
         consumer.start()

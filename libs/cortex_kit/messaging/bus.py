@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-import nats
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
-from nats.js.api import PubAck, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from cortex_kit.logs import get_logger
+from cortex_kit.messaging.wire import Client, Writer
 
 log = get_logger("cortex.bus")
 MSG_ID_HEADER = "Nats-Msg-Id"
-PUBLISH_ASYNC_MAX_PENDING = 4000
+MAX_IN_FLIGHT = 4000  # messages of one publish_batch awaiting their JetStream acks at a time
+_PUB_ACK_START = b'{"stream":'
 
 
 class StreamDeclaration(Protocol):
@@ -46,6 +50,42 @@ class PublishError(Exception):
     """Some messages of a batch were not acknowledged by JetStream."""
 
 
+class _AckBatch:
+    """Acks awaited by one chunk of ``publish_batch``: a result per message, one future."""
+
+    __slots__ = ("done", "remaining", "results")
+
+    def __init__(self, size: int) -> None:
+        self.results: list[bool | None] = [None] * size
+        self.remaining = size
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def settle(self, index: int, ok: bool) -> None:
+        if self.results[index] is None:
+            self.results[index] = ok
+            self.remaining -= 1
+            if not self.remaining and not self.done.done():
+                self.done.set_result(None)
+
+
+def _acknowledged(msg: Msg) -> bool:
+    """Whether a JetStream publish reply is a PubAck (a duplicate's too), not an error.
+
+    A PubAck is ``{"stream":…,"seq":…[,"duplicate":true]}``; an error ``{"error":{…}}``; "no
+    responders" (no stream for the subject) an empty message with a 503 status header.
+    """
+    data = msg.data
+    if data.startswith(_PUB_ACK_START) and b'"seq":' in data and b'"error"' not in data:
+        return True
+    if not data.startswith(b"{"):
+        return False
+    try:  # rare: e.g. a stream named "error" — decide on the parsed reply
+        reply = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(reply, dict) and "error" not in reply and "seq" in reply
+
+
 class Bus:
     """One NATS connection per process; reconnects forever, never crashes the process."""
 
@@ -54,6 +94,13 @@ class Bus:
         self.name = name
         self._nc: NATS | None = None
         self._js: JetStreamContext | None = None
+        # JetStream publish acks: reply subject "<prefix><token>" → (its batch, its index).
+        self._ack_prefix: str | None = None
+        self._ack_token_at = 0
+        self._ack_sub: Subscription | None = None
+        self._awaiting_ack: dict[str, tuple[_AckBatch, int]] = {}
+        self._next_token = 0
+        self._writer: Writer | None = None
 
     async def connect(self, *, wait_s: float = 30.0) -> None:
         async def _disconnected() -> None:
@@ -68,23 +115,31 @@ class Bus:
         deadline = asyncio.get_running_loop().time() + wait_s
         while True:
             try:
-                self._nc = await nats.connect(
-                    self.url,
-                    name=self.name,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5,
-                    allow_reconnect=True,
-                    disconnected_cb=_disconnected,
-                    reconnected_cb=_reconnected,
-                    error_cb=_error,
-                    pending_size=64 * 1024 * 1024,
-                )
+                nc = Client()
+                # nats-py types reconnect_time_wait as int; it is a float of seconds.
+                options: dict[str, Any] = {
+                    "name": self.name,
+                    "max_reconnect_attempts": -1,
+                    "reconnect_time_wait": 0.5,
+                    "allow_reconnect": True,
+                    "disconnected_cb": _disconnected,
+                    "reconnected_cb": _reconnected,
+                    "error_cb": _error,
+                    "pending_size": 64 * 1024 * 1024,
+                }
+                await nc.connect(self.url, **options)
+                self._nc = nc
                 break
             except Exception as exc:
                 if asyncio.get_running_loop().time() > deadline:
                     raise ConnectionError(f"cannot reach NATS at {self.url}: {exc}") from exc
                 await asyncio.sleep(0.5)
-        self._js = self._nc.jetstream(publish_async_max_pending=PUBLISH_ASYNC_MAX_PENDING)
+        self._js = self._nc.jetstream()
+        self._writer = Writer(self._nc)
+        self._ack_prefix = f"{self._nc.new_inbox()}."
+        self._ack_token_at = len(self._ack_prefix)
+        # One wildcard subscription for every publish ack; resubscribed after a reconnect.
+        self._ack_sub = await self._nc.subscribe(f"{self._ack_prefix}*", cb=self._on_ack)
 
     @property
     def nc(self) -> NATS:
@@ -97,6 +152,18 @@ class Bus:
         if self._js is None:
             raise RuntimeError("bus not connected")
         return self._js
+
+    @property
+    def writer(self) -> Writer:
+        """Bulk publishing on this connection (JetStream acks, many messages at once)."""
+        if self._writer is None:
+            raise RuntimeError("bus not connected")
+        return self._writer
+
+    @property
+    def awaiting_acks(self) -> int:
+        """Published messages whose JetStream ack is still awaited (0 between batches)."""
+        return len(self._awaiting_ack)
 
     @property
     def connected(self) -> bool:
@@ -132,24 +199,76 @@ class Bus:
     async def publish_batch(
         self, messages: Sequence[OutgoingMessage], *, timeout_s: float = 5.0
     ) -> list[bool]:
-        """Publish with JetStream acks; returns per-message success (dedupe by ``Nats-Msg-Id``)."""
-        futures: list[asyncio.Future[PubAck]] = []
-        for msg in messages:
-            headers = {**msg.headers, MSG_ID_HEADER: msg.msg_id}
-            # With a stall timeout nats-py waits for a free slot in a new Task, so every publish
-            # yields to the loop and goes to the socket alone: 2.4x the CPU per message. While a
-            # slot is free there is nothing to wait for, and the batch is written at once.
-            free = self.js.publish_async_pending() < PUBLISH_ASYNC_MAX_PENDING
-            fut = await self.js.publish_async(
-                msg.subject, msg.data, headers=headers, wait_stall=None if free else timeout_s
-            )
-            futures.append(fut)
-        if not futures:
+        """Publish with JetStream acks; returns per-message success (dedupe by ``Nats-Msg-Id``).
+
+        Each message is a core publish whose reply subject is a token under this bus's one
+        wildcard ack subscription, so an ack costs a dict lookup instead of a future, a
+        subscription and a JSON parse per message. At most ``MAX_IN_FLIGHT`` messages await
+        their acks at a time; each such chunk waits at most ``timeout_s``. A message whose ack
+        did not come in time, or came as an error, is ``False``; nothing of a batch is left
+        behind when it ends, times out or raises part-way.
+        """
+        results: list[bool] = []
+        for start in range(0, len(messages), MAX_IN_FLIGHT):
+            chunk = messages[start : start + MAX_IN_FLIGHT]
+            results += await self._publish_chunk(chunk, timeout_s)
+        return results
+
+    async def _publish_chunk(
+        self, messages: Sequence[OutgoingMessage], timeout_s: float
+    ) -> list[bool]:
+        nc = self.nc
+        if self._ack_prefix is None:
+            raise RuntimeError("bus not connected")
+        if not messages:
             return []
-        done, pending = await asyncio.wait(futures, timeout=timeout_s)
-        for fut in pending:
-            fut.cancel()  # releases the client's in-flight slot
-        return [f in done and not f.cancelled() and f.exception() is None for f in futures]
+        batch = _AckBatch(len(messages))
+        first = self._next_token
+        self._next_token = first + len(messages)
+        waiting = self._awaiting_ack
+        prefix = self._ack_prefix
+        try:
+            writer = self._writer
+            if writer is not None and writer.direct:
+                commands = []
+                for index, msg in enumerate(messages):
+                    token = str(first + index)
+                    waiting[token] = (batch, index)
+                    commands.append(
+                        writer.hpub(
+                            msg.subject,
+                            prefix + token,
+                            msg.data,
+                            msg.headers,
+                            MSG_ID_HEADER,
+                            msg.msg_id,
+                        )
+                    )
+                await writer.send(commands, size=sum(len(m.data) for m in messages))
+            else:
+                for index, msg in enumerate(messages):
+                    token = str(first + index)
+                    waiting[token] = (batch, index)
+                    headers = {**msg.headers, MSG_ID_HEADER: msg.msg_id}
+                    await nc.publish(msg.subject, msg.data, reply=prefix + token, headers=headers)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await batch.done
+        finally:
+            if batch.remaining:
+                # Timed out, cancelled or failed part-way: forget every token of this chunk, so
+                # a late ack finds nothing and nothing accumulates.
+                for token_no in range(first, first + len(messages)):
+                    waiting.pop(str(token_no), None)
+                if not batch.done.done():
+                    batch.done.cancel()
+        return [ok is True for ok in batch.results]
+
+    async def _on_ack(self, msg: Msg) -> None:
+        entry = self._awaiting_ack.pop(msg.subject[self._ack_token_at :], None)
+        if entry is not None:
+            batch, index = entry
+            batch.settle(index, _acknowledged(msg))
 
     async def close(self) -> None:
         # Not drain(): it waits up to 30 s for pull subscriptions. Unacked messages are simply

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.aio.subscription import Subscription
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Header
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
@@ -32,6 +33,9 @@ from cortex_kit.observability import (
 
 log = get_logger("cortex.consumer")
 DLQ_PREFIX = "cortex.dlq"
+PULL_EXPIRES_S = 5.0  # lifetime of one pull request on the server
+_PULL_GRACE_S = 1.0  # after which a pull request whose end never came is given up
+_ACK = b"+ACK"
 
 
 class PoisonMessage(Exception):
@@ -64,11 +68,145 @@ class ConsumerSpec:
     deliver_policy: DeliverPolicy = field(default=DeliverPolicy.ALL)
 
 
+def _ack_fields(reply: str) -> tuple[str, int, int, int]:
+    """(stream, times delivered, stream sequence, pending) of a JetStream ``$JS.ACK`` subject.
+
+    ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>``, or
+    with ``<domain>.<account hash>`` after ``$JS.ACK`` (and a random token at the end) in the
+    newer form: a split instead of nats-py's ``Msg.metadata`` (a datetime and dataclasses).
+    """
+    tokens = reply.split(".")
+    count = len(tokens)
+    if count == 9:
+        at = 2
+    elif count >= 11:
+        at = 4
+    else:
+        at = -1
+    if at < 0 or tokens[0] != "$JS" or tokens[1] != "ACK":
+        raise ValueError(f"not a JetStream delivery: reply subject {reply!r}")
+    return tokens[at], int(tokens[at + 2]), int(tokens[at + 3]), int(tokens[at + 6])
+
+
 def _delivery(msg: Msg) -> Delivery:
-    headers = dict(msg.headers or {})
-    meta = msg.metadata
-    msg_id = headers.get(MSG_ID_HEADER) or f"{meta.stream}:{meta.sequence.stream}"
-    return Delivery(msg_id, msg.subject, msg.data, headers, meta.num_delivered)
+    headers = msg.headers or {}
+    stream, delivered, stream_seq, _ = _ack_fields(msg.reply)
+    msg_id = headers.get(MSG_ID_HEADER) or f"{stream}:{stream_seq}"
+    return Delivery(msg_id, msg.subject, msg.data, headers, delivered)
+
+
+class PullError(Exception):
+    """JetStream answered a pull request with an error status (e.g. no such consumer)."""
+
+
+class _Pull:
+    """The deliveries of one durable pull consumer, pulled ahead on one inbox subscription.
+
+    Pull requests (``$JS.API.CONSUMER.MSG.NEXT``) ask for up to two batches ahead, so the next
+    batch arrives while the current one is being handled; deliveries are collected by one
+    subscription callback, without a task, a future or a uuid per message. A request that is
+    not fully served ends with a status message (408 when it expires, 409 …) that says how many
+    of its messages were not delivered; a request whose end never came (a reconnect, a restarted
+    server) is given up after its expiry plus a grace period.
+    """
+
+    def __init__(self, bus: Bus, stream: str, durable: str, batch_size: int) -> None:
+        self._bus = bus
+        self._subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._batch_size = batch_size
+        self._ready: deque[Msg] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._requested = 0  # asked for, and neither delivered nor ended by a status
+        self._requests_end_at = 0.0
+        self._request_no = 0
+        self._reconnects = 0
+        self._problem: str | None = None
+        self._inbox = ""
+        self._sub: Subscription | None = None
+
+    async def start(self) -> None:
+        nc = self._bus.nc
+        self._inbox = nc.new_inbox()
+        self._reconnects = nc.stats["reconnects"]
+        self._sub = await nc.subscribe(f"{self._inbox}.*", cb=self._on_msg)
+
+    async def stop(self) -> list[Msg]:
+        """Unsubscribe; returns the deliveries received and not taken (to be released)."""
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
+        left = list(self._ready)
+        self._ready.clear()
+        return left
+
+    async def take(self, max_msgs: int, wait_s: float) -> list[Msg]:
+        """Up to ``max_msgs`` deliveries, as soon as there is one; [] after ``wait_s``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        ready = self._ready
+        while True:
+            if self._problem is not None:
+                problem, self._problem = self._problem, None
+                raise PullError(problem)
+            await self._request_more(loop.time())
+            if ready:
+                count = min(max_msgs, len(ready))
+                return [ready.popleft() for _ in range(count)]
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            self._waiter = waiter = loop.create_future()
+            try:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(remaining, _PULL_GRACE_S)):
+                        await waiter
+            finally:
+                self._waiter = None
+
+    async def _request_more(self, now: float) -> None:
+        nc = self._bus.nc
+        if nc.stats["reconnects"] != self._reconnects or now >= self._requests_end_at:
+            # Requests of an old connection, or all expired: none will deliver anything more.
+            self._reconnects = nc.stats["reconnects"]
+            self._requested = 0
+        wanted = 2 * self._batch_size - self._requested - len(self._ready)
+        if wanted < self._batch_size or not nc.is_connected:
+            return
+        self._request_no += 1
+        request = b'{"batch":%d,"expires":%d}' % (wanted, int(PULL_EXPIRES_S * 1e9))
+        await nc.publish(self._subject, request, reply=f"{self._inbox}.{self._request_no}")
+        self._requested += wanted
+        self._requests_end_at = now + PULL_EXPIRES_S + _PULL_GRACE_S
+
+    async def _on_msg(self, msg: Msg) -> None:
+        if msg.reply:  # a delivery: its reply subject is its $JS.ACK subject
+            self._ready.append(msg)
+            if self._requested:
+                self._requested -= 1
+        else:
+            self._on_status(msg.headers or {})
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _on_status(self, headers: dict[str, str]) -> None:
+        status = headers.get("Status", "")
+        if status == "100":  # idle heartbeat
+            return
+        undelivered = headers.get("Nats-Pending-Messages", "")
+        if undelivered.isdigit():
+            self._requested = max(0, self._requested - int(undelivered))
+        else:
+            self._requested = 0  # cannot tell which request ended: ask again if short
+        if status in ("404", "408"):  # no messages, or the request expired: nothing wrong
+            return
+        # E.g. 503 (no such consumer or stream), 409 (a leadership change, a limit of the
+        # consumer exceeded): the runner logs it and asks again after a pause, so a lasting
+        # cause cannot make it ask in a busy loop. nats-py keys the description with its (str)
+        # enum member, not the plain string.
+        description = str(headers.get(Header.DESCRIPTION, "")).strip()
+        self._problem = f"pull request failed: {status or 'no status'} {description}"
 
 
 class ConsumerRunner:
@@ -140,32 +278,40 @@ class ConsumerRunner:
     async def _run(self) -> None:
         spec = self.spec
         await self.declare()
-        sub = await self.bus.js.pull_subscribe_bind(spec.name, stream=spec.stream)
-        while not self._stopping:
-            try:
-                msgs = await sub.fetch(spec.batch_size, timeout=1.0)
-            except (NatsTimeoutError, TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consumer.fetch_failed", consumer=spec.name, error=str(exc))
-                await asyncio.sleep(0.5)
-                continue
-            if not msgs:
-                continue
-            CONSUMER_LAG.labels(self.service, spec.name).set(msgs[-1].metadata.num_pending)
-            try:
-                await self.process(msgs)
-            except Exception as exc:
-                # E.g. a dead letter that cannot be published: the unacked messages come back
-                # after ack_wait, but the runner itself must not die silently.
-                log.error(
-                    "consumer.batch_failed",
-                    consumer=spec.name,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-                await asyncio.sleep(0.5)
+        pull = _Pull(self.bus, spec.stream, spec.name, spec.batch_size)
+        await pull.start()
+        lag = CONSUMER_LAG.labels(self.service, spec.name)
+        try:
+            while not self._stopping:
+                try:
+                    msgs = await pull.take(spec.batch_size, wait_s=1.0)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("consumer.fetch_failed", consumer=spec.name, error=str(exc))
+                    await asyncio.sleep(0.5)
+                    continue
+                if not msgs:
+                    continue
+                with contextlib.suppress(ValueError):
+                    lag.set(_ack_fields(msgs[-1].reply)[3])
+                try:
+                    await self.process(msgs)
+                except Exception as exc:
+                    # E.g. a dead letter that cannot be published: the unacked messages come
+                    # back after ack_wait, but the runner itself must not die silently.
+                    log.error(
+                        "consumer.batch_failed",
+                        consumer=spec.name,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                    await asyncio.sleep(0.5)
+        finally:
+            # Deliveries pulled ahead and not handled go back at once, not after ack_wait.
+            left = await pull.stop()
+            with contextlib.suppress(Exception):
+                for msg in left:
+                    await msg.nak()
 
     async def process(self, msgs: Sequence[Msg]) -> None:
         started = time.perf_counter()
@@ -211,8 +357,9 @@ class ConsumerRunner:
         return [d for m, d in unique.items() if m in claimed]
 
     async def _ack_all(self, msgs: Sequence[Msg]) -> None:
-        for msg in msgs:
-            await msg.ack()
+        # Plain publishes to the $JS.ACK subjects, queued as one command and written together
+        # by the client's flusher once this task yields.
+        await self.bus.writer.publish_each([msg.reply for msg in msgs], _ACK)
 
     async def _failed(self, msg: Msg, exc: Exception) -> None:
         delivery = _delivery(msg)

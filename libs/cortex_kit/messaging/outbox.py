@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import (
     BigInteger,
-    ColumnElement,
+    Insert,
+    LargeBinary,
+    Select,
     Table,
+    Text,
+    Update,
     any_,
+    bindparam,
+    cast,
     delete,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -34,6 +40,7 @@ from cortex_kit.observability import (
 )
 
 log = get_logger("cortex.outbox")
+_HEADER_CACHE_LIMIT = 1024
 
 
 class EnvelopeLike(Protocol):
@@ -56,23 +63,74 @@ async def add_to_outbox(
     """Stage events in the caller's transaction: they are published only if it commits."""
     if not events:
         return
-    headers = inject_context({})
-    rows = [
-        {
-            "msg_id": e.envelope.id,
-            "subject": e.subject,
-            "data": e.envelope.SerializeToString(deterministic=True),
-            "headers": headers,
-        }
-        for e in events
-    ]
-    await session.execute(insert(outbox), rows)
+    params = {
+        "msg_ids": [e.envelope.id for e in events],
+        "subjects": [e.subject for e in events],
+        "datas": [e.envelope.SerializeToString(deterministic=True) for e in events],
+        "headers": inject_context({}),  # one trace context for the whole transaction
+    }
+    await session.execute(_insert_statement(outbox), params)
 
 
-def _any_of(seqs: list[int]) -> ColumnElement[bool]:
-    """``= ANY($1::BIGINT[])``: one statement for every batch size, where ``IN`` renders one
-    parameter per row into a new SQL text (compiled, and prepared by PostgreSQL) per size."""
-    return any_(literal(seqs, ARRAY(BigInteger)))
+_INSERTS: dict[Table, Insert] = {}
+
+
+def _insert_statement(outbox: Table) -> Insert:
+    """``INSERT … SELECT … FROM unnest($1, $2, $3) WITH ORDINALITY ORDER BY ordinality``.
+
+    Three array parameters whatever the number of events: one statement, compiled once and
+    prepared once, instead of a row of parameters (each processed by SQLAlchemy) per event;
+    the ordinality keeps ``seq`` in the order the events were given.
+    """
+    statement = _INSERTS.get(outbox)
+    if statement is None:
+        rows = (
+            func.unnest(
+                bindparam("msg_ids", type_=ARRAY(Text)),
+                bindparam("subjects", type_=ARRAY(Text)),
+                bindparam("datas", type_=ARRAY(LargeBinary)),
+            )
+            .table_valued("msg_id", "subject", "data", with_ordinality="n")
+            .render_derived()
+        )
+        statement = _INSERTS[outbox] = insert(outbox).from_select(
+            ["msg_id", "subject", "data", "headers"],
+            select(
+                rows.c.msg_id,
+                rows.c.subject,
+                rows.c.data,
+                bindparam("headers", type_=outbox.c.headers.type),
+            ).order_by(rows.c.n),
+        )
+    return statement
+
+
+@dataclass(frozen=True)
+class _RelayStatements:
+    batch_size: int
+    claim: Select[int, str, str, bytes, str]
+    mark_published: Update
+    mark_failed: Update
+
+    @classmethod
+    def build(cls, outbox: Table, batch_size: int) -> _RelayStatements:
+        o = outbox
+        # ``= ANY($1::BIGINT[])``: one statement for every batch size, where ``IN`` renders one
+        # parameter per row into a new SQL text (compiled, and prepared by PostgreSQL) per size.
+        in_batch = o.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger)))
+        return cls(
+            batch_size=batch_size,
+            # Headers as text: decoded once per distinct value, not as JSONB per row.
+            claim=select(o.c.seq, o.c.msg_id, o.c.subject, o.c.data, cast(o.c.headers, Text))
+            .where(o.c.published_at.is_(None))
+            .order_by(o.c.seq)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True),
+            mark_published=update(o).where(in_batch).values(published_at=func.now()),
+            mark_failed=update(o)
+            .where(in_batch)
+            .values(attempts=o.c.attempts + 1, last_error="not acknowledged by JetStream"),
+        )
 
 
 class OutboxRelay:
@@ -107,6 +165,9 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # JSON text of a row's headers → headers: the rows of one transaction share theirs.
+        self._headers: dict[str, dict[str, str]] = {}
+        self._built: _RelayStatements | None = None
         db.on_commit(self.wake)
 
     def wake(self) -> None:
@@ -144,44 +205,55 @@ class OutboxRelay:
             if ticks % 20 == 0:
                 await self._housekeeping()
 
+    def _statements(self) -> _RelayStatements:
+        # Built once (per batch size): building a statement and its cache key on each batch
+        # costs more CPU than executing it.
+        if self._built is None or self._built.batch_size != self.batch_size:
+            self._built = _RelayStatements.build(self.outbox, self.batch_size)
+        return self._built
+
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were published."""
-        o = self.outbox
+        statements = self._statements()
         # A connection, not ``db.session()``: a session commit fires ``Database.on_commit``, which
         # wakes this relay, so its own commits would make it poll in a busy loop.
         async with self.db.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(o.c.seq, o.c.msg_id, o.c.subject, o.c.data, o.c.headers)
-                    .where(o.c.published_at.is_(None))
-                    .order_by(o.c.seq)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await conn.execute(statements.claim)).all()
             if not rows:
                 return 0
             if not self.bus.connected:
                 raise ConnectionError("NATS is not connected")
+            # Rows unpacked or indexed: a Row's attribute access costs more than the rest of it.
+            headers_of = self._headers_of
             results = await self.bus.publish_batch(
-                [OutgoingMessage(r.subject, r.data, r.msg_id, dict(r.headers)) for r in rows]
+                [
+                    OutgoingMessage(subject, data, msg_id, headers_of(headers))
+                    for _, msg_id, subject, data, headers in rows
+                ]
             )
-            ok = [r.seq for r, good in zip(rows, results, strict=True) if good]
-            failed = [r.seq for r, good in zip(rows, results, strict=True) if not good]
+            ok = [row[0] for row, good in zip(rows, results, strict=True) if good]
+            failed = [row[0] for row, good in zip(rows, results, strict=True) if not good]
             if ok:
-                await conn.execute(
-                    update(o).where(o.c.seq == _any_of(ok)).values(published_at=func.now())
-                )
+                await conn.execute(statements.mark_published, {"seqs": ok})
             if failed:
-                await conn.execute(
-                    update(o)
-                    .where(o.c.seq == _any_of(failed))
-                    .values(attempts=o.c.attempts + 1, last_error="not acknowledged by JetStream")
-                )
+                await conn.execute(statements.mark_failed, {"seqs": failed})
         OUTBOX_PUBLISHED.labels(self.service).inc(len(ok))
         if failed:
             raise ConnectionError(f"{len(failed)} of {len(rows)} events not acknowledged")
         return len(ok)
+
+    def _headers_of(self, text: str) -> dict[str, str]:
+        """The headers stored as ``text`` (shared between rows: the bus does not change them)."""
+        headers = self._headers.get(text)
+        if headers is None:
+            stored = json.loads(text)
+            headers = (
+                {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+            )
+            if len(self._headers) >= _HEADER_CACHE_LIMIT:
+                self._headers.clear()
+            self._headers[text] = headers
+        return headers
 
     async def backlog(self) -> int:
         o = self.outbox
