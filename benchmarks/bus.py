@@ -184,7 +184,7 @@ class Probe:
         await session.execute(insert(self.table), rows)
         self.pending = (self.batch_no, len(rows))
 
-    def on_commit(self) -> None:
+    def on_commit(self, _session: object = None) -> None:
         # Also fires for commits without a handler call (only duplicates): nothing pending then.
         if self.pending is not None:
             batch_no, count = self.pending

@@ -73,14 +73,15 @@ class Database:
         self.sessionmaker = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=sync_session_class
         )
-        self._commit_hooks: list[Callable[[], None]] = []
+        self._commit_hooks: list[Callable[[Session], None]] = []
 
-    def on_commit(self, hook: Callable[[], None]) -> None:
+    def on_commit(self, hook: Callable[[Session], None]) -> None:
+        """Run ``hook(session)`` after each commit; ``session.info`` says what it did."""
         self._commit_hooks.append(hook)
 
-    def _after_commit(self, session: object) -> None:
+    def _after_commit(self, session: Session) -> None:
         for hook in self._commit_hooks:
-            hook()
+            hook(session)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

@@ -133,6 +133,13 @@ class _Pull:
     async def stop(self) -> list[Msg]:
         """Unsubscribe; returns the deliveries received and not taken (to be released)."""
         if self._sub is not None:
+            # Deliveries already received but not yet dispatched to ``_on_msg`` (the callback
+            # task lags under load) would be dropped with the subscription: take them too.
+            queue = getattr(self._sub, "_pending_queue", None)
+            while queue is not None and not queue.empty():
+                msg = queue.get_nowait()
+                if isinstance(msg, Msg) and msg.reply:
+                    self._ready.append(msg)
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from cortex_kit.db import Database
 from cortex_kit.logs import get_logger
@@ -39,6 +40,8 @@ from cortex_kit.observability import (
     inject_context,
 )
 
+STAGED = "cortex.outbox.staged"
+"""``session.info`` flag: this transaction added outbox rows."""
 log = get_logger("cortex.outbox")
 _HEADER_CACHE_LIMIT = 1024
 
@@ -61,6 +64,7 @@ async def add_to_outbox(
     session: AsyncSession, outbox: Table, events: Sequence[PendingEvent]
 ) -> None:
     """Stage events in the caller's transaction: they are published only if it commits."""
+    session.info[STAGED] = True
     if not events:
         return
     params = {
@@ -168,7 +172,12 @@ class OutboxRelay:
         # JSON text of a row's headers → headers: the rows of one transaction share theirs.
         self._headers: dict[str, dict[str, str]] = {}
         self._built: _RelayStatements | None = None
-        db.on_commit(self.wake)
+        db.on_commit(self._committed)
+
+    def _committed(self, session: Session) -> None:
+        # Only transactions that staged events wake the relay, not every request's commit.
+        if session.info.pop(STAGED, False):
+            self._wake.set()
 
     def wake(self) -> None:
         self._wake.set()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 
 import pytest
+from nats.aio.msg import Msg
 from nats.errors import BadSubjectError
+from nats.errors import TimeoutError as NatsTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_contracts import encode
@@ -142,13 +145,23 @@ async def test_deliveries_pulled_ahead_go_back_at_once_when_the_runner_stops(
     await bus.publish_batch([message(n) for n in range(6)])
     runner.start()
     await asyncio.wait_for(entered.wait(), 15)
-    await asyncio.sleep(0.2)  # the next batch is pulled ahead meanwhile
+    # the next batch is pulled ahead meanwhile: wait until the server has handed it out
+    for _ in range(200):
+        info = await bus.js.consumer_info(EVENTS.name, CONSUMER)
+        if info.num_ack_pending >= 4:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)  # and the client has queued it
     await runner.stop()
 
     # Not after ack_wait (30 s): what was pulled ahead and not handled is delivered again now.
     sub = await bus.js.pull_subscribe_bind(CONSUMER, stream=EVENTS.name)
-    try:
-        again = await sub.fetch(6, timeout=2)
+    again: list[Msg] = []
+    try:  # one fetch may return before the released deliveries are back: keep fetching
+        deadline = asyncio.get_running_loop().time() + 5  # far less than ack_wait (30 s)
+        while len(again) < 6 - sum(handled) and asyncio.get_running_loop().time() < deadline:
+            with contextlib.suppress(NatsTimeoutError):
+                again += await sub.fetch(6, timeout=0.5)
     finally:
         await sub.unsubscribe()
     # All but those stuck in the handler: those pulled ahead (two batches were asked for: a
