@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from cortex_contracts import STREAMS
 from cortex_kit.batching import BatchWriter
 from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
+from policy_engine.domain.compiler import CompiledPolicy
 from policy_engine.evaluation.cache import PolicyCache
 from policy_engine.evaluation.decision_log import DecisionLog, LoggedDecision
 from policy_engine.evaluation.endpoints import router as authorize_router
@@ -20,7 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     cfg = settings or Settings()
 
     async def start(rt: Runtime) -> None:
-        async def load(agency: str, team: str | None):  # type: ignore[no-untyped-def]
+        async def load(agency: str, team: str | None) -> tuple[CompiledPolicy, str] | None:
             async with rt.db.session() as session:
                 return await compiled_for(session, agency, team)
 
