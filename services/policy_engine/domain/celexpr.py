@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -172,6 +173,48 @@ def _flattened(source: str, program: cel.Program, bound: set[str]) -> CheckedCon
     except ValueError:  # cannot happen for a valid source; keep the original to be safe
         return CheckedCondition(program, field_needs(source), ())
     return CheckedCondition(flat_program, leftover, tuple(flat.values()))
+
+
+#: Types a variable resolver may hand to CEL as they are: converted exactly as
+#: ``cel.Context`` converts variables, and never failing (see ``resolvable``).
+PLAIN_TYPES: frozenset[type] = frozenset({bool, int, float})
+
+
+def resolvable(value: Any) -> bool:
+    """Whether CEL converts ``value`` without fail, so it can be resolved on demand.
+
+    ``None`` cannot be (a resolver returning None means "not mine"), nor a value CEL cannot
+    represent: a string with lone surrogates, a datetime whose tzinfo is not a fixed
+    offset (e.g. a ZoneInfo), a container holding anything of the kind.
+    """
+    kind = type(value)
+    if kind is str:
+        return value.isascii() or utf8(value)
+    if kind is datetime:
+        return value.tzinfo is None or type(value.tzinfo) is timezone
+    return kind in PLAIN_TYPES
+
+
+def utf8(text: str) -> bool:
+    """Whether ``text`` can be encoded (CEL cannot represent lone surrogates)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def cel_context(bound: dict[str, Any], scalar: bool) -> cel.Context:
+    """A CEL context over ``bound``; plain scalars are converted only if a condition reads them.
+
+    Anything else goes through ``cel.Context(variables=...)``, which converts every value up
+    front and raises on one it cannot represent, as before.
+    """
+    if not scalar:
+        return cel.Context(variables=bound)
+    context = cel.Context()
+    context.set_variable_resolver(bound.get)
+    return context
 
 
 _MISSING: dict[str, Any] = {}

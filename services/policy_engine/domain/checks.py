@@ -1,4 +1,4 @@
-"""The individual checks of an evaluation; each appends its reasons to an Outcome."""
+"""The individual checks of an evaluation; each appends its reasons (to a list or an Outcome)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,19 @@ import calendar
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import cel
 
 from policy_engine.domain.celexpr import bind, unflatten_names
-from policy_engine.domain.compiler import MEMO_LIMIT, BudgetLimit, CompiledPolicy, Limit
+from policy_engine.domain.compiler import (
+    MEMO_LIMIT,
+    BudgetLimit,
+    CompiledPolicy,
+    Limit,
+    format_amount,
+)
 from policy_engine.domain.decision import (
     AUTONOMY_ABOVE_CEILING,
     BUDGET_EXCEEDED,
@@ -36,6 +43,7 @@ from policy_engine.domain.effective import Provenance, Sourced
 from policy_engine.domain.rules import ApprovalSpec, CompiledRule
 from policy_engine.domain.schema import PII_ENTITIES
 
+_new_reason = tuple.__new__
 _ENTITY_ORDER: dict[str, int] = {entity: index for index, entity in enumerate(PII_ENTITIES)}
 #: Builds one documented CEL variable (action, resource, agent, request, context) in full.
 VariableBuilder = Callable[[str], dict[str, Any]]
@@ -95,7 +103,7 @@ class Outcome:
             decision,
             risk,
             tuple(self.reasons),
-            _merge_approvals(self.approvals) if decision == "require_approval" else None,
+            merge_approvals(self.approvals) if decision == "require_approval" else None,
             tuple(self.masked),
             self.mask_all,
             tuple(self.alerts) if decision == "allow" else (),
@@ -103,13 +111,30 @@ class Outcome:
         )
 
 
-def _merge_approvals(approvals: list[tuple[str, ApprovalSpec]]) -> ApprovalRequirement:
+def merge_approvals(approvals: list[tuple[str, ApprovalSpec]]) -> ApprovalRequirement:
     roles = tuple(dict.fromkeys(role for _, spec in approvals for role in spec.roles))
     return ApprovalRequirement(
         roles=roles,
         quorum=max(spec.quorum for _, spec in approvals),
         expires_in_s=min(spec.expires_in_s for _, spec in approvals),
         rule_ids=tuple(dict.fromkeys(rule_id for rule_id, _ in approvals)),
+    )
+
+
+def merge_requirements(requirements: list[ApprovalRequirement]) -> ApprovalRequirement:
+    """``merge_approvals`` of the approvals behind ``requirements`` (one rule's each)."""
+    if len(requirements) == 1:
+        return requirements[0]
+    return _merged(tuple(requirements))
+
+
+@lru_cache(maxsize=1024)
+def _merged(requirements: tuple[ApprovalRequirement, ...]) -> ApprovalRequirement:
+    return ApprovalRequirement(
+        roles=tuple(dict.fromkeys(role for req in requirements for role in req.roles)),
+        quorum=max(req.quorum for req in requirements),
+        expires_in_s=min(req.expires_in_s for req in requirements),
+        rule_ids=tuple(dict.fromkeys(rule_id for req in requirements for rule_id in req.rule_ids)),
     )
 
 
@@ -126,20 +151,25 @@ def _reason(
     severity: Severity = "high",
     effect: Effect = "deny",
 ) -> Reason:
-    return Reason(
-        code=code,
-        severity=severity,
-        effect=effect,
-        message=message,
-        remediation=remediation,
-        docs_url=docs_url(code),
-        rule_id=rule_id,
-        policy=source.policy,
-        version=source.version,
-        layer=source.layer,
-        actual=actual,
-        limit=limit,
-        counterfactual=counterfactual,
+    # Reason(...) without its Python-level __new__ (reasons of budgets are built per
+    # request): the same tuple, every field in order
+    return _new_reason(
+        Reason,
+        (
+            code,
+            severity,
+            effect,
+            message,
+            remediation,
+            docs_url(code),
+            rule_id,
+            source.policy,
+            source.version,
+            source.layer,
+            actual,
+            limit,
+            counterfactual,
+        ),
     )
 
 
@@ -151,17 +181,7 @@ def _remember(compiled: CompiledPolicy, key: tuple[object, ...], reason: Reason)
     return reason
 
 
-def check_autonomy(compiled: CompiledPolicy, action_type: str, level: int, out: Outcome) -> None:
-    for limit in compiled.autonomy_limits(action_type):
-        if level > limit.rank:
-            key = ("autonomy", id(limit), level, action_type)
-            out.add(
-                compiled.reasons.get(key)
-                or _remember(compiled, key, _autonomy(limit, level, action_type))
-            )
-
-
-def _autonomy(limit: Limit, level: int, action_type: str) -> Reason:
+def autonomy_reason(limit: Limit, level: int, action_type: str) -> Reason:
     return _reason(
         AUTONOMY_ABOVE_CEILING,
         limit.source,
@@ -176,19 +196,7 @@ def _autonomy(limit: Limit, level: int, action_type: str) -> Reason:
     )
 
 
-def check_data(
-    compiled: CompiledPolicy, limits: tuple[Limit, ...], data_class: str, rank: int, out: Outcome
-) -> None:
-    for limit in limits:
-        if rank > limit.rank:
-            key = ("data", id(limit), data_class)
-            out.add(
-                compiled.reasons.get(key)
-                or _remember(compiled, key, _data_class(limit, data_class))
-            )
-
-
-def _data_class(limit: Limit, data_class: str) -> Reason:
+def data_class_reason(limit: Limit, data_class: str) -> Reason:
     return _reason(
         DATA_CLASS_NOT_ALLOWED,
         limit.source,
@@ -208,21 +216,27 @@ def check_pii(
     found: Mapping[str, int],
     oversize: bool,
     payload_bytes: int | None,
-    out: Outcome,
-) -> None:
-    if oversize:
-        _oversize(compiled, payload_bytes, out)
+    reasons: list[Reason],
+) -> tuple[list[str], bool]:
+    """Appends the PII reasons; returns the entities to mask and whether to mask everything."""
+    masked: list[str] = []
+    mask_all = oversize and _oversize(compiled, payload_bytes, reasons)
+    if mask_all:
+        masked = list(PII_ENTITIES)
     for entity in sorted(found, key=lambda e: (_ENTITY_ORDER.get(e, len(_ENTITY_ORDER)), e)):
         count = found[entity]
-        if count <= 0 or entity in out.masked:
+        if count <= 0 or entity in masked:
             continue
         action = compiled.pii_action(entity)
         if action.value == "allow":
             continue
         if action.value == "mask":
-            out.masked.append(entity)
+            masked.append(entity)
         key = ("pii", entity, count)
-        out.add(compiled.reasons.get(key) or _remember(compiled, key, _pii(entity, count, action)))
+        reasons.append(
+            compiled.reasons.get(key) or _remember(compiled, key, _pii(entity, count, action))
+        )
+    return masked, mask_all
 
 
 def _pii(entity: str, count: int, action: Sourced[str]) -> Reason:
@@ -251,11 +265,12 @@ def _pii(entity: str, count: int, action: Sourced[str]) -> Reason:
     )
 
 
-def _oversize(compiled: CompiledPolicy, payload_bytes: int | None, out: Outcome) -> None:
+def _oversize(compiled: CompiledPolicy, payload_bytes: int | None, reasons: list[Reason]) -> bool:
+    """Appends the reason for an oversize payload; True when all of it is to be masked."""
     limit = compiled.max_payload_bytes
     source = compiled.on_oversize.source
     if compiled.on_oversize.value == "deny":
-        out.add(
+        reasons.append(
             _reason(
                 PAYLOAD_TOO_LARGE,
                 source,
@@ -267,10 +282,8 @@ def _oversize(compiled: CompiledPolicy, payload_bytes: int | None, out: Outcome)
                 limit=limit,
             )
         )
-        return
-    out.mask_all = True
-    out.masked = list(PII_ENTITIES)
-    out.add(
+        return False
+    reasons.append(
         _reason(
             PAYLOAD_MASKED,
             source,
@@ -284,6 +297,7 @@ def _oversize(compiled: CompiledPolicy, payload_bytes: int | None, out: Outcome)
             effect="mask",
         )
     )
+    return True
 
 
 def check_budgets(
@@ -292,33 +306,36 @@ def check_budgets(
     cost_usd: float,
     tokens: int,
     now: datetime,
-    out: Outcome,
-) -> None:
+    reasons: list[Reason],
+) -> list[BudgetAlert] | None:
+    """Appends the reasons of exceeded / crossed budgets; returns the alerts (None: none)."""
     thresholds = compiled.alert_thresholds
+    alerts: list[BudgetAlert] | None = None
     for budget in compiled.budgets:
         spent = getattr(usage, budget.usage_field)
         after = spent + (cost_usd if budget.unit == "usd" else tokens)
         if after > budget.limit:
-            out.add(_budget_exceeded(budget, spent, after, now))
+            reasons.append(_budget_exceeded(budget, spent, after, now))
         elif thresholds and after >= thresholds[0] * budget.limit and after > spent:
             crossed = [t for t in thresholds if spent < t * budget.limit <= after]
             if crossed:
-                out.add(_threshold_crossed(budget, crossed[-1], after))
-                out.alerts.append(
-                    BudgetAlert(
-                        budget.scope,
-                        budget.period,
-                        budget.unit,
-                        crossed[-1],
-                        spent,
-                        after,
-                        budget.limit,
-                    )
+                reasons.append(_threshold_crossed(budget, crossed[-1], after))
+                alert = BudgetAlert(
+                    budget.scope,
+                    budget.period,
+                    budget.unit,
+                    crossed[-1],
+                    spent,
+                    after,
+                    budget.limit,
                 )
+                if alerts is None:
+                    alerts = []
+                alerts.append(alert)
+    return alerts
 
 
-def _amount(unit: str, value: float) -> str:
-    return f"${value:,.2f}" if unit == "usd" else f"{int(value):,} tokens"
+_amount = format_amount
 
 
 def _next_reset(period: str, now: datetime) -> datetime:
@@ -329,11 +346,26 @@ def _next_reset(period: str, now: datetime) -> datetime:
     return start.replace(day=1) + timedelta(days=days)
 
 
+_RESETS: dict[tuple[str, int], str] = {}
+"""When a budget resets, shown in reasons, by (period, UTC day)."""
+
+
+def _reset_text(period: str, now: datetime) -> str:
+    day = (now if now.tzinfo is UTC else now.astimezone(UTC)).toordinal()
+    text = _RESETS.get((period, day))
+    if text is None:
+        if len(_RESETS) >= MEMO_LIMIT:
+            _RESETS.clear()
+        text = _next_reset(period, now).isoformat().replace("+00:00", "Z")
+        _RESETS[period, day] = text
+    return text
+
+
 def _budget_exceeded(budget: BudgetLimit, spent: float, after: float, now: datetime) -> Reason:
     remaining = max(budget.limit - spent, 0.0)
     if budget.unit == "usd":
         remaining = int(remaining * 100) / 100
-    reset = _next_reset(budget.period, now).isoformat().replace("+00:00", "Z")
+    reset = _reset_text(budget.period, now)
     if remaining > 0:
         what = "cost" if budget.unit == "usd" else "usage"
         counterfactual = f"reduce {what} to ≤ {_amount(budget.unit, remaining)}"
@@ -343,9 +375,8 @@ def _budget_exceeded(budget: BudgetLimit, spent: float, after: float, now: datet
         BUDGET_EXCEEDED,
         budget.source,
         budget.path,
-        message=f"the {budget.scope} {budget.period} budget of "
-        f"{_amount(budget.unit, budget.limit)} would be exceeded "
-        f"({_amount(budget.unit, after)} with this request)",
+        message=f"the {budget.scope} {budget.period} budget of {budget.shown} would be "
+        f"exceeded ({_amount(budget.unit, after)} with this request)",
         remediation=f"lower the estimated usage, wait for the reset at {reset}, or ask a policy "
         "admin to raise the budget",
         counterfactual=counterfactual,
@@ -360,7 +391,7 @@ def _threshold_crossed(budget: BudgetLimit, threshold: float, after: float) -> R
         budget.source,
         budget.path,
         message=f"the {budget.scope} {budget.period} {budget.unit} budget passes "
-        f"{threshold:.0%} ({_amount(budget.unit, after)} of {_amount(budget.unit, budget.limit)})",
+        f"{threshold:.0%} ({_amount(budget.unit, after)} of {budget.shown})",
         remediation="none needed now; plan for the hard limit",
         counterfactual="none needed",
         actual=after,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from policy_engine.domain.celexpr import merge_needs
 from policy_engine.domain.decision import MODEL_DENIED, MODEL_NOT_ALLOWED, Reason, docs_url
@@ -34,6 +34,9 @@ from policy_engine.domain.schema import (
     autonomy_number,
     duration_seconds,
 )
+
+if TYPE_CHECKING:
+    from policy_engine.domain.plans import ActionPlan, BindFunction, ModelPlan, RuleEntry
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -71,6 +74,13 @@ class BudgetLimit:
     path: str
     usage_field: str
     """The BudgetUsage attribute holding what was spent so far."""
+    shown: str
+    """The limit as reasons show it (``format_amount``)."""
+
+
+def format_amount(unit: str, value: float) -> str:
+    """An amount of a budget as reasons show it: $1,234.50 or 1,234 tokens."""
+    return f"${value:,.2f}" if unit == "usd" else f"{int(value):,} tokens"
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,16 @@ class CompiledPolicy:
     _model_memo: dict[str, ModelVerdict] = field(default_factory=dict, repr=False)
     reasons: dict[tuple[Any, ...], Reason] = field(default_factory=dict, repr=False)
     """Reasons that depend only on a few request values, built once (see checks)."""
+    action_plans: dict[str, ActionPlan] = field(default_factory=dict, repr=False)
+    model_plans: dict[str, ModelPlan] = field(default_factory=dict, repr=False)
+    destination_plans: dict[str, tuple[tuple[Reason, ...], ...]] = field(
+        default_factory=dict, repr=False
+    )
+    """What an agent action precomputes per action type, model and destination (see plans)."""
+    rule_plans: dict[tuple[int, ...], tuple[tuple[RuleEntry, ...], BindFunction]] = field(
+        default_factory=dict, repr=False
+    )
+    """The rules' part of action plans, by the rules that apply (see plans)."""
 
     def rules_for(self, action_type: str) -> RuleSet:
         """Rules whose action globs match ``action_type``, in policy order."""
@@ -297,6 +317,7 @@ def _budgets(effective: EffectivePolicy) -> tuple[BudgetLimit, ...]:
                     item.source,
                     f"budgets.{scope}.{period}.{unit}",
                     f"{scope}_{period}_{unit}",
+                    format_amount(unit, float(item.value)),
                 )
             )
     return tuple(limits)

@@ -11,18 +11,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import cel
+
+from policy_engine.domain.celexpr import cel_context
 from policy_engine.domain.checks import (
     BudgetUsage,
     Outcome,
-    check_autonomy,
     check_budgets,
-    check_data,
     check_pii,
     check_rules,
+    evaluation_error,
     fail_closed,
+    merge_requirements,
 )
 from policy_engine.domain.compiler import CompiledPolicy
-from policy_engine.domain.decision import DecisionResult
+from policy_engine.domain.decision import ApprovalRequirement, Decision, DecisionResult, Reason
 from policy_engine.domain.deployment import (
     DeploymentPlanInput,
     check_batches,
@@ -30,7 +33,9 @@ from policy_engine.domain.deployment import (
     check_risk,
     deployment_variable,
 )
-from policy_engine.domain.risk import REFERENCE_COST_USD, ModelTier, risk_factors, weighted_risk
+from policy_engine.domain.plans import ActionPlan, action_plan, destination_data, model_plan
+from policy_engine.domain.risk import REFERENCE_COST_USD, scored_factors
+from policy_engine.domain.rules import labels_match
 from policy_engine.domain.schema import DATA_CLASSES, DataClass
 
 __all__ = [
@@ -44,6 +49,7 @@ __all__ = [
 ]
 
 _DATA_RANK = {name: rank for rank, name in enumerate(DATA_CLASSES)}
+_new_result = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,35 +149,45 @@ def evaluate(compiled: CompiledPolicy, inp: AuthorizeInput, ctx: EvalContext) ->
 
 
 def _evaluate(compiled: CompiledPolicy, inp: AuthorizeInput, ctx: EvalContext) -> DecisionResult:
-    out = Outcome()
-    verdict = compiled.model_verdict(inp.model) if inp.model else None
-    if verdict is not None:
-        out.reasons.extend(verdict.reasons)
-    check_autonomy(compiled, inp.action_type, inp.autonomy_level, out)
+    # The hot path: what does not depend on the whole request comes from memoised plans
+    # (see plans.py), and the decision is built from plain lists.
+    action_type = inp.action_type
+    plan = compiled.action_plans.get(action_type)
+    if plan is None:
+        plan = action_plan(compiled, action_type, _authorize_variable)
+    reasons: list[Reason] = []
+    model = inp.model
+    model_factor = 0.0  # ModelTier.APPROVED
+    if model:
+        model_found = compiled.model_plans.get(model) or model_plan(compiled, model)
+        reasons += model_found.reasons
+        model_factor = model_found.tier_factor
+    reasons += plan.autonomy[inp.autonomy_level]
     rank = _DATA_RANK[inp.data_class]
     if rank:
-        limits = compiled.data_limits("action", inp.action_type)
-        if compiled.data_ceiling is not None:
-            limits = (compiled.data_ceiling, *limits)
-        if inp.model:
-            limits += compiled.data_limits("model", inp.model)
-        if inp.destination:
-            limits += compiled.data_limits("destination", inp.destination)
-        check_data(compiled, limits, inp.data_class, rank, out)
+        reasons += plan.data[rank]
+        if model:
+            reasons += model_found.data[rank]
+        destination = inp.destination
+        if destination:
+            by_rank = compiled.destination_plans.get(destination)
+            if by_rank is None:
+                by_rank = destination_data(compiled, destination)
+            reasons += by_rank[rank]
+    masked: tuple[str, ...] | list[str] = ()
+    mask_all = False
     if ctx.pii_entities_found or ctx.payload_oversize:
-        check_pii(compiled, ctx.pii_entities_found, ctx.payload_oversize, ctx.payload_bytes, out)
-    if compiled.budgets:
-        check_budgets(
-            compiled, ctx.budget, inp.estimated_cost_usd, inp.estimated_tokens, ctx.now, out
+        masked, mask_all = check_pii(
+            compiled, ctx.pii_entities_found, ctx.payload_oversize, ctx.payload_bytes, reasons
         )
-    check_rules(
-        compiled,
-        inp.action_type,
-        inp.resource,
-        inp.labels,
-        lambda name: _authorize_variable(inp, ctx, name),
-        out,
-    )
+    alerts = None
+    if compiled.budgets:
+        alerts = check_budgets(
+            compiled, ctx.budget, inp.estimated_cost_usd, inp.estimated_tokens, ctx.now, reasons
+        )
+    approvals: list[ApprovalRequirement] | None = None
+    if plan.rules:
+        approvals = _check_rules(plan, inp, ctx, reasons)
     budget = compiled.smallest_usd_budget
     if budget is None:
         cost_ratio = inp.estimated_cost_usd / REFERENCE_COST_USD
@@ -179,14 +195,74 @@ def _evaluate(compiled: CompiledPolicy, inp: AuthorizeInput, ctx: EvalContext) -
         cost_ratio = (
             inp.estimated_cost_usd / budget if budget > 0 else float(inp.estimated_cost_usd > 0)
         )
-    factors = risk_factors(
-        autonomy_level=inp.autonomy_level,
-        data_class=inp.data_class,
-        cost_ratio=cost_ratio,
-        model_tier=verdict.tier if verdict is not None else ModelTier.APPROVED,
-        recent_violations=ctx.recent_violations,
+    risk, factors = scored_factors(
+        inp.autonomy_level, rank, cost_ratio, model_factor, ctx.recent_violations
     )
-    return out.result(weighted_risk(factors), factors)
+    decision: Decision = "allow"
+    for reason in reasons:
+        effect = reason.effect
+        if effect == "deny":
+            decision = "deny"
+            break
+        if effect == "require_approval":
+            decision = "require_approval"
+    # DecisionResult(...) without its Python-level __new__ (a third of the cost): the same
+    # tuple, every field in order
+    return _new_result(
+        DecisionResult,
+        (
+            decision,
+            risk,
+            tuple(reasons),
+            merge_requirements(approvals)
+            if approvals is not None and decision == "require_approval"
+            else None,
+            tuple(masked),
+            mask_all,
+            tuple(alerts) if alerts is not None and decision == "allow" else (),
+            factors,
+        ),
+    )
+
+
+def _check_rules(
+    plan: ActionPlan, inp: AuthorizeInput, ctx: EvalContext, reasons: list[Reason]
+) -> list[ApprovalRequirement] | None:
+    """Appends the reason of every rule that fires; returns the approvals they require."""
+    approvals: list[ApprovalRequirement] | None = None
+    resource = inp.resource
+    bound: dict[str, Any] | None = None
+    scalar = False
+    context: cel.Context | None = None
+    for resources, labels, condition, fast, reason, approval, rule in plan.rules:
+        if resources is not None and resources(resource) is None:
+            continue
+        if labels and not labels_match(labels, inp.labels):
+            continue
+        if condition is not None:
+            try:
+                if bound is None:
+                    bound, scalar = plan.bind(inp, ctx)
+                # the shortcut answers only when CEL would answer the same, without error
+                fired = fast(bound) if fast is not None and scalar else None
+                if fired is None:
+                    if context is None:
+                        context = cel_context(bound, scalar)
+                    fired = condition.execute(context)
+            except Exception as exc:  # fail closed: a rule that cannot be evaluated denies
+                reasons.append(evaluation_error(rule, exc))
+                continue
+            if fired is False:
+                continue
+            if fired is not True:
+                reasons.append(evaluation_error(rule, TypeError(f"returned {fired!r}, not a bool")))
+                continue
+        reasons.append(reason)
+        if approval is not None:
+            if approvals is None:
+                approvals = []
+            approvals.append(approval)
+    return approvals
 
 
 def evaluate_deployment(compiled: CompiledPolicy, plan: DeploymentPlanInput) -> DecisionResult:

@@ -100,6 +100,57 @@ def risk_score(
     return weighted_risk(factors)
 
 
+#: The autonomy factor of each level (0..4).
+AUTONOMY_FACTORS: tuple[float, ...] = tuple(_clamp(level / 4) for level in range(5))
+#: The data-class factor of each rank.
+DATA_CLASS_FACTORS: tuple[float, ...] = tuple(
+    _DATA_RANK[name] / _TOP_DATA_RANK for name in DATA_CLASSES
+)
+
+
+_ROUNDED: dict[float, float] = {}
+"""``round(score, 4)`` of the scores seen lately (most requests repeat a few)."""
+
+
+def scored_factors(
+    autonomy_level: int,
+    data_rank: int,
+    cost_ratio: float,
+    model_factor: float,
+    recent_violations: int,
+) -> tuple[float, dict[str, float]]:
+    """``weighted_risk(risk_factors(...))`` and the factors, in one go (the authorize hot path).
+
+    ``data_rank`` indexes DATA_CLASSES; ``model_factor`` is MODEL_TIER_FACTOR of the tier.
+    The arithmetic is the same, operation for operation, so the results are identical.
+    """
+    autonomy = AUTONOMY_FACTORS[autonomy_level]
+    data_class = DATA_CLASS_FACTORS[data_rank]
+    cost = 0.0 if cost_ratio <= 0.0 else 1.0 if cost_ratio >= 1.0 else cost_ratio
+    violations = recent_violations if recent_violations > 0 else 0
+    violations_factor = violations / (violations + VIOLATIONS_HALF)
+    score = (
+        AUTONOMY_WEIGHT * autonomy
+        + DATA_CLASS_WEIGHT * data_class
+        + COST_WEIGHT * cost
+        + MODEL_WEIGHT * model_factor
+        + VIOLATIONS_WEIGHT * violations_factor
+    )
+    clamped = 0.0 if score <= 0.0 else 1.0 if score >= 1.0 else score
+    rounded = _ROUNDED.get(clamped)
+    if rounded is None:  # round(x, 4) converts to decimal: ~4x the cost of a dict hit
+        if len(_ROUNDED) >= 4096:
+            _ROUNDED.clear()
+        rounded = _ROUNDED[clamped] = round(clamped, 4)
+    return rounded, {
+        "autonomy": autonomy,
+        "data_class": data_class,
+        "cost": cost,
+        "model": model_factor,
+        "violations": violations_factor,
+    }
+
+
 def weighted_risk(factors: dict[str, float]) -> float:
     """The score of factors from ``risk_factors``."""
     score = (

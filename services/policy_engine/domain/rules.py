@@ -44,11 +44,18 @@ class CompiledRule:
     def applies_to(self, resource: str, labels: Mapping[str, str]) -> bool:
         if self.resources is not None and self.resources.match(resource) is None:
             return False
-        for key, pattern in self.labels:
-            value = labels.get(key)
-            if value is None or pattern.match(value) is None:
-                return False
-        return True
+        return labels_match(self.labels, labels)
+
+
+def labels_match(
+    patterns: tuple[tuple[str, re.Pattern[str]], ...], labels: Mapping[str, str]
+) -> bool:
+    """Every label of ``patterns`` is present and matches."""
+    for key, pattern in patterns:
+        value = labels.get(key)
+        if value is None or pattern.match(value) is None:
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
