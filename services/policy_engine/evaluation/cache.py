@@ -2,8 +2,9 @@
 
 Every replica subscribes to ``cortex.policy.published.*`` on core NATS (each replica must see
 every publication, so this is not a shared durable consumer) and drops the affected entries;
-the next request recompiles from PostgreSQL. A periodic refresh bounds staleness should a
-notification ever be missed.
+the next request recompiles from PostgreSQL. Entries older than ``max_age_s`` are refreshed in
+the background (the request is answered from the current entry), which bounds staleness should
+a notification ever be missed.
 """
 
 from __future__ import annotations
@@ -42,18 +43,37 @@ class PolicyCache:
         self._locks: dict[Key, asyncio.Lock] = {}
         self.max_age_s = max_age_s
         self._sub: Subscription | None = None
+        self._refreshing: set[Key] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.invalidations = 0
 
     async def get(self, agency: str, team: str | None) -> Entry:
         key = (agency, team)
         entry = self._entries.get(key)
-        if entry is not None and time.monotonic() - entry.loaded_at < self.max_age_s:
-            return entry
+        if entry is None:
+            return await self._load(key)
+        if time.monotonic() - entry.loaded_at >= self.max_age_s and key not in self._refreshing:
+            # Stale: answer from it now, refresh off the request path.
+            self._refreshing.add(key)
+            task = asyncio.create_task(self._refresh(key))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return entry
+
+    async def _refresh(self, key: Key) -> None:
+        try:
+            await self._load(key, force=True)
+        except Exception as exc:  # keep serving the current entry; the next request retries
+            log.warning("policy.cache_refresh_failed", agency=key[0], error=str(exc))
+        finally:
+            self._refreshing.discard(key)
+
+    async def _load(self, key: Key, *, force: bool = False) -> Entry:
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # one compile per key, however many requests wait
             entry = self._entries.get(key)
-            if entry is None or time.monotonic() - entry.loaded_at >= self.max_age_s:
-                loaded = await self._loader(agency, team)
+            if entry is None or force:
+                loaded = await self._loader(*key)
                 compiled, version = loaded if loaded else (None, "none")
                 entry = Entry(compiled, version, time.monotonic())
                 self._entries[key] = entry
