@@ -19,6 +19,8 @@ from benchmarks.common import Metrics, Suite, build_result, machine_info, write_
 
 SUITES: dict[str, str] = {
     "bus": "benchmarks.bus:run",
+    "dora": "benchmarks.dora:run",
+    "policy": "benchmarks.policy:run",
 }
 ALL = "all"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -8,11 +8,13 @@ from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
 from gateway.auth.endpoints import router as keys_router
 from gateway.auth.service import KeyCache, bootstrap_admin
 from gateway.events.endpoints import router as events_router
+from gateway.metrics.endpoints import router as metrics_router
 from gateway.models import messaging
 from gateway.policies.endpoints import router as policies_router
 from gateway.settings import Settings
 from gateway.state import GatewayState, state_of
 from gateway.upstream import Upstreams
+from gateway.webhooks.endpoints import router as webhooks_router
 
 log = get_logger("gateway")
 
@@ -50,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             migrations_dir=Path(__file__).parent / "migrations",
             tables=messaging,
             streams=STREAMS,
-            routers=[keys_router, events_router, policies_router],
+            routers=[keys_router, events_router, policies_router, metrics_router, webhooks_router],
             on_start=[start],
             on_stop=[stop],
         ),

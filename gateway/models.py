@@ -20,3 +20,15 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),
 )
+
+# Per-agency webhook secrets (docs/metrics.md "Webhooks"). Stored as given: verifying an HMAC
+# needs the secret itself, so it cannot be hashed; it is never returned nor logged.
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("agency", Text, primary_key=True),
+    Column("provider", Text, primary_key=True),
+    Column("secret", Text, nullable=False),
+    Column("updated_by", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

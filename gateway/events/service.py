@@ -48,7 +48,11 @@ def _ts(moment: datetime | None) -> Timestamp | None:
     return stamp
 
 
-def to_payload(event: ChangeEvent | DeploymentEvent | IncidentEvent) -> Message:
+def to_payload(
+    event: ChangeEvent | DeploymentEvent | IncidentEvent,
+    *,
+    deployment_source: DeploymentSource = DeploymentSource.DEPLOYMENT_SOURCE_REST,
+) -> Message:
     if isinstance(event, ChangeEvent):
         return ChangeRecorded(
             event_id=event.id,
@@ -81,7 +85,7 @@ def to_payload(event: ChangeEvent | DeploymentEvent | IncidentEvent) -> Message:
             labels=event.labels,
             fixes_incident=event.fixes_incident,
             rollback_of=event.rollback_of,
-            source=DeploymentSource.DEPLOYMENT_SOURCE_REST,
+            source=deployment_source,
         )
     return IncidentRecorded(
         incident_id=event.id,
@@ -100,13 +104,17 @@ async def accept_events(
     outbox: Table,
     agency: str,
     events: Sequence[ChangeEvent | DeploymentEvent | IncidentEvent],
+    *,
+    source: str = SOURCE,
+    deployment_source: DeploymentSource = DeploymentSource.DEPLOYMENT_SOURCE_REST,
 ) -> EventsAccepted:
+    """Stage the events in the outbox (``source`` names the door, e.g. a webhook provider)."""
     trace_context = dict(inject_context({}))
     pending = []
     accepted = []
     for event in events:
-        payload = to_payload(event)
-        envelope = pack(payload, agency=agency, source=SOURCE, trace_context=trace_context)
+        payload = to_payload(event, deployment_source=deployment_source)
+        envelope = pack(payload, agency=agency, source=source, trace_context=trace_context)
         pending.append(PendingEvent(subject_for(payload, agency), envelope))
         accepted.append(AcceptedEvent(type=event.type, id=event.id, envelope_id=envelope.id))
     await add_to_outbox(session, outbox, pending)

@@ -9,6 +9,7 @@ import click
 
 from cortex_sdk.cli_api import events, keys
 from cortex_sdk.cli_context import EXIT_ERROR, EXIT_OK, CliState
+from cortex_sdk.cli_dora import dora
 from cortex_sdk.cli_policy import policy
 from cortex_sdk.up import up
 
@@ -28,6 +29,7 @@ cli.add_command(up)
 cli.add_command(keys)
 cli.add_command(events)
 cli.add_command(policy)
+cli.add_command(dora)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -85,6 +85,32 @@ class CortexClient:
         result: dict[str, Any] = self._request("GET", "/v1/events", params=params)
         return result
 
+    def dora(
+        self,
+        *,
+        agency: str | None = None,
+        service: str | None = None,
+        environment: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        bucket: str | None = None,
+    ) -> dict[str, Any]:
+        """The DORA report (docs/metrics.md "Output"); ``start``/``end`` are ``from``/``to``:
+        a date or an RFC 3339 time (default: the last 30 days); ``environment`` defaults to
+        production, ``*`` for all."""
+        params = {
+            "agency": agency,
+            "service": service,
+            "environment": environment,
+            "from": start,
+            "to": end,
+            "bucket": bucket,
+        }
+        result: dict[str, Any] = self._request(
+            "GET", "/v1/metrics/dora", params={k: v for k, v in params.items() if v}
+        )
+        return result
+
 
 def _policy_path(agency: str | None) -> str:
     return "/v1/org/policy" if agency is None else f"/v1/agencies/{agency}/policy"

@@ -1,9 +1,14 @@
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from cortex_contracts import STREAMS
-from cortex_kit.runtime import ServiceDefinition, create_service_app
+from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
+from metrics_collector.dora.cache import DoraCache
+from metrics_collector.dora.endpoints import router as dora_router
+from metrics_collector.dora.prometheus import DoraCollector, export
+from metrics_collector.dora.service import DoraFeature
 from metrics_collector.events.consumers import delivery_consumer
 from metrics_collector.events.endpoints import router as events_router
 from metrics_collector.models import messaging
@@ -12,6 +17,29 @@ from metrics_collector.settings import Settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    cfg = settings
+
+    async def start(rt: Runtime) -> None:
+        cache = DoraCache(rt.db, poll_interval_s=cfg.dora_poll_interval_s)
+        rt.extras["dora"] = DoraFeature(cache, cfg.dora_max_window_days)
+        rt.extras["dora_collector"] = export(cache, timedelta(days=cfg.dora_prometheus_window_days))
+        await cache.start(rt.bus)
+        if cfg.dora_warm_on_start:
+            cache.spawn_warm()
+
+    async def stop(rt: Runtime) -> None:
+        feature = rt.extras.get("dora")
+        if isinstance(feature, DoraFeature):
+            await feature.cache.stop()
+            collector = rt.extras.get("dora_collector")
+            if isinstance(collector, DoraCollector):
+                collector.detach(feature.cache)
+
+    def facts_committed(rt: Runtime, agencies: set[str]) -> None:
+        feature = rt.extras.get("dora")
+        if isinstance(feature, DoraFeature):
+            feature.cache.committed(agencies)
+
     return create_service_app(
         settings,
         ServiceDefinition(
@@ -19,7 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             migrations_dir=Path(__file__).parent / "migrations",
             tables=messaging,
             streams=STREAMS,
-            routers=[events_router],
-            consumers=lambda rt: [delivery_consumer(rt.settings)],
+            routers=[events_router, dora_router],
+            consumers=lambda rt: [
+                delivery_consumer(rt.settings, lambda agencies: facts_committed(rt, agencies))
+            ],
+            on_start=[start],
+            on_stop=[stop],
         ),
     )

@@ -20,11 +20,12 @@ Remaining ties are broken by comparing all fields, and the winner's empty fields
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 
@@ -216,6 +217,37 @@ def unique_incidents(incidents: Iterable[Incident]) -> dict[str, Incident]:
     return _unique(incidents, attrgetter("incident_id"), _incident_rank)
 
 
+def _rank_of(fact: Fact) -> Callable[[Any], tuple[Any, ...]]:
+    if isinstance(fact, Change):
+        return _change_rank
+    if isinstance(fact, Deployment):
+        return _deployment_rank
+    return _incident_rank
+
+
+def merge_order(reports: Sequence[Fact]) -> list[int]:
+    """Indices of one identity's reports in merge order: the winner first, then the reports
+    its empty fields are filled from (the order :func:`unique_deployments` & co. use)."""
+    if not reports:
+        return []
+    rank = _rank_of(reports[0])
+    return sorted(
+        range(len(reports)), key=lambda i: (rank(reports[i]), _total_key(reports[i])), reverse=True
+    )
+
+
+def merge_reports(reports: Sequence[Fact]) -> Fact:
+    """The one fact that several reports of one identity stand for (any order, duplicates)."""
+    if not reports:
+        raise DoraInputError("no report to merge")
+    first = reports[0]
+    if isinstance(first, Change):
+        return _merge([r for r in reports if isinstance(r, Change)], _change_rank)
+    if isinstance(first, Deployment):
+        return _merge([r for r in reports if isinstance(r, Deployment)], _deployment_rank)
+    return _merge([r for r in reports if isinstance(r, Incident)], _incident_rank)
+
+
 def unique_changes_by_service(changes: Iterable[Change]) -> dict[str, list[Change]]:
     """The values of :func:`unique_changes`, grouped by service, in one pass and without a
     key object per change (the hot path of every rebuild)."""
@@ -239,6 +271,9 @@ _PROTO_STATUS = {
     "DEPLOYMENT_STATUS_ROLLED_BACK": DeploymentStatus.ROLLED_BACK,
     "DEPLOYMENT_STATUS_CANCELLED": DeploymentStatus.CANCELLED,
 }
+
+
+_STATUS_PROTO = {status: name for name, status in _PROTO_STATUS.items()}
 
 
 def _time(facts: Mapping[str, Any], name: str) -> datetime | None:
@@ -295,3 +330,98 @@ def fact_from_stored(
             caused_by_commit=str(facts.get("caused_by_commit") or "") or None,
         )
     raise DoraInputError(f"not a delivery fact kind: {kind!r}")
+
+
+def _rfc3339(moment: datetime) -> str:
+    # The shape MessageToDict gives a Timestamp, so a stored row looks the same either way.
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _optional_time(moment: datetime | None) -> str | None:
+    return None if moment is None else _rfc3339(moment)
+
+
+def _present(values: Mapping[str, Any]) -> dict[str, Any]:
+    # MessageToDict leaves out empty fields: so does this.
+    return {k: v for k, v in values.items() if not _empty(v)}
+
+
+def to_stored(fact: Fact) -> dict[str, Any]:
+    """The stored fields of a fact: ``fact_from_stored(kind, to_stored(f), ...) == f``."""
+    if isinstance(fact, Change):
+        return _present(
+            {
+                "event_id": fact.event_id,
+                "commit_sha": fact.commit_sha,
+                "service": fact.service,
+                "committed_at": _rfc3339(fact.committed_at),
+                "authored_at": _optional_time(fact.authored_at),
+                "pr_opened_at": _optional_time(fact.pr_opened_at),
+                "pr_merged_at": _optional_time(fact.pr_merged_at),
+            }
+        )
+    if isinstance(fact, Deployment):
+        return _present(
+            {
+                "deployment_id": fact.deployment_id,
+                "service": fact.service,
+                "environment": fact.environment,
+                "status": _STATUS_PROTO[fact.status],
+                "started_at": _rfc3339(fact.started_at),
+                "finished_at": _optional_time(fact.finished_at),
+                "commit_shas": list(fact.commit_shas),
+                "labels": list(fact.labels),
+                "fixes_incident": fact.fixes_incident,
+                "rollback_of": fact.rollback_of,
+            }
+        )
+    return _present(
+        {
+            "incident_id": fact.incident_id,
+            "service": fact.service,
+            "environment": fact.environment,
+            "opened_at": _rfc3339(fact.opened_at),
+            "resolved_at": _optional_time(fact.resolved_at),
+            "severity": fact.severity,
+            "caused_by_deployment": fact.caused_by_deployment,
+            "caused_by_commit": fact.caused_by_commit,
+        }
+    )
+
+
+#: The stored fields the calculators read, per kind (``to_stored`` writes exactly these).
+STORED_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "change": (
+            "event_id",
+            "commit_sha",
+            "service",
+            "committed_at",
+            "authored_at",
+            "pr_opened_at",
+            "pr_merged_at",
+        ),
+        "deployment": (
+            "deployment_id",
+            "service",
+            "environment",
+            "status",
+            "started_at",
+            "finished_at",
+            "commit_shas",
+            "labels",
+            "fixes_incident",
+            "rollback_of",
+        ),
+        "incident": (
+            "incident_id",
+            "service",
+            "environment",
+            "opened_at",
+            "resolved_at",
+            "severity",
+            "caused_by_deployment",
+            "caused_by_commit",
+        ),
+    }
+)

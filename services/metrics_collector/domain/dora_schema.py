@@ -6,7 +6,10 @@ they are, and mypy still checks every key.
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from typing import NotRequired
+
+# typing_extensions: pydantic builds the JSON schema of these only from its TypedDict on 3.11.
+from typing_extensions import TypedDict
 
 
 class HistogramBin(TypedDict):

@@ -1,15 +1,31 @@
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cortex_contracts import subject_filter
-from cortex_kit.messaging.consumer import ConsumerSpec
+from cortex_kit.messaging.consumer import ConsumerSpec, Delivery
 from cortex_kit.settings import ProcessSettings
+from metrics_collector.commit_hooks import after_commit
 from metrics_collector.events.service import record_deliveries
 
+FactsCommitted = Callable[[set[str]], None]
+"""Told the agencies whose facts a batch changed, once that batch has committed."""
 
-def delivery_consumer(settings: ProcessSettings) -> ConsumerSpec:
+
+def delivery_consumer(
+    settings: ProcessSettings, on_committed: FactsCommitted | None = None
+) -> ConsumerSpec:
+    async def handle(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
+        merged = await record_deliveries(session, deliveries)
+        if on_committed is not None and merged:
+            agencies = {f.agency for f in merged}
+            after_commit(session, lambda: on_committed(agencies))
+
     return ConsumerSpec(
         name="metrics-collector-delivery",
         stream="CORTEX_DELIVERY",
         filter_subjects=[subject_filter("delivery")],
-        handler=record_deliveries,
+        handler=handle,
         max_deliver=settings.consumer_max_deliver,
         ack_wait_s=settings.consumer_ack_wait_s,
         batch_size=settings.consumer_batch_size,

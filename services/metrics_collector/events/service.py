@@ -1,4 +1,4 @@
-"""Use cases of delivery events: record from the bus, read back."""
+"""Use cases of delivery events: record every version from the bus, merge, read back."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cortex_contracts import MalformedEnvelope, UnknownEventType, decode, unpack
 from cortex_kit.errors import NotFound
 from cortex_kit.messaging.consumer import Delivery, PoisonMessage
-from metrics_collector.domain.facts import DeliveryFact, to_fact
+from metrics_collector.domain.facts import DeliveryFact, merge_versions, to_fact
 from metrics_collector.events import repository
+from metrics_collector.events.repository import Identity
 
 
 def _fact(delivery: Delivery) -> DeliveryFact:
@@ -30,8 +31,30 @@ def _fact(delivery: Delivery) -> DeliveryFact:
         raise PoisonMessage(str(exc)) from exc
 
 
-async def record_deliveries(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
-    await repository.insert_facts(session, [_fact(d) for d in deliveries])
+async def record_facts(session: AsyncSession, facts: Sequence[DeliveryFact]) -> list[DeliveryFact]:
+    """Keep every version, then store each touched fact merged from all its versions (so late,
+    duplicate and out-of-order versions give what in-order delivery gives). Returns the
+    merged facts."""
+    batch: dict[Identity, list[DeliveryFact]] = {}
+    for fact in facts:
+        batch.setdefault((fact.agency, fact.kind, fact.event_id), []).append(fact)
+    await repository.lock_identities(session, sorted(batch))
+    await repository.insert_versions(session, facts)
+    # A fact seen for the first time, once, is its own merge: no need to read it back.
+    first = [group[0] for group in batch.values() if len(group) == 1]
+    created = await repository.insert_new(session, first)
+    again = [identity for identity in batch if identity not in created]
+    versions = await repository.versions_of(session, again)
+    merged = [(merge_versions(group), len(group)) for group in versions.values()]
+    await repository.upsert_merged(session, merged)
+    new = [f for f in first if (f.agency, f.kind, f.event_id) in created]
+    return new + [fact for fact, _ in merged]
+
+
+async def record_deliveries(
+    session: AsyncSession, deliveries: Sequence[Delivery]
+) -> list[DeliveryFact]:
+    return await record_facts(session, [_fact(d) for d in deliveries])
 
 
 async def get_event(session: AsyncSession, agency: str, kind: str, event_id: str) -> dict[str, Any]:

@@ -1,0 +1,114 @@
+"""Webhooks: secrets (admin, policy-admin) and the providers' deliveries (signature only).
+
+A delivery carries no API key: the signature made with the agency's secret authenticates it,
+and ``?agency=`` says whose secret to check it against.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from cortex_kit.runtime import DbSession, get_runtime
+from gateway.auth.deps import require, resolve_agency
+from gateway.domain.keys import READ_ROLES, Principal, Role
+from gateway.webhooks import service
+from gateway.webhooks.mapping import Overrides
+from gateway.webhooks.schemas import SecretIn, SecretStatus, WebhookAccepted
+from gateway.webhooks.signatures import Provider
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+SecretAdmin = Annotated[Principal, Depends(require(Role.POLICY_ADMIN))]
+Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
+AgencySlug = Annotated[
+    str, Query(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+]
+Name = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
+
+
+@router.put("/{provider}/secret")
+async def set_secret(
+    provider: Provider, body: SecretIn, session: DbSession, caller: SecretAdmin
+) -> SecretStatus:
+    """Set (or rotate) the agency's secret for this provider; it is never shown again."""
+    agency = resolve_agency(caller, body.agency)
+    return await service.set_secret(
+        session, agency, provider, body.secret.get_secret_value(), caller.key_id
+    )
+
+
+@router.get("/{provider}/secret")
+async def secret_status(
+    provider: Provider, session: DbSession, caller: Reader, agency: str | None = None
+) -> SecretStatus:
+    """Whether a secret is set (never the secret)."""
+    return await service.secret_status(session, resolve_agency(caller, agency), provider)
+
+
+@router.delete("/{provider}/secret", status_code=204)
+async def delete_secret(
+    provider: Provider, session: DbSession, caller: SecretAdmin, agency: str | None = None
+) -> Response:
+    await service.delete_secret(session, resolve_agency(caller, agency), provider, caller.key_id)
+    return Response(status_code=204)
+
+
+async def _receive(
+    provider: Provider,
+    request: Request,
+    session: DbSession,
+    agency: str,
+    overrides: Overrides,
+) -> WebhookAccepted:
+    return await service.receive(
+        session,
+        get_runtime(request).tables.outbox,
+        agency=agency,
+        provider=provider,
+        body=await request.body(),
+        headers=request.headers,
+        overrides=overrides,
+    )
+
+
+@router.post("/github", status_code=202)
+async def github(
+    request: Request,
+    session: DbSession,
+    agency: AgencySlug,
+    service_name: Annotated[Name, Query(alias="service")] = None,
+    environment: Name = None,
+    branch: Annotated[str | None, Query(max_length=255)] = None,
+) -> WebhookAccepted:
+    """``push`` (delivery branch) → changes, ``pull_request`` (merged) → the merge commit with
+    its PR times, ``deployment_status`` → deployments. Signed with ``X-Hub-Signature-256``."""
+    overrides = Overrides(service_name, environment, branch)
+    return await _receive(Provider.GITHUB, request, session, agency, overrides)
+
+
+@router.post("/gitlab", status_code=202)
+async def gitlab(
+    request: Request,
+    session: DbSession,
+    agency: AgencySlug,
+    service_name: Annotated[Name, Query(alias="service")] = None,
+    environment: Name = None,
+    branch: Annotated[str | None, Query(max_length=255)] = None,
+) -> WebhookAccepted:
+    """Push, merge request (merged) and deployment hooks, with ``X-Gitlab-Token``."""
+    overrides = Overrides(service_name, environment, branch)
+    return await _receive(Provider.GITLAB, request, session, agency, overrides)
+
+
+@router.post("/pagerduty", status_code=202)
+async def pagerduty(
+    request: Request,
+    session: DbSession,
+    agency: AgencySlug,
+    service_name: Annotated[Name, Query(alias="service")] = None,
+    environment: Name = None,
+) -> WebhookAccepted:
+    """v3 ``incident.triggered`` / ``incident.resolved``, with ``X-PagerDuty-Signature``."""
+    overrides = Overrides(service_name, environment)
+    return await _receive(Provider.PAGERDUTY, request, session, agency, overrides)

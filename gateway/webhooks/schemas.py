@@ -1,0 +1,42 @@
+"""HTTP I/O of the webhooks (payloads themselves are the providers')."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from gateway.events.schemas import AcceptedEvent
+from gateway.webhooks.signatures import Provider
+
+
+class SecretIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str | None = Field(default=None, description="Required only for org-wide keys.")
+    secret: SecretStr = Field(
+        min_length=16,
+        max_length=512,
+        description="GitHub: the webhook secret; GitLab: the secret token; PagerDuty: the "
+        "signing secret shown when the v3 webhook subscription is created.",
+    )
+
+
+class SecretStatus(BaseModel):
+    """Whether a secret is set; the secret itself is never returned."""
+
+    agency: str
+    provider: Provider
+    configured: bool
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+
+class WebhookAccepted(BaseModel):
+    agency: str
+    provider: Provider
+    event_type: str
+    accepted: int
+    ignored: bool
+    reason: str | None = None
+    events: list[AcceptedEvent] = Field(default_factory=list)

@@ -1,0 +1,136 @@
+"""Use cases of webhooks: manage per-agency secrets; verify, map and stage a delivery."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from urllib.parse import parse_qs
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cortex_contracts import DeploymentSource
+from cortex_kit.errors import NotFound
+from cortex_kit.logs import get_logger
+from gateway.events.service import accept_events
+from gateway.webhooks import repository
+from gateway.webhooks.errors import WebhookPayloadError, WebhookUnauthorized
+from gateway.webhooks.mapping import Overrides, PayloadError, map_delivery
+from gateway.webhooks.schemas import SecretStatus, WebhookAccepted
+from gateway.webhooks.signatures import SIGNATURE_HEADER, Provider, check_signature
+
+log = get_logger("gateway.webhooks")
+EVENT_HEADER = {Provider.GITHUB: "X-GitHub-Event", Provider.GITLAB: "X-Gitlab-Event"}
+
+
+def _secret_path(provider: Provider) -> str:
+    return f"PUT /v1/webhooks/{provider.value}/secret"
+
+
+async def secret_status(session: AsyncSession, agency: str, provider: Provider) -> SecretStatus:
+    row = await repository.status_of(session, agency, provider.value)
+    return SecretStatus(agency=agency, provider=provider, configured=row is not None, **(row or {}))
+
+
+async def set_secret(
+    session: AsyncSession, agency: str, provider: Provider, secret: str, by: str
+) -> SecretStatus:
+    row = await repository.put_secret(session, agency, provider.value, secret, by)
+    log.info("webhook.secret_set", agency=agency, provider=provider.value, by=by)
+    return SecretStatus(agency=agency, provider=provider, configured=True, **row)
+
+
+async def delete_secret(session: AsyncSession, agency: str, provider: Provider, by: str) -> None:
+    if not await repository.delete_secret(session, agency, provider.value):
+        raise NotFound(
+            f"No {provider.value} webhook secret for agency {agency!r}.",
+            remediation=f"Set one with {_secret_path(provider)}.",
+            code="webhook_secret_not_found",
+        )
+    log.info("webhook.secret_deleted", agency=agency, provider=provider.value, by=by)
+
+
+async def _verify(
+    session: AsyncSession,
+    agency: str,
+    provider: Provider,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> None:
+    secret = await repository.secret_of(session, agency, provider.value)
+    if secret is None:
+        raise WebhookUnauthorized(
+            f"No {provider.value} webhook secret is set for agency {agency!r}.",
+            remediation=f"An admin sets it with {_secret_path(provider)}; use the same secret "
+            f"in {provider.value}'s webhook settings.",
+            code="webhook_not_configured",
+        )
+    problem = check_signature(provider, secret, body, headers)
+    if problem is not None:
+        log.warning("webhook.rejected", agency=agency, provider=provider.value, reason=problem)
+        header = SIGNATURE_HEADER[provider]
+        raise WebhookUnauthorized(
+            f"The {header} header is {'missing' if problem == 'missing_signature' else 'wrong'}.",
+            remediation=f"Configure the {provider.value} webhook with the secret set for agency "
+            f"{agency!r} (rotate both sides together); nothing was stored.",
+            code=problem.value,
+        )
+
+
+def _payload(body: bytes) -> object:
+    # GitHub may be set to send application/x-www-form-urlencoded: the JSON is in `payload`.
+    if body.startswith(b"payload="):
+        return json.loads(parse_qs(body.decode())["payload"][0])
+    return json.loads(body)
+
+
+async def receive(
+    session: AsyncSession,
+    outbox: Table,
+    *,
+    agency: str,
+    provider: Provider,
+    body: bytes,
+    headers: Mapping[str, str],
+    overrides: Overrides,
+) -> WebhookAccepted:
+    """Verify the signature first (a 401 stores nothing), then stage the mapped events in the
+    outbox, as ``POST /v1/events`` does."""
+    await _verify(session, agency, provider, body, headers)
+    try:
+        payload = _payload(body)
+        header = EVENT_HEADER.get(provider)
+        mapped = map_delivery(provider, headers.get(header) if header else None, payload, overrides)
+    except (ValueError, PayloadError) as exc:
+        raise WebhookPayloadError(
+            f"The {provider.value} payload cannot be used: {exc}",
+            remediation="Send the provider's JSON payload unchanged (content type "
+            "application/json); docs/metrics.md 'Webhooks' lists the fields used.",
+        ) from exc
+    result = WebhookAccepted(
+        agency=agency,
+        provider=provider,
+        event_type=mapped.event_type,
+        accepted=0,
+        ignored=mapped.ignored is not None,
+        reason=mapped.ignored,
+    )
+    if mapped.events:
+        staged = await accept_events(
+            session,
+            outbox,
+            agency,
+            mapped.events,
+            source=f"webhook-{provider.value}",
+            deployment_source=DeploymentSource.DEPLOYMENT_SOURCE_WEBHOOK,
+        )
+        result.accepted, result.events = staged.accepted, staged.events
+    log.info(
+        "webhook.received",
+        agency=agency,
+        provider=provider.value,
+        event_type=mapped.event_type,
+        accepted=result.accepted,
+        ignored=result.reason,
+    )
+    return result
