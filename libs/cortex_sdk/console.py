@@ -50,7 +50,7 @@ class Console:
             self._json(
                 event="cluster.ready",
                 gateway_url=gateway_url,
-                console_url=f"{gateway_url}/console" if gateway_url else None,
+                docs_url=f"{gateway_url}/docs" if gateway_url else None,
                 admin_key=shown,
                 admin_key_file=str(key.path),
                 pid=os.getpid(),
@@ -58,7 +58,8 @@ class Console:
             return
         lines = ["", click.style("CodeValdCortex is up", bold=True)]
         if gateway_url:
-            lines += [f"  gateway    {gateway_url}", f"  console    {gateway_url}/console"]
+            # The web console is not built yet: point at the interactive API reference instead.
+            lines += [f"  gateway    {gateway_url}", f"  api docs   {gateway_url}/docs"]
         if shown:
             lines.append(f"  admin key  {shown}")
             lines.append(f"             (shown once; also saved to {key.path}, mode 0600)")

@@ -322,7 +322,7 @@ def test_banner_shows_a_generated_key_only_on_first_start(
 
     out = capsys.readouterr().out
     assert out.count(first.value) == 1
-    assert "http://127.0.0.1:8080/console" in out
+    assert "http://127.0.0.1:8080/docs" in out
     assert f"see {tmp_path / 'admin.key'}" in out
 
 
