@@ -9,7 +9,7 @@ from metrics_collector.dora.cache import DoraCache
 from metrics_collector.dora.endpoints import router as dora_router
 from metrics_collector.dora.prometheus import DoraCollector, export
 from metrics_collector.dora.service import DoraFeature
-from metrics_collector.events.consumers import delivery_consumer
+from metrics_collector.events.consumers import delivery_consumer, rollout_consumer
 from metrics_collector.events.endpoints import router as events_router
 from metrics_collector.models import messaging
 from metrics_collector.settings import Settings
@@ -49,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             streams=STREAMS,
             routers=[events_router, dora_router],
             consumers=lambda rt: [
-                delivery_consumer(rt.settings, lambda agencies: facts_committed(rt, agencies))
+                delivery_consumer(rt.settings, lambda agencies: facts_committed(rt, agencies)),
+                rollout_consumer(rt.settings, lambda agencies: facts_committed(rt, agencies)),
             ],
             on_start=[start],
             on_stop=[stop],

@@ -12,7 +12,16 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cortex_contracts import ChangeRecorded, DeploymentRecorded, IncidentRecorded
+from cortex_contracts import (
+    ChangeRecorded,
+    DeploymentFinished,
+    DeploymentRecorded,
+    DeploymentSource,
+    DeploymentStatus,
+    IncidentRecorded,
+    RolledBack,
+    RolloutStatus,
+)
 from metrics_collector.domain.dora_facts import (
     STORED_FIELDS,
     Change,
@@ -80,10 +89,53 @@ def payload_dict(payload: Message) -> dict[str, Any]:
     return out
 
 
+_ROLLOUT_STATUS = {
+    RolloutStatus.ROLLOUT_STATUS_SUCCEEDED: DeploymentStatus.DEPLOYMENT_STATUS_SUCCEEDED,
+    RolloutStatus.ROLLOUT_STATUS_FAILED: DeploymentStatus.DEPLOYMENT_STATUS_FAILED,
+    RolloutStatus.ROLLOUT_STATUS_ROLLED_BACK: DeploymentStatus.DEPLOYMENT_STATUS_ROLLED_BACK,
+    RolloutStatus.ROLLOUT_STATUS_ABORTED: DeploymentStatus.DEPLOYMENT_STATUS_CANCELLED,
+}
+
+
+def rollout_deployment(payload: DeploymentFinished | RolledBack) -> DeploymentRecorded:
+    """A platform rollout as a delivery fact, so rollouts count without any REST call.
+
+    A finished run is the deployment itself. A rollback of a finished deployment is a
+    deployment of its own that rolls the other back (``rollback_of``): the other one counts as
+    failed, and recovered when the rollback finished (docs/metrics.md).
+    """
+    if isinstance(payload, DeploymentFinished):
+        return DeploymentRecorded(
+            deployment_id=payload.deployment_id,
+            service=payload.service,
+            environment=payload.environment,
+            status=_ROLLOUT_STATUS.get(payload.status, DeploymentStatus.DEPLOYMENT_STATUS_FAILED),
+            started_at=payload.started_at,
+            finished_at=payload.finished_at,
+            commit_shas=payload.commit_shas,
+            labels=payload.labels,
+            batch_size=payload.batch_size,
+            source=DeploymentSource.DEPLOYMENT_SOURCE_ROLLOUT,
+        )
+    return DeploymentRecorded(
+        deployment_id=f"{payload.deployment_id}:rollback",
+        service=payload.service,
+        environment=payload.environment,
+        status=DeploymentStatus.DEPLOYMENT_STATUS_SUCCEEDED,
+        started_at=payload.started_at,
+        finished_at=payload.finished_at,
+        labels=["rollback"],
+        rollback_of=payload.deployment_id,
+        source=DeploymentSource.DEPLOYMENT_SOURCE_ROLLOUT,
+    )
+
+
 def to_fact(
     payload: Message, *, agency: str, envelope_id: str, source: str, occurred_at: datetime
 ) -> DeliveryFact:
     """The stored row of a change, deployment or incident; raises TypeError for other payloads."""
+    if isinstance(payload, DeploymentFinished | RolledBack):
+        payload = rollout_deployment(payload)
     facts = payload_dict(payload)
     common: dict[str, Any] = {
         "agency": agency,

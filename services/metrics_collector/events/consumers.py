@@ -13,7 +13,12 @@ FactsCommitted = Callable[[set[str]], None]
 
 
 def delivery_consumer(
-    settings: ProcessSettings, on_committed: FactsCommitted | None = None
+    settings: ProcessSettings,
+    on_committed: FactsCommitted | None = None,
+    *,
+    name: str = "metrics-collector-delivery",
+    stream: str = "CORTEX_DELIVERY",
+    filter_subjects: Sequence[str] = (subject_filter("delivery"),),
 ) -> ConsumerSpec:
     async def handle(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
         merged = await record_deliveries(session, deliveries)
@@ -22,11 +27,27 @@ def delivery_consumer(
             after_commit(session, lambda: on_committed(agencies))
 
     return ConsumerSpec(
-        name="metrics-collector-delivery",
-        stream="CORTEX_DELIVERY",
-        filter_subjects=[subject_filter("delivery")],
+        name=name,
+        stream=stream,
+        filter_subjects=list(filter_subjects),
         handler=handle,
         max_deliver=settings.consumer_max_deliver,
         ack_wait_s=settings.consumer_ack_wait_s,
         batch_size=settings.consumer_batch_size,
+    )
+
+
+def rollout_consumer(
+    settings: ProcessSettings, on_committed: FactsCommitted | None = None
+) -> ConsumerSpec:
+    """Finished rollouts and rollbacks of the rollout orchestrator count as deployments."""
+    return delivery_consumer(
+        settings,
+        on_committed,
+        name="metrics-collector-rollouts",
+        stream="CORTEX_DEPLOY",
+        filter_subjects=(
+            subject_filter("deploy", "finished"),
+            subject_filter("deploy", "rolled_back"),
+        ),
     )
