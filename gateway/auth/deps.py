@@ -7,11 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from cortex_contracts.subjects import validate_agency
-from cortex_kit.errors import CortexError
+from cortex_kit.errors import CortexError, Forbidden
 from cortex_kit.runtime import DbSession
-from gateway.auth.errors import ForbiddenError
-from gateway.auth.service import authenticate
+from gateway.auth.service import agency_slug, authenticate
 from gateway.domain.keys import Principal, Role
 from gateway.state import gateway_state
 
@@ -31,7 +29,7 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         principal = await authenticate(session, token, gateway_state(request).key_cache)
         if not principal.may(allowed):
-            raise ForbiddenError(
+            raise Forbidden(
                 f"Role {principal.role.value!r} may not call {request.method} {request.url.path}.",
                 remediation="Use a key with one of the roles: "
                 + ", ".join(sorted(r.value for r in allowed | {Role.ADMIN})),
@@ -52,23 +50,11 @@ def resolve_agency(principal: Principal, requested: str | None) -> str:
                 remediation="Add `agency=<slug>` (query parameter or body field).",
                 code="agency_required",
             )
-        return _slug(requested)
+        return agency_slug(requested)
     if requested and requested != principal.agency:
-        raise ForbiddenError(
+        raise Forbidden(
             f"This key belongs to agency {principal.agency!r}, not {requested!r}.",
             remediation="Use a key of that agency, or omit `agency` to act on your own.",
             code="agency_forbidden",
         )
     return principal.agency
-
-
-def _slug(agency: str) -> str:
-    try:
-        return validate_agency(agency)
-    except ValueError as exc:
-        raise CortexError(
-            str(exc),
-            remediation="Agencies are slugs: lower-case letters, digits and '-', up to 63 chars.",
-            code="invalid_agency",
-            status=422,
-        ) from exc

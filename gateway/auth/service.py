@@ -8,10 +8,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_contracts.subjects import validate_agency
-from cortex_kit.errors import CortexError, NotFound
+from cortex_kit.errors import CortexError, NotFound, Unauthorized
 from cortex_kit.logs import get_logger
 from gateway.auth import repository
-from gateway.auth.errors import AuthError
 from gateway.domain.keys import (
     ALL_AGENCIES,
     Principal,
@@ -53,14 +52,14 @@ class KeyCache:
 
 async def authenticate(session: AsyncSession, token: str | None, cache: KeyCache) -> Principal:
     if not token:
-        raise AuthError("No API key was sent.", remediation=_REMEDY, code="missing_api_key")
+        raise Unauthorized("No API key was sent.", remediation=_REMEDY, code="missing_api_key")
     cached = cache.get(token)
     if cached is not None:
         return cached
     parsed = parse_token(token)
     row = await repository.find_active(session, parsed.key_id) if parsed else None
     if parsed is None or row is None or not secret_matches(parsed.secret, row["secret_hash"]):
-        raise AuthError(
+        raise Unauthorized(
             "The API key is malformed, unknown or revoked.",
             remediation=_REMEDY,
             code="invalid_api_key",
@@ -71,8 +70,11 @@ async def authenticate(session: AsyncSession, token: str | None, cache: KeyCache
 
 
 def _valid_agency(agency: str) -> str:
-    if agency == ALL_AGENCIES:
-        return agency
+    return agency if agency == ALL_AGENCIES else agency_slug(agency)
+
+
+def agency_slug(agency: str) -> str:
+    """A valid, non-reserved agency slug, or a 422 problem that says how to fix it."""
     if agency == RESERVED_AGENCY:
         raise CortexError(
             f"{RESERVED_AGENCY!r} is reserved for the org baseline policy.",

@@ -40,6 +40,8 @@ from cortex_kit.observability import (
     inject_context,
 )
 
+HOUSEKEEPING_INTERVAL_S = 10.0
+"""How often the backlog gauge is refreshed and published rows past retention deleted."""
 STAGED = "cortex.outbox.staged"
 """``session.info`` flag: this transaction added outbox rows."""
 log = get_logger("cortex.outbox")
@@ -195,7 +197,8 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = 0.0
-        ticks = 0
+        loop = asyncio.get_running_loop()
+        next_housekeeping = loop.time() + HOUSEKEEPING_INTERVAL_S
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s + backoff)
@@ -210,8 +213,9 @@ class OutboxRelay:
                 OUTBOX_FAILURES.labels(self.service).inc()
                 backoff = min(self.max_backoff_s, max(0.25, backoff * 2))
                 log.warning("outbox.relay_failed", error=str(exc), retry_in_s=backoff)
-            ticks += 1
-            if ticks % 20 == 0:
+            # By the clock, not per wake-up: under load the relay wakes hundreds of times a second.
+            if loop.time() >= next_housekeeping:
+                next_housekeeping = loop.time() + HOUSEKEEPING_INTERVAL_S
                 await self._housekeeping()
 
     def _statements(self) -> _RelayStatements:

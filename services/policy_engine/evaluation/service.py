@@ -17,7 +17,13 @@ from cortex_kit.observability import inject_context
 from policy_engine.budgets import service as budgets
 from policy_engine.domain.compiler import CompiledPolicy
 from policy_engine.domain.decision import DecisionResult
-from policy_engine.domain.evaluator import AuthorizeInput, BudgetUsage, EvalContext, evaluate
+from policy_engine.domain.evaluator import (
+    AuthorizeInput,
+    BudgetUsage,
+    EvalContext,
+    evaluate,
+    fail_closed,
+)
 from policy_engine.domain.pii import PayloadScan, mask_all, mask_payload, scan_payload
 from policy_engine.domain.pii_model import Entity
 from policy_engine.evaluation.cache import PolicyCache
@@ -108,8 +114,6 @@ def _stored_payload(payload: Any, scan: PayloadScan | None) -> Any:
 
 
 def _no_policy_result() -> DecisionResult:
-    from policy_engine.domain.checks import fail_closed
-
     return fail_closed("no policy is published for this agency (publish one, or run the wizard)")
 
 
@@ -163,8 +167,6 @@ async def _decide(
         ):
             return result, ctx
         # Another request took the budget in between: evaluate again on fresh usage.
-    from policy_engine.domain.checks import fail_closed
-
     return fail_closed("the budget changed under concurrent requests; retry"), ctx
 
 

@@ -10,7 +10,7 @@ from cortex_kit.errors import CortexError
 from cortex_kit.runtime import DbSession, RuntimeDep
 from cortex_kit.web import PRINCIPAL_HEADER, CallerAgency
 from policy_engine.domain.schema import policy_json_schema
-from policy_engine.errors import PolicyInvalidError, issues_json
+from policy_engine.errors import PolicyInvalidError
 from policy_engine.policies import service
 from policy_engine.policies.schemas import (
     PolicyHistory,
@@ -234,6 +234,3 @@ async def effective_policy(
         "version": service.version_label(policy),
         **policy.explain(),
     }
-
-
-__all__ = ["issues_json", "router"]
