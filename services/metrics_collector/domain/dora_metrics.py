@@ -8,13 +8,13 @@ The result is plain JSON (``DoraReport``), schema in ``docs/metrics.md``.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from itertools import compress, repeat
-from operator import attrgetter, floordiv
+from typing import Any
+
+import numpy as np
 
 from metrics_collector.domain import stats
 from metrics_collector.domain.bands import (
@@ -45,7 +45,13 @@ from metrics_collector.domain.dora_schema import (
     ReworkRate,
     TrendPoint,
 )
-from metrics_collector.domain.dora_snapshot import DeploymentOutcome, DoraSnapshot, SliceSnapshot
+from metrics_collector.domain.dora_snapshot import (
+    Columns,
+    DoraSnapshot,
+    Flags,
+    Floats,
+    SliceSnapshot,
+)
 
 # Upper bounds (seconds) of the lead-time and recovery-time histograms: roughly log-spaced
 # (x2 to x5 per step) and chosen so that every DORA band edge (1 h, 1 d, 1 w, 1 month,
@@ -66,8 +72,6 @@ DURATION_BUCKETS_S: tuple[float, ...] = (
     SIX_MONTHS,
 )
 MAX_BUCKETS = 1500
-_AT, _REACHED = attrgetter("at"), attrgetter("reached")
-_FAILED, _UNPLANNED = attrgetter("failed"), attrgetter("unplanned")
 
 
 class TrendBucket(StrEnum):
@@ -108,27 +112,54 @@ def _iso(moment: datetime) -> str:
 
 @dataclass(slots=True)
 class _Sample:
-    outcomes: list[DeploymentOutcome]
-    leads: list[float]
+    """What a window holds, gathered from every matching slice (numpy, see ``Columns``)."""
+
+    outcome_at: Floats
+    reached: Flags
+    failed: Flags
+    unplanned: Flags
+    recovery_s: Floats
+    leads: Floats
     incidents: int
     unlinked: int
 
+    @property
+    def deployments(self) -> int:
+        return len(self.outcome_at)
+
 
 def _gather(slices: Sequence[SliceSnapshot], low: float, high: float) -> _Sample:
-    sample = _Sample([], [], 0, 0)
+    outcomes: list[tuple[Columns, int, int]] = []
+    leads: list[Floats] = []
+    incidents = unlinked = 0
     for s in slices:
-        sample.outcomes.extend(
-            s.outcomes[bisect_left(s.outcome_at, low) : bisect_left(s.outcome_at, high)]
-        )
-        sample.leads.extend(s.lead_s[bisect_left(s.lead_at, low) : bisect_left(s.lead_at, high)])
-        i, j = bisect_left(s.incident_at, low), bisect_left(s.incident_at, high)
-        sample.incidents += j - i
-        sample.unlinked += (j - i) - sum(s.incident_linked[i:j])
-    return sample
+        c = s.columns
+        i, j = np.searchsorted(c.outcome_at, (low, high))
+        outcomes.append((c, int(i), int(j)))
+        i, j = np.searchsorted(c.lead_at, (low, high))
+        leads.append(c.lead_s[i:j])
+        i, j = np.searchsorted(c.incident_at, (low, high))
+        incidents += int(j - i)
+        unlinked += int(j - i) - int(np.count_nonzero(c.incident_linked[i:j]))
+
+    def column(name: str, dtype: type[np.generic]) -> Any:
+        parts = [getattr(c, name)[i:j] for c, i, j in outcomes]
+        return np.concatenate(parts) if parts else np.empty(0, dtype)
+
+    return _Sample(
+        outcome_at=column("outcome_at", np.float64),
+        reached=column("reached", np.bool_),
+        failed=column("failed", np.bool_),
+        unplanned=column("unplanned", np.bool_),
+        recovery_s=column("recovery_s", np.float64),
+        leads=np.concatenate(leads) if leads else np.empty(0, np.float64),
+        incidents=incidents,
+        unlinked=unlinked,
+    )
 
 
-def _histogram(sorted_values: list[float]) -> list[HistogramBin]:
-    counts = stats.histogram(sorted_values, DURATION_BUCKETS_S)
+def _histogram(sorted_values: Floats) -> list[HistogramBin]:
+    counts = stats.histogram_sorted(sorted_values, DURATION_BUCKETS_S)
     lowers = (0.0, *DURATION_BUCKETS_S)
     uppers: tuple[float | None, ...] = (*DURATION_BUCKETS_S, None)
     return [
@@ -138,23 +169,22 @@ def _histogram(sorted_values: list[float]) -> list[HistogramBin]:
 
 
 def _quantiles(
-    values: list[float],
+    sorted_values: Floats,
 ) -> tuple[float | None, float | None, float | None, float | None]:
-    if not values:
+    if not len(sorted_values):
         return None, None, None, None
-    p50, p90, p99 = (stats.percentile(values, p) for p in (50, 90, 99))
-    return p50, p90, p99, stats.mean(values)
+    p50, p90, p99 = (stats.percentile_sorted(sorted_values, p) for p in (50, 90, 99))
+    return p50, p90, p99, stats.mean_sorted(sorted_values)
 
 
 def _frequency(sample: _Sample, days: float, bands: BandTable) -> DeploymentFrequency:
-    # map/compress/attrgetter: C loops, as an org-wide window holds 100,000s of deployments.
-    outcomes = sample.outcomes
-    reached = list(compress(map(_AT, outcomes), map(_REACHED, outcomes)))
-    deploy_days = len(set(map(floordiv, reached, repeat(DAY))))
-    frequency = bands.frequency.classify(len(reached), deploy_days, days)
+    reached = sample.outcome_at[sample.reached]
+    count = len(reached)
+    deploy_days = len(np.unique(np.floor_divide(reached, DAY)))
+    frequency = bands.frequency.classify(count, deploy_days, days)
     return {
-        "count": len(reached),
-        "per_day": _ratio(len(reached) / days),
+        "count": count,
+        "per_day": _ratio(count / days),
         "deploy_days": deploy_days,
         "deploy_days_per_week": _ratio(deploy_days * 7 / days),
         "frequency_class": None if frequency is None else frequency.value,
@@ -163,23 +193,21 @@ def _frequency(sample: _Sample, days: float, bands: BandTable) -> DeploymentFreq
 
 
 def _lead_time(sample: _Sample, bands: BandTable, histogram: bool) -> LeadTimeSummary:
-    # Sort everything, then drop the negative spans from the front: no generator over a
-    # million org-wide lead times.
-    values = sorted(sample.leads)
-    if values and values[0] < 0:
-        del values[: bisect_left(values, 0.0)]
-    p50, p90, p99, mean = _quantiles(values)
+    # Sort everything, then drop the negative spans (anomalies) from the front.
+    values = np.sort(sample.leads)
+    valid = values[int(np.searchsorted(values, 0.0)) :]
+    p50, p90, p99, mean = _quantiles(valid)
     summary: LeadTimeSummary = {
-        "n": len(values),
+        "n": len(valid),
         "p50_s": _seconds(p50),
         "p90_s": _seconds(p90),
         "p99_s": _seconds(p99),
         "mean_s": _seconds(mean),
-        "anomalies": len(sample.leads) - len(values),
+        "anomalies": len(values) - len(valid),
         "band": _name(band_of(bands.lead_time_s, p50)),
     }
     if histogram:
-        summary["histogram"] = _histogram(values)
+        summary["histogram"] = _histogram(valid)
     return summary
 
 
@@ -188,8 +216,8 @@ def _interval(k: int, n: int) -> list[float] | None:
 
 
 def _change_failure_rate(sample: _Sample, bands: BandTable) -> ChangeFailureRate:
-    n = len(sample.outcomes)
-    failed = sum(map(_FAILED, sample.outcomes))
+    n = sample.deployments
+    failed = int(np.count_nonzero(sample.failed))
     value = failed / n if n else None
     return {
         "value": None if value is None else _ratio(value),
@@ -203,12 +231,12 @@ def _change_failure_rate(sample: _Sample, bands: BandTable) -> ChangeFailureRate
 
 
 def _recovery_time(sample: _Sample, bands: BandTable, histogram: bool) -> RecoveryTime:
-    failed = [o for o in sample.outcomes if o.failed]
-    values = sorted(r for o in failed if (r := o.recovery_s) is not None)
+    spans = sample.recovery_s[sample.failed]
+    values = np.sort(spans[~np.isnan(spans)])
     p50, p90, p99, mean = _quantiles(values)
     summary: RecoveryTime = {
         "n": len(values),
-        "unrecovered": len(failed) - len(values),
+        "unrecovered": len(spans) - len(values),
         "p50_s": _seconds(p50),
         "p90_s": _seconds(p90),
         "p99_s": _seconds(p99),
@@ -221,8 +249,8 @@ def _recovery_time(sample: _Sample, bands: BandTable, histogram: bool) -> Recove
 
 
 def _rework_rate(sample: _Sample, bands: BandTable) -> ReworkRate:
-    n = len(sample.outcomes)
-    unplanned = sum(map(_UNPLANNED, sample.outcomes))
+    n = sample.deployments
+    unplanned = int(np.count_nonzero(sample.unplanned))
     value = unplanned / n if n else None
     return {
         "value": None if value is None else _ratio(value),

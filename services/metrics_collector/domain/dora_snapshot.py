@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple, TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from metrics_collector.domain.dora_commits import (
     REACHED,
@@ -79,9 +82,74 @@ class LeadTime(NamedTuple):
     seconds: float  # negative: the commit is dated after that deployment (an anomaly)
 
 
+Floats = npt.NDArray[np.float64]
+Flags = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """A slice's snapshot as read-only numpy columns, for queries over many slices.
+
+    An org-wide query over 90 days gathers ~250,000 deployments and ~1,250,000 lead times from
+    200 slices; in numpy the window cut, concatenation, sort and counts run in C, where a loop
+    over Python tuples took most of half a second. Built once per snapshot (a slice rebuild).
+    """
+
+    outcome_at: Floats
+    reached: Flags
+    failed: Flags
+    unplanned: Flags
+    recovery_s: Floats  # NaN: not a failure, or not recovered yet
+    lead_at: Floats
+    lead_s: Floats
+    incident_at: Floats
+    incident_linked: Flags
+
+    @classmethod
+    def of(
+        cls,
+        outcomes: tuple[DeploymentOutcome, ...],
+        lead_at: tuple[float, ...],
+        lead_s: tuple[float, ...],
+        incident_at: tuple[float, ...],
+        incident_linked: tuple[bool, ...],
+    ) -> Columns:
+        n = len(outcomes)
+        nan = float("nan")
+
+        def floats(values: Iterable[float], count: int) -> Floats:
+            return _frozen(np.fromiter(values, np.float64, count))
+
+        def flags(values: Iterable[bool], count: int) -> Flags:
+            return _frozen(np.fromiter(values, np.bool_, count))
+
+        return cls(
+            outcome_at=floats((o.at for o in outcomes), n),
+            reached=flags((o.reached for o in outcomes), n),
+            failed=flags((o.failed for o in outcomes), n),
+            unplanned=flags((o.unplanned for o in outcomes), n),
+            recovery_s=floats((nan if (r := o.recovery_s) is None else r for o in outcomes), n),
+            lead_at=floats(lead_at, len(lead_at)),
+            lead_s=floats(lead_s, len(lead_s)),
+            incident_at=floats(incident_at, len(incident_at)),
+            incident_linked=flags(incident_linked, len(incident_linked)),
+        )
+
+
+_A = TypeVar("_A", bound=np.ndarray)
+
+
+def _frozen(array: _A) -> _A:
+    array.flags.writeable = False
+    return array
+
+
 @dataclass(frozen=True, slots=True)
 class SliceSnapshot:
-    """Derived facts of one ``(service, environment)``; all columns sorted by time."""
+    """Derived facts of one ``(service, environment)``; all columns sorted by time.
+
+    ``columns`` holds the same data as numpy arrays (derived, so left out of equality).
+    """
 
     service: str
     environment: str
@@ -93,6 +161,13 @@ class SliceSnapshot:
     lead_deployments: tuple[str, ...]
     incident_at: tuple[float, ...]  # opened, sorted
     incident_linked: tuple[bool, ...]
+    columns: Columns = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        columns = Columns.of(
+            self.outcomes, self.lead_at, self.lead_s, self.incident_at, self.incident_linked
+        )
+        object.__setattr__(self, "columns", columns)
 
     def lead_times(self) -> Iterator[LeadTime]:
         """One row per change shipped to this environment (e.g. for persistence)."""

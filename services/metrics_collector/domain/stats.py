@@ -1,4 +1,4 @@
-"""Small, exact statistics for the DORA metrics (pure, no I/O, no numpy).
+"""Small, exact statistics for the DORA metrics (pure, no I/O).
 
 Percentiles use the nearest-rank definition: the p-th percentile of n sorted values is the
 value at 1-based rank ceil(p/100 * n). It always returns an observed value (a real lead time,
@@ -11,6 +11,9 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
 
 #: z for a two-sided 95 % interval.
 Z95 = 1.959963984540054
@@ -70,3 +73,34 @@ def histogram(sorted_values: Sequence[float], upper_bounds: Sequence[float]) -> 
         below = upto
     counts.append(len(sorted_values) - below)
     return counts
+
+
+# --- the same over sorted numpy arrays (the org-wide queries: a million values and more) ------
+
+
+def percentile_sorted(sorted_values: npt.NDArray[np.float64], pct: float) -> float:
+    """:func:`percentile` of a sorted float array."""
+    if not len(sorted_values):
+        raise ValueError("percentile of no values")
+    if not 0 <= pct <= 100:
+        raise ValueError(f"percentile {pct} is outside [0, 100]")
+    rank = math.ceil(pct * len(sorted_values) / 100 - _RANK_EPSILON)
+    return float(sorted_values[max(rank, 1) - 1])
+
+
+def mean_sorted(sorted_values: npt.NDArray[np.float64]) -> float:
+    """Mean of a sorted float array. numpy's pairwise sum over the *sorted* values: the same
+    values in any order give the same bits (sorting fixes the order), without ``fsum``'s
+    per-element Python cost; the error is a few ulps, far below the millisecond reported."""
+    if not len(sorted_values):
+        raise ValueError("mean of no values")
+    return float(np.sum(sorted_values)) / len(sorted_values)
+
+
+def histogram_sorted(
+    sorted_values: npt.NDArray[np.float64], upper_bounds: Sequence[float]
+) -> list[int]:
+    """:func:`histogram` of a sorted float array."""
+    edges = np.searchsorted(sorted_values, upper_bounds, side="right").tolist()
+    uppers = [*edges, len(sorted_values)]
+    return [hi - lo for lo, hi in zip([0, *edges], uppers, strict=True)]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -67,7 +68,7 @@ def slice_values(
         "rework_rate": r["rework_rate"]["band"],
     }
     return SliceValues(
-        deployments_total=float(sum(o.reached for o in piece.outcomes)),
+        deployments_total=float(np.count_nonzero(piece.columns.reached)),
         gauges={k: float(v) for k, v in candidates.items() if v is not None},
         bands={k: BAND_VALUE[v] for k, v in bands.items() if v is not None},
     )

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -76,3 +79,42 @@ def test_histogram_counts_each_value_in_its_upper_inclusive_bucket() -> None:
     # buckets: (-inf, 10], (10, 100], (100, +inf)
     assert stats.histogram([0.0, 10.0, 10.5, 100.0, 101.0, 1e9], [10.0, 100.0]) == [2, 2, 2]
     assert stats.histogram([], [10.0, 100.0]) == [0, 0, 0]
+
+
+_DURATIONS = st.lists(
+    st.floats(min_value=-1e7, max_value=1e8, allow_nan=False, allow_infinity=False),
+    min_size=1,
+    max_size=200,
+)
+
+
+@given(_DURATIONS, st.floats(min_value=0, max_value=100))
+def test_sorted_array_percentile_equals_the_list_one(values: list[float], pct: float) -> None:
+    expected = stats.percentile(sorted(values), pct)
+    assert stats.percentile_sorted(np.sort(np.array(values)), pct) == expected
+
+
+@given(_DURATIONS, st.randoms())
+def test_sorted_array_mean_is_the_same_in_any_order_and_close_to_exact(
+    values: list[float], rng: random.Random
+) -> None:
+    shuffled = values[:]
+    rng.shuffle(shuffled)
+    a = stats.mean_sorted(np.sort(np.array(values)))
+    assert a == stats.mean_sorted(np.sort(np.array(shuffled)))
+    assert a == pytest.approx(stats.mean(values), rel=1e-12, abs=1e-6)
+
+
+@given(_DURATIONS)
+def test_sorted_array_histogram_equals_the_list_histogram(values: list[float]) -> None:
+    bounds = [0.0, 60.0, 3600.0, 86400.0]
+    expected = stats.histogram(sorted(values), bounds)
+    assert stats.histogram_sorted(np.sort(np.array(values)), bounds) == expected
+
+
+def test_sorted_array_helpers_reject_no_values() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        stats.percentile_sorted(np.empty(0), 50)
+    with pytest.raises(ValueError, match="no values"):
+        stats.mean_sorted(np.empty(0))
+    assert stats.histogram_sorted(np.empty(0), [1.0]) == [0, 0]
