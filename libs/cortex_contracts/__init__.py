@@ -9,6 +9,8 @@ from cortex_contracts._pb.cortex.approval.v1.approval_pb2 import (
 from cortex_contracts._pb.cortex.decision.v1.decision_pb2 import Decision, DecisionRecorded, Reason
 from cortex_contracts._pb.cortex.delivery.v1.delivery_pb2 import (
     ChangeRecorded,
+    DeliveryBatch,
+    DeliveryEvent,
     DeploymentRecorded,
     DeploymentSource,
     DeploymentStatus,
@@ -76,6 +78,8 @@ __all__ = [
     "ContractError",
     "Decision",
     "DecisionRecorded",
+    "DeliveryBatch",
+    "DeliveryEvent",
     "DeploymentFinished",
     "DeploymentRecorded",
     "DeploymentSource",

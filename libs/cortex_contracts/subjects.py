@@ -18,6 +18,7 @@ from cortex_contracts._pb.cortex.approval.v1.approval_pb2 import ApprovalDecided
 from cortex_contracts._pb.cortex.decision.v1.decision_pb2 import DecisionRecorded
 from cortex_contracts._pb.cortex.delivery.v1.delivery_pb2 import (
     ChangeRecorded,
+    DeliveryBatch,
     DeploymentRecorded,
     IncidentRecorded,
 )
@@ -55,6 +56,7 @@ EVENT_ROUTES: Final[Mapping[type[Message], EventRoute]] = MappingProxyType(
         ChangeRecorded: EventRoute("delivery", "change"),
         DeploymentRecorded: EventRoute("delivery", "deployment"),
         IncidentRecorded: EventRoute("delivery", "incident"),
+        DeliveryBatch: EventRoute("delivery", "batch"),
         DeploymentStarted: EventRoute("deploy", "started"),
         BatchCompleted: EventRoute("deploy", "batch_completed"),
         DeploymentFinished: EventRoute("deploy", "finished"),

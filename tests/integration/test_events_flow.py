@@ -108,3 +108,39 @@ async def test_every_process_is_ready_and_exports_metrics(cluster: Cluster) -> N
             assert ready.json()["checks"] == {"database": "ok", "nats": "ok", "migrations": "ok"}
             metrics = await client.get(f"{served.url}/metrics")
             assert "cortex_http_requests_total" in metrics.text
+
+
+def _change(n: int) -> dict[str, Any]:
+    sha = f"{n:040x}"
+    return {**CHANGE, "id": f"bc-{n}", "commit_sha": sha}
+
+
+async def test_a_large_batch_travels_in_batch_envelopes_and_every_event_is_stored(
+    cluster: Cluster,
+) -> None:
+    events = [_change(n) for n in range(1000)]
+    async with cluster.client() as client:
+        resp = await client.post("/v1/events", json={"agency": "acme", "events": events})
+        assert resp.status_code == 202, resp.text
+        accepted = resp.json()["events"]
+        # 1,000 events → two DeliveryBatch envelopes of 500; each event has its version id.
+        envelopes = {e["envelope_id"].rsplit("/", 1)[0] for e in accepted}
+        assert len(envelopes) == 2
+        assert [int(e["envelope_id"].rsplit("/", 1)[1]) for e in accepted[:3]] == [0, 1, 2]
+        last = await wait_for(client, "/v1/events/change/bc-999", agency="acme")
+        assert last.status_code == 200, last.text
+        assert last.json()["facts"]["commit_sha"] == f"{999:040x}"
+        listed = await client.get("/v1/events", params={"agency": "acme", "limit": 1000})
+        stored = {e["event_id"] for e in listed.json()["items"]}
+        assert stored == {f"bc-{n}" for n in range(1000)}
+        # The same batch again: every event is a second version of the same fact, not a new one.
+        again = await client.post("/v1/events", json={"agency": "acme", "events": events[:2]})
+        assert again.status_code == 202
+        for _ in range(100):
+            got = (await client.get("/v1/events/change/bc-0", params={"agency": "acme"})).json()
+            if got["versions"] == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert got["versions"] == 2
+        listed = await client.get("/v1/events", params={"agency": "acme", "limit": 1000})
+        assert len(listed.json()["items"]) == 1000

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cortex_contracts import MalformedEnvelope, UnknownEventType, decode, unpack
+from cortex_contracts import DeliveryBatch, MalformedEnvelope, UnknownEventType, decode, unpack
 from cortex_kit.errors import NotFound
 from cortex_kit.messaging.consumer import Delivery, PoisonMessage
 from metrics_collector.domain.facts import DeliveryFact, merge_versions, to_fact
@@ -16,17 +16,32 @@ from metrics_collector.events import repository
 from metrics_collector.events.repository import Identity
 
 
-def _fact(delivery: Delivery) -> DeliveryFact:
+def _facts(delivery: Delivery) -> list[DeliveryFact]:
+    """The facts an envelope carries: one, or each event of a DeliveryBatch, whose n-th event
+    is stored as the version ``<envelope id>/<n>``."""
     try:
         envelope = decode(delivery.data)
         payload = unpack(envelope)
-        return to_fact(
-            payload,
-            agency=envelope.agency,
-            envelope_id=envelope.id,
-            source=envelope.source,
-            occurred_at=envelope.occurred_at.ToDatetime(tzinfo=UTC),
-        )
+        occurred_at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        if not isinstance(payload, DeliveryBatch):
+            items = [(envelope.id, payload)]
+        else:
+            items = []
+            for n, item in enumerate(payload.events):
+                kind = item.WhichOneof("event")
+                if kind is None:
+                    raise TypeError(f"event {n} of batch {envelope.id} is empty")
+                items.append((f"{envelope.id}/{n}", getattr(item, kind)))
+        return [
+            to_fact(
+                event,
+                agency=envelope.agency,
+                envelope_id=version_id,
+                source=envelope.source,
+                occurred_at=occurred_at,
+            )
+            for version_id, event in items
+        ]
     except (MalformedEnvelope, UnknownEventType, TypeError) as exc:
         raise PoisonMessage(str(exc)) from exc
 
@@ -54,7 +69,7 @@ async def record_facts(session: AsyncSession, facts: Sequence[DeliveryFact]) -> 
 async def record_deliveries(
     session: AsyncSession, deliveries: Sequence[Delivery]
 ) -> list[DeliveryFact]:
-    return await record_facts(session, [_fact(d) for d in deliveries])
+    return await record_facts(session, [f for d in deliveries for f in _facts(d)])
 
 
 async def get_event(session: AsyncSession, agency: str, kind: str, event_id: str) -> dict[str, Any]:

@@ -108,3 +108,19 @@ class IncidentRecorded(_message.Message):
     caused_by_deployment: str
     caused_by_commit: str
     def __init__(self, incident_id: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., severity: _Optional[str] = ..., caused_by_deployment: _Optional[str] = ..., caused_by_commit: _Optional[str] = ...) -> None: ...
+
+class DeliveryEvent(_message.Message):
+    __slots__ = ("change", "deployment", "incident")
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_FIELD_NUMBER: _ClassVar[int]
+    change: ChangeRecorded
+    deployment: DeploymentRecorded
+    incident: IncidentRecorded
+    def __init__(self, change: _Optional[_Union[ChangeRecorded, _Mapping]] = ..., deployment: _Optional[_Union[DeploymentRecorded, _Mapping]] = ..., incident: _Optional[_Union[IncidentRecorded, _Mapping]] = ...) -> None: ...
+
+class DeliveryBatch(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[DeliveryEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[DeliveryEvent, _Mapping]]] = ...) -> None: ...
