@@ -100,3 +100,15 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under ``session``, inside its transaction.
+
+    For the few hot paths where SQLAlchemy's per-row parameter processing costs more than the
+    statement (bulk inserts of thousands of rows as arrays with ``unnest``): statements run on
+    it belong to the session's transaction and commit or roll back with it.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection

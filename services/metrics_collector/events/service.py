@@ -54,15 +54,14 @@ async def record_facts(session: AsyncSession, facts: Sequence[DeliveryFact]) -> 
     for fact in facts:
         batch.setdefault((fact.agency, fact.kind, fact.event_id), []).append(fact)
     await repository.lock_identities(session, sorted(batch))
-    await repository.insert_versions(session, facts)
     # A fact seen for the first time, once, is its own merge: no need to read it back.
-    first = [group[0] for group in batch.values() if len(group) == 1]
-    created = await repository.insert_new(session, first)
+    first = [len(batch[(f.agency, f.kind, f.event_id)]) == 1 for f in facts]
+    created = await repository.store(session, facts, first)
     again = [identity for identity in batch if identity not in created]
     versions = await repository.versions_of(session, again)
     merged = [(merge_versions(group), len(group)) for group in versions.values()]
     await repository.upsert_merged(session, merged)
-    new = [f for f in first if (f.agency, f.kind, f.event_id) in created]
+    new = [f for f in facts if (f.agency, f.kind, f.event_id) in created]
     return new + [fact for fact, _ in merged]
 
 
