@@ -411,3 +411,36 @@ async def test_cortex_dora_prints_bands_json_and_exit_codes(cluster: Cluster, ca
     )
     assert code == 1
     assert "invalid_window" in err
+
+
+async def test_a_burst_of_facts_puts_the_cache_in_burst_mode_and_queries_still_rebuild(
+    cluster: Cluster,
+) -> None:
+    from cortex_kit.db import Database
+    from metrics_collector.dora.cache import DoraCache
+
+    db = Database(cluster.database_url)
+    cache = DoraCache(db, poll_interval_s=60.0, burst_facts=len(WORKED_EXAMPLE))
+    try:
+        async with cluster.client() as client:
+            await send(client, [change("0", 1, 1)])
+        entry = await cache.agency("acme")
+        assert await cache.poll() < len(WORKED_EXAMPLE)
+        assert not cache.in_burst
+        async with cluster.client() as client:
+            await send(client, WORKED_EXAMPLE)
+
+        async def read() -> int:
+            return await cache.poll()
+
+        # Nothing rebuilt by the poll itself: the slices wait, counted as pending.
+        assert await eventually(read, lambda n: n > 0) >= len(WORKED_EXAMPLE)
+        assert cache.in_burst
+        assert entry.dirty
+        # A query does not wait for the burst: it rebuilds the slices it reads.
+        await cache.agency("acme")
+        assert not entry.dirty
+        assert entry.snapshots
+    finally:
+        await cache.stop()
+        await db.dispose()

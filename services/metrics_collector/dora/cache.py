@@ -26,7 +26,7 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from prometheus_client import Histogram
+from prometheus_client import Gauge, Histogram
 
 from cortex_kit.db import Database
 from cortex_kit.logs import get_logger
@@ -51,6 +51,12 @@ REBUILD_SECONDS = Histogram(
     "cortex_dora_slice_rebuild_seconds",
     "Time to rebuild one (service, environment) DORA snapshot.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+
+PENDING_SLICES = Gauge(
+    "cortex_dora_pending_slices",
+    "Slices with changes not yet rebuilt into their DORA snapshot (queries of those slices "
+    "rebuild them first; a lasting non-zero value means the metrics lag behind a burst).",
 )
 
 
@@ -116,10 +122,13 @@ class DoraCache:
         *,
         poll_interval_s: float = 1.0,
         load_chunk: int = 10_000,
-        rebuild_pause: float = 1.0,
+        burst_facts: int = 500,
+        burst_pause: float = 2.0,
     ) -> None:
         self._db = db
-        self._rebuild_pause = rebuild_pause
+        self._burst_facts = burst_facts
+        self._burst_pause = burst_pause
+        self._burst_until = 0.0
         self._poll_interval_s = poll_interval_s
         self._load_chunk = load_chunk
         self._agencies: dict[str, AgencyCache] = {}
@@ -290,11 +299,18 @@ class DoraCache:
                 self._polled.notify_all()
             self._dirty.set()
 
-    async def poll(self) -> None:
-        """Apply every fact and setting committed since the previous poll."""
+    @property
+    def in_burst(self) -> bool:
+        """Facts arrive faster than their slices can be rebuilt one by one: storing them comes
+        first (see ``_rebuild_loop``)."""
+        return time.monotonic() < self._burst_until
+
+    async def poll(self) -> int:
+        """Apply every fact and setting committed since the previous poll; returns how many
+        facts were read."""
         entries = self.loaded()
         if not entries:
-            return
+            return 0
         low = min(e.watermark for e in entries)
         agencies = [e.agency for e in entries]
         async with self._db.engine.connect() as conn:
@@ -317,6 +333,10 @@ class DoraCache:
                 entry.dirty |= entry.index.slices() | set(entry.snapshots)
         for entry in entries:
             entry.watermark = watermark
+        PENDING_SLICES.set(sum(len(e.dirty) for e in entries))
+        if len(facts) >= self._burst_facts:
+            self._burst_until = time.monotonic() + 2 * self._poll_interval_s
+        return len(facts)
 
     async def _rebuild_loop(self) -> None:
         # Apart from the poller, so that polls (which queries wait for) never wait for a
@@ -328,7 +348,11 @@ class DoraCache:
                 while entry.dirty:
                     started = time.perf_counter()
                     entry.rebuild(entry.dirty.pop())
-                    # At most half of the process's time: under a burst touching many large
-                    # slices, consuming (and so storing) events keeps up; queries still rebuild
-                    # the slices they need at once.
-                    await asyncio.sleep((time.perf_counter() - started) * self._rebuild_pause)
+                    PENDING_SLICES.set(sum(len(e.dirty) for e in self.loaded()))
+                    # During a burst (thousands of facts a second over many large slices) a
+                    # slice is dirty again before its rebuild is done: rebuilding at most a
+                    # third of the time lets consuming, and so storing, keep up; the slices
+                    # catch up at full speed once the burst is over. Queries rebuild the
+                    # slices they need at once in any case.
+                    pause = self._burst_pause if self.in_burst else 0.0
+                    await asyncio.sleep((time.perf_counter() - started) * pause)
