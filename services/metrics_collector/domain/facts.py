@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -65,6 +65,61 @@ _PLAIN = frozenset(
         FieldDescriptor.TYPE_FIXED32,
     }
 )
+_EPOCH = datetime(1970, 1, 1)
+# Timestamp's valid range (0001-01-01 … 9999-12-31); outside it ToJsonString decides.
+_MIN_S, _MAX_S = -62_135_596_800, 253_402_300_799
+
+
+def timestamp_json(stamp: Timestamp) -> str:
+    """``stamp.ToJsonString()`` (RFC 3339, UTC, 0/3/6/9 fraction digits), a little faster."""
+    seconds, nanos = stamp.seconds, stamp.nanos
+    if not (_MIN_S <= seconds <= _MAX_S and 0 <= nanos < 1_000_000_000):
+        return stamp.ToJsonString()
+    text = (_EPOCH + timedelta(seconds=seconds)).isoformat()
+    if nanos == 0:
+        return text + "Z"
+    if nanos % 1_000_000 == 0:
+        return f"{text}.{nanos // 1_000_000:03d}Z"
+    if nanos % 1_000 == 0:
+        return f"{text}.{nanos // 1_000:06d}Z"
+    return f"{text}.{nanos:09d}Z"
+
+
+class _Fallback(Exception):
+    """A field ``payload_dict`` leaves to ``MessageToDict``."""
+
+
+def _fallback(value: Any) -> Any:
+    raise _Fallback
+
+
+def _converter(field: FieldDescriptor) -> Callable[[Any], Any]:
+    if field.message_type is not None:
+        if field.is_repeated or field.message_type.full_name != _TIMESTAMP:
+            return _fallback
+        return timestamp_json
+    if field.enum_type is not None:
+        if field.is_repeated:
+            return _fallback
+        names = {v.number: v.name for v in field.enum_type.values}
+
+        def enum_name(value: int) -> str:
+            if value not in names:  # an unknown number: MessageToDict writes the number
+                raise _Fallback
+            return names[value]
+
+        return enum_name
+    if field.type in _PLAIN:
+        return list if field.is_repeated else _same
+    return _fallback  # 64-bit ints (strings in JSON), floats, bytes: MessageToDict's rules
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# Per field descriptor (a handful of fields in all), its name and converter, decided once.
+_CONVERTERS: dict[FieldDescriptor, tuple[str, Callable[[Any], Any]]] = {}
 
 
 def payload_dict(payload: Message) -> dict[str, Any]:
@@ -72,20 +127,14 @@ def payload_dict(payload: Message) -> dict[str, Any]:
     the flat delivery payloads (strings, enums, Timestamps, 32-bit ints, repeated strings);
     any other field falls back to ``MessageToDict`` itself."""
     out: dict[str, Any] = {}
-    for field, value in payload.ListFields():
-        if field.message_type is not None:
-            if field.is_repeated or field.message_type.full_name != _TIMESTAMP:
-                return MessageToDict(payload, preserving_proto_field_name=True)
-            out[field.name] = value.ToJsonString()
-        elif field.enum_type is not None:
-            known = field.enum_type.values_by_number.get(value)
-            if field.is_repeated or known is None:
-                return MessageToDict(payload, preserving_proto_field_name=True)
-            out[field.name] = known.name
-        elif field.type in _PLAIN:
-            out[field.name] = list(value) if field.is_repeated else value
-        else:  # 64-bit ints (strings in JSON), floats, bytes: MessageToDict's rules
-            return MessageToDict(payload, preserving_proto_field_name=True)
+    try:
+        for field, value in payload.ListFields():
+            known = _CONVERTERS.get(field)
+            if known is None:
+                known = _CONVERTERS[field] = (field.name, _converter(field))
+            out[known[0]] = known[1](value)
+    except _Fallback:
+        return MessageToDict(payload, preserving_proto_field_name=True)
     return out
 
 

@@ -123,7 +123,7 @@ class DoraCache:
         poll_interval_s: float = 1.0,
         load_chunk: int = 10_000,
         burst_facts: int = 500,
-        burst_pause: float = 2.0,
+        burst_pause: float = 4.0,
     ) -> None:
         self._db = db
         self._burst_facts = burst_facts
@@ -351,7 +351,7 @@ class DoraCache:
                     PENDING_SLICES.set(sum(len(e.dirty) for e in self.loaded()))
                     # During a burst (thousands of facts a second over many large slices) a
                     # slice is dirty again before its rebuild is done: rebuilding at most a
-                    # third of the time lets consuming, and so storing, keep up; the slices
+                    # fifth of the time lets consuming, and so storing, keep up; the slices
                     # catch up at full speed once the burst is over. Queries rebuild the
                     # slices they need at once in any case.
                     pause = self._burst_pause if self.in_burst else 0.0

@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cortex_contracts import (
     ChangeRecorded,
@@ -17,7 +20,13 @@ from cortex_contracts import (
     IncidentRecorded,
 )
 from metrics_collector.domain.dora import fact_from_stored, merge_reports, to_stored
-from metrics_collector.domain.facts import DeliveryFact, merge_versions, payload_dict, to_fact
+from metrics_collector.domain.facts import (
+    DeliveryFact,
+    merge_versions,
+    payload_dict,
+    timestamp_json,
+    to_fact,
+)
 
 T = datetime(2025, 3, 3, 10, tzinfo=UTC)
 
@@ -53,6 +62,24 @@ SAMPLES: list[Message] = [
 @pytest.mark.parametrize("message", SAMPLES)
 def test_payload_dict_is_message_to_dict(message: Message) -> None:
     assert payload_dict(message) == MessageToDict(message, preserving_proto_field_name=True)
+
+
+@given(
+    st.integers(min_value=-62_135_596_800, max_value=253_402_300_799),
+    st.sampled_from([0, 1, 999, 1_000, 123_000, 1_000_000, 500_000_000, 999_999_999])
+    | st.integers(min_value=0, max_value=999_999_999),
+)
+def test_timestamp_json_is_to_json_string(seconds: int, nanos: int) -> None:
+    stamp = Timestamp(seconds=seconds, nanos=nanos)
+    assert timestamp_json(stamp) == stamp.ToJsonString()
+
+
+def test_timestamp_json_leaves_invalid_timestamps_to_protobuf() -> None:
+    stamp = Timestamp(seconds=0, nanos=-5)
+    with pytest.raises(ValueError, match="Nanos -5"):
+        stamp.ToJsonString()
+    with pytest.raises(ValueError, match="Nanos -5"):
+        timestamp_json(stamp)
 
 
 @pytest.mark.parametrize("message", SAMPLES[:4])
