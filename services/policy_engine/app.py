@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             migrations_dir=Path(__file__).parent / "migrations",
             tables=messaging,
             streams=STREAMS,
-            routers=[policies_router, authorize_router, wizard_router],
+            routers=[authorize_router, policies_router, wizard_router],
             on_start=[start],
             on_stop=[stop],
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ from .test_auth import create_key
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "policies"
 YAML = {"Content-Type": "application/yaml"}
+JSON = {"Content-Type": "application/json"}
 ORG = (EXAMPLES / "org-baseline.yaml").read_text()
 ACME = (EXAMPLES / "agency-acme.yaml").read_text()
 
@@ -233,6 +235,66 @@ async def test_usage_settlement_frees_unused_budget(cluster: Cluster) -> None:
             )
         ).json()
         assert after["decision"] == "allow"
+
+
+async def test_authorize_refuses_bad_input_with_a_problem(cluster: Cluster) -> None:
+    refused = [
+        ({"content": b'{"agent_id": ', "headers": JSON}, "json_invalid"),
+        ({"json": {"agent_id": "a1", "action": action(autonomy_level="L9")}}, "value_error"),
+        ({"json": {"agent_id": "a1", "action": action(), "extra": 1}}, "extra_forbidden"),
+        ({"content": b"agent_id: a1", "headers": YAML}, "content_type"),
+        ({"content": b"", "headers": JSON}, "missing"),
+    ]
+    agent = await create_key(cluster, "acme", "agent")
+    async with cluster.client() as admin:
+        await publish_baseline(admin)
+    async with cluster.client(key=agent) as client:
+        for request, error in refused:
+            resp = await client.post("/v1/authorize", **request)  # type: ignore[arg-type]
+            assert resp.status_code == 422, resp.text
+            assert resp.headers["content-type"] == "application/problem+json"
+            problem = resp.json()
+            assert problem["code"] == "invalid_request"
+            assert problem["remediation"]
+            assert [e["type"] for e in problem["errors"]] == [error]
+
+
+async def test_the_engine_refuses_authorize_without_the_caller_agency(cluster: Cluster) -> None:
+    engine = cluster.processes["policy_engine"].url
+    async with httpx.AsyncClient(base_url=engine) as client:
+        resp = await client.post("/v1/authorize", json={"agent_id": "a", "action": action()})
+    assert resp.status_code == 400
+    assert resp.json()["code"] == "agency_required"
+
+
+async def test_authorize_answers_the_documented_shape(cluster: Cluster) -> None:
+    agent = await create_key(cluster, "acme", "agent")
+    async with cluster.client() as admin:
+        await publish_baseline(admin)
+    async with cluster.client(key=agent) as client:
+        resp = await client.post("/v1/authorize", json={"agent_id": "a1", "action": action()})
+    async with httpx.AsyncClient(base_url=cluster.processes["policy_engine"].url) as engine:
+        schema = (await engine.get("/openapi.json")).json()
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/json"
+    assert list(resp.json()) == [
+        "decision_id",
+        "decision",
+        "risk_score",
+        "reasons",
+        "approval",
+        "masked_payload",
+        "masked_entities",
+        "budget_alerts",
+        "risk_factors",
+        "policy_version",
+        "evaluated_us",
+    ]
+    assert resp.json()["decision"] == "allow"
+    documented = schema["paths"]["/v1/authorize"]["post"]
+    body = documented["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["required"]) == {"agent_id", "action"}
+    assert "AuthorizeResponse" in json.dumps(documented["responses"]["200"])
 
 
 async def test_agent_without_policy_is_denied_fail_closed(cluster: Cluster) -> None:

@@ -8,13 +8,27 @@ authorize hot path, as the issue asks; budgets are reserved synchronously and ar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table
+import pydantic_core
+from sqlalchemy import (
+    DateTime,
+    Float,
+    Insert,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.types import TypeEngine
 
 from cortex_contracts import (
     BudgetThresholdCrossed,
@@ -146,31 +160,92 @@ def _events(d: LoggedDecision) -> list[PendingEvent]:
     ]
 
 
+CHUNK = 16
+"""Decisions prepared between two awaits of a flush. Building a decision's row and events costs
+~20-40 µs of CPU on the event loop; a whole batch at once (100 at 1,000 req/s) held every
+request behind it for several milliseconds. Each chunk's two statements are awaited, so
+requests are served between chunks; the batch is still one transaction."""
+
+
+# The decision log's columns as the flush sends them: one array parameter each; the JSON
+# columns arrive as text already serialised, cast to jsonb by PostgreSQL.
+_COLUMNS: dict[str, TypeEngine[Any]] = {
+    "decision_id": Text(),
+    "agency": Text(),
+    "agent_id": Text(),
+    "action_type": Text(),
+    "decision": Text(),
+    "risk_score": Float(),
+    "reasons": Text(),
+    "input": Text(),
+    "policy_version": Text(),
+    "evaluated_us": Float(),
+    "created_at": DateTime(timezone=True),
+}
+_JSON_COLUMNS = frozenset({"reasons", "input"})
+
+
+def _insert_statement() -> Insert:
+    """``INSERT … SELECT … FROM unnest($1, …, $11) ON CONFLICT DO NOTHING``: one statement per
+    chunk whatever its size (compiled and prepared once), not a parameter set per row."""
+    names = list(_COLUMNS)
+    rows = (
+        func.unnest(*(bindparam(n, type_=ARRAY(t)) for n, t in _COLUMNS.items()))
+        .table_valued(*names)
+        .render_derived()
+    )
+    values = [cast(rows.c[n], JSONB) if n in _JSON_COLUMNS else rows.c[n] for n in names]
+    return pg_insert(decisions).from_select(names, select(*values)).on_conflict_do_nothing()
+
+
+_INSERT = _insert_statement()
+
+
+# A ``\u0000`` escape in JSON text (an odd number of backslashes before ``u0000``).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: one agent sending it would fail every retry of the
+    whole batch, and the log would stop. It is stored as U+FFFD."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def _json(value: Any) -> str:
+    """JSON text for a jsonb column. Non-finite numbers become null and NUL characters U+FFFD:
+    jsonb refuses both, and one refused row would fail its batch on every retry."""
+    text = pydantic_core.to_json(value, inf_nan_mode="null").decode()
+    return _NUL_ESCAPE.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+def _parameters(chunk: Sequence[LoggedDecision]) -> dict[str, list[Any]]:
+    return {
+        "decision_id": [d.decision_id for d in chunk],
+        "agency": [d.agency for d in chunk],
+        "agent_id": [_text(d.agent_id) for d in chunk],
+        "action_type": [_text(d.action_type) for d in chunk],
+        "decision": [d.result.decision for d in chunk],
+        "risk_score": [float(d.result.risk_score) for d in chunk],
+        "reasons": [_json([x._asdict() for x in d.result.reasons]) for d in chunk],
+        "input": [_json(d.input) for d in chunk],
+        "policy_version": [d.policy_version for d in chunk],
+        "evaluated_us": [d.evaluated_us for d in chunk],
+        "created_at": [d.created_at for d in chunk],
+    }
+
+
 class DecisionLog:
     def __init__(self, db: Database, outbox: Table) -> None:
         self.db = db
         self.outbox = outbox
 
     async def write(self, batch: Sequence[LoggedDecision]) -> None:
-        rows = [
-            {
-                "decision_id": d.decision_id,
-                "agency": d.agency,
-                "agent_id": d.agent_id,
-                "action_type": d.action_type,
-                "decision": d.result.decision,
-                "risk_score": d.result.risk_score,
-                "reasons": [x.to_dict() for x in d.result.reasons],
-                "input": d.input,
-                "policy_version": d.policy_version,
-                "evaluated_us": d.evaluated_us,
-                "created_at": d.created_at,
-            }
-            for d in batch
-        ]
+        """The batch's rows and their events, in one transaction, in chunks of ``CHUNK``."""
         async with self.db.session() as session:
-            await session.execute(pg_insert(decisions).on_conflict_do_nothing(), rows)
-            await add_to_outbox(session, self.outbox, [e for d in batch for e in _events(d)])
+            for start in range(0, len(batch), CHUNK):
+                chunk = batch[start : start + CHUNK]
+                await session.execute(_INSERT, _parameters(chunk))
+                await add_to_outbox(session, self.outbox, [e for d in chunk for e in _events(d)])
 
 
 __all__ = ["DecisionLog", "LoggedDecision"]

@@ -6,12 +6,18 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
-from cortex_kit.errors import NotFound
+from cortex_kit.errors import CortexError, NotFound
 from cortex_kit.runtime import DbSession, get_runtime
-from cortex_kit.web import CallerAgency
+from cortex_kit.web import AGENCY_HEADER, CallerAgency
 from policy_engine.budgets import service as budgets
 from policy_engine.evaluation import repository, service
+from policy_engine.evaluation.rendering import (
+    REQUEST_SCHEMA,
+    parse_json_body,
+    render_authorization,
+)
 from policy_engine.evaluation.schemas import (
     AuthorizeRequest,
     AuthorizeResponse,
@@ -23,6 +29,7 @@ from policy_engine.evaluation.simulate import simulate
 from policy_engine.policies.endpoints import agency_target
 
 router = APIRouter(tags=["authorize"])
+JSON = "application/json"
 
 
 def authorizer(request: Request) -> Authorizer:
@@ -31,12 +38,37 @@ def authorizer(request: Request) -> Authorizer:
     return auth
 
 
-@router.post("/v1/authorize")
-async def authorize(
-    body: AuthorizeRequest, request: Request, session: DbSession, agency: CallerAgency
-) -> AuthorizeResponse:
+@router.post(
+    "/v1/authorize",
+    response_model=AuthorizeResponse,
+    openapi_extra={
+        "requestBody": {"required": True, "content": {JSON: {"schema": REQUEST_SCHEMA}}},
+        "parameters": [{"name": AGENCY_HEADER, "in": "header", "schema": {"type": "string"}}],
+    },
+)
+async def authorize(request: Request) -> Response:
     """allow / deny / require_approval, with a risk score and every reason with its fix."""
-    return await service.authorize(authorizer(request), session, agency, body)
+    # The hot path parses and renders its own JSON (validated by the same pydantic models,
+    # errors in the same problem+json shape): FastAPI's generic body handling and response
+    # validation cost several times the decision itself.
+    agency = _caller_agency(request)
+    body = parse_json_body(
+        AuthorizeRequest, await request.body(), request.headers.get("content-type")
+    )
+    answer = await service.authorize(authorizer(request), agency, body)
+    return Response(render_authorization(answer), media_type=JSON)
+
+
+def _caller_agency(request: Request) -> str:
+    """``CallerAgency`` without FastAPI's dependency machinery (same check, same error)."""
+    agency = request.headers.get(AGENCY_HEADER)
+    if not agency:
+        raise CortexError(
+            f"The {AGENCY_HEADER} header is missing.",
+            remediation="Call the service through the gateway, which sets the caller's agency.",
+            code="agency_required",
+        )
+    return agency
 
 
 @router.post("/v1/decisions/{decision_id}/usage")

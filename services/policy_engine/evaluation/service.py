@@ -29,7 +29,7 @@ from policy_engine.domain.pii_model import Entity
 from policy_engine.evaluation.cache import PolicyCache
 from policy_engine.evaluation.decision_log import LoggedDecision
 from policy_engine.evaluation.metrics import DECISIONS, EVALUATION_SECONDS
-from policy_engine.evaluation.schemas import AuthorizeRequest, AuthorizeResponse
+from policy_engine.evaluation.schemas import AuthorizeRequest
 
 PII_DEADLINE_S = 0.05
 MAX_REMEMBERED_VIOLATIONS = 1000
@@ -117,19 +117,9 @@ def _no_policy_result() -> DecisionResult:
     return fail_closed("no policy is published for this agency (publish one, or run the wizard)")
 
 
-async def _context(
-    session: AsyncSession,
-    compiled: CompiledPolicy,
-    inp: AuthorizeInput,
-    scan: PayloadScan | None,
-    recent: int,
-    now: datetime,
+def _context(
+    scan: PayloadScan | None, recent: int, now: datetime, usage: BudgetUsage
 ) -> EvalContext:
-    usage = (
-        await budgets.usage(session, inp.agency, inp.agent_id, now)
-        if compiled.budgets
-        else BudgetUsage()
-    )
     return EvalContext(
         now=now,
         pii_entities_found={str(k): v for k, v in scan.findings_by_entity.items()} if scan else {},
@@ -140,6 +130,24 @@ async def _context(
 
 
 async def _decide(
+    db: Database,
+    compiled: CompiledPolicy,
+    inp: AuthorizeInput,
+    scan: PayloadScan | None,
+    recent: int,
+    decision_id: str,
+    now: datetime,
+) -> tuple[DecisionResult, EvalContext]:
+    if not compiled.budgets:
+        # Nothing to read or reserve: no unit of work at all. Opening and committing an empty
+        # session costs more CPU than the decision itself, on every request.
+        ctx = _context(scan, recent, now, BudgetUsage())
+        return evaluate(compiled, inp, ctx), ctx
+    async with db.session() as session:  # the unit of work of the budget reads and reservation
+        return await _decide_with_budgets(session, compiled, inp, scan, recent, decision_id, now)
+
+
+async def _decide_with_budgets(
     session: AsyncSession,
     compiled: CompiledPolicy,
     inp: AuthorizeInput,
@@ -150,10 +158,11 @@ async def _decide(
 ) -> tuple[DecisionResult, EvalContext]:
     """Evaluate and, when it may go ahead at a cost, reserve budget atomically (3 tries)."""
     for _ in range(3):
-        ctx = await _context(session, compiled, inp, scan, recent, now)
+        usage = await budgets.usage(session, inp.agency, inp.agent_id, now)
+        ctx = _context(scan, recent, now, usage)
         result = evaluate(compiled, inp, ctx)
         costs = inp.estimated_cost_usd > 0 or inp.estimated_tokens > 0
-        if result.decision == "deny" or not compiled.budgets or not costs:
+        if result.decision == "deny" or not costs:
             return result, ctx
         if await budgets.reserve(
             session,
@@ -170,9 +179,20 @@ async def _decide(
     return fail_closed("the budget changed under concurrent requests; retry"), ctx
 
 
-async def authorize(
-    auth: Authorizer, session: AsyncSession, agency: str, req: AuthorizeRequest
-) -> AuthorizeResponse:
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """What ``authorize`` answers; the endpoint renders it as ``AuthorizeResponse``."""
+
+    decision_id: str
+    result: DecisionResult
+    masked_payload: Any
+    policy_version: str
+    evaluated_us: float
+
+
+async def authorize(auth: Authorizer, agency: str, req: AuthorizeRequest) -> Authorization:
+    """Decide; the decision is logged behind the answer. Budgets, when the policy has any, are
+    read and reserved in a transaction of their own (committed before this returns)."""
     started = time.perf_counter()
     now = datetime.now(UTC)
     decision_id = new_event_id()
@@ -185,7 +205,7 @@ async def authorize(
         result = _no_policy_result()
     else:
         scan = _scan(entry.compiled, req.payload)
-        result, ctx = await _decide(session, entry.compiled, inp, scan, recent, decision_id, now)
+        result, ctx = await _decide(auth.db, entry.compiled, inp, scan, recent, decision_id, now)
     evaluated_us = (time.perf_counter() - started) * 1e6
     if result.decision == "deny":
         auth.violations.record(agency, req.agent_id, now)
@@ -207,13 +227,12 @@ async def authorize(
             trace_context=dict(inject_context({})),
         )
     )
-    body = result.to_dict()
-    return AuthorizeResponse(
+    return Authorization(
         decision_id=decision_id,
+        result=result,
         masked_payload=_masked(req.payload, scan, result),
         policy_version=entry.version,
-        evaluated_us=round(evaluated_us, 1),
-        **body,
+        evaluated_us=evaluated_us,
     )
 
 
