@@ -23,6 +23,10 @@ this process over HTTP with an admin key, like a CI pipeline or a dashboard.
    from the first POST until the collector has stored them all (every envelope the gateway
    answered with is in the collector's inbox, committed with its facts), while its cache keeps
    rebuilding the touched slices; then how long until an org-wide query counts them all.
+6. **Ingest via NATS**: envelopes published straight to JetStream, as a service's outbox relay
+   publishes them, until the collector's inbox holds them all: ``DeliveryBatch`` envelopes of
+   500 events (a deployment and four changes per service in turn), then one
+   ``DeploymentFinished`` per envelope, as the rollout orchestrator publishes finished rollouts.
 """
 
 from __future__ import annotations
@@ -42,7 +46,10 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; pyproject lists no override
 import httpx
+import nats
 import psutil
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from benchmarks import dora_history
 from benchmarks.common import (
@@ -55,6 +62,18 @@ from benchmarks.common import (
     run_async,
 )
 from benchmarks.dora_history import AGENCY, History
+from cortex_contracts import (
+    ChangeRecorded,
+    DeliveryBatch,
+    DeliveryEvent,
+    DeploymentFinished,
+    DeploymentRecorded,
+    DeploymentStatus,
+    RolloutStatus,
+    encode,
+    pack,
+    subject_for,
+)
 from cortex_kit.db import Database
 from cortex_kit.embedded import free_port
 from cortex_kit.migrations import upgrade_to_head
@@ -90,10 +109,24 @@ class Sizes:
     history_days: int = 365
     ingest_batch: int = 1000
     ingest_senders: int = 4
+    nats_batch_events: int = 100_000  # in DeliveryBatch envelopes of NATS_BATCH
+    nats_single_events: int = 50_000  # one DeploymentFinished per envelope
 
 
 FULL = Sizes(1_000_000, 5_000_000, 100_000, 200, 20, 20, 50, 100_000)
-QUICK = Sizes(10_000, 50_000, 1_000, 50, 10, 10, 20, 10_000)
+QUICK = Sizes(
+    10_000,
+    50_000,
+    1_000,
+    50,
+    10,
+    10,
+    20,
+    10_000,
+    nats_batch_events=10_000,
+    nats_single_events=5_000,
+)
+NATS_BATCH = 500
 
 
 def _log(message: str) -> None:
@@ -401,6 +434,100 @@ async def _ingest(
     )
 
 
+def _stamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _nats_batches(h: History, events: int, now: datetime) -> list[Message]:
+    """DeliveryBatch payloads: per service in turn, a deployment and four changes."""
+    items: list[DeliveryEvent] = []
+    for n in range(events // 5):
+        service = h.service(n % h.services)
+        for c in range(4):
+            sha = f"{0xEEEE:04x}{n * 4 + c:036x}"
+            change = ChangeRecorded(
+                event_id=sha,
+                commit_sha=sha,
+                service=service,
+                committed_at=_stamp(now - timedelta(minutes=30 - c)),
+            )
+            items.append(DeliveryEvent(change=change))
+        deployment = DeploymentRecorded(
+            deployment_id=f"nb-{n}",
+            service=service,
+            environment="production",
+            status=DeploymentStatus.DEPLOYMENT_STATUS_SUCCEEDED,
+            started_at=_stamp(now - timedelta(minutes=10)),
+            finished_at=_stamp(now - timedelta(minutes=5)),
+        )
+        items.append(DeliveryEvent(deployment=deployment))
+    return [
+        DeliveryBatch(events=items[i : i + NATS_BATCH]) for i in range(0, len(items), NATS_BATCH)
+    ]
+
+
+def _rollouts(h: History, events: int, now: datetime) -> list[Message]:
+    """DeploymentFinished payloads, as the rollout orchestrator publishes them (one each)."""
+    return [
+        DeploymentFinished(
+            deployment_id=f"nr-{n}",
+            agency=AGENCY,
+            service=h.service(n % h.services),
+            environment="production",
+            status=RolloutStatus.ROLLOUT_STATUS_SUCCEEDED,
+            started_at=_stamp(now - timedelta(minutes=10)),
+            finished_at=_stamp(now - timedelta(minutes=5)),
+        )
+        for n in range(events)
+    ]
+
+
+@dataclass(frozen=True)
+class NatsIngest:
+    events: int
+    envelopes: int
+    seconds: float
+
+
+async def _ingest_nats(nats_url: str, dsn: str, payloads: list[Message], events: int) -> NatsIngest:
+    """Publish envelopes straight to JetStream (as a service's outbox relay does, with
+    ``Nats-Msg-Id``) and time until the collector's inbox holds every one of them."""
+    envelopes = [pack(p, agency=AGENCY, source="bench") for p in payloads]
+    subjects = [subject_for(p, AGENCY) for p in payloads]
+    wire = [encode(e) for e in envelopes]
+    ids = [e.id for e in envelopes]
+    nc = await nats.connect(nats_url)
+    conn = await asyncpg.connect(dsn)
+    try:
+        js = nc.jetstream(publish_async_max_pending=2000)
+        started = time.perf_counter()
+        acks = [
+            await js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id})
+            for subject, data, msg_id in zip(subjects, wire, ids, strict=True)
+        ]
+        await asyncio.gather(*acks)
+        waiting = set(ids)
+        while waiting:
+            if time.perf_counter() - started > 900:
+                raise RuntimeError("NATS-ingested envelopes not all stored after 900 s")
+            await asyncio.sleep(0.1)
+            found = await conn.fetch(
+                "SELECT msg_id FROM metrics.inbox WHERE msg_id = ANY($1::text[])", list(waiting)
+            )
+            waiting -= {r[0] for r in found}
+        seconds = time.perf_counter() - started
+    finally:
+        await conn.close()
+        await nc.close()
+    _log(
+        f"NATS ingest: {events:,} events in {len(ids):,} envelopes stored in {seconds:.1f} s "
+        f"({events / seconds:,.0f} events/s)"
+    )
+    return NatsIngest(events, len(ids), seconds)
+
+
 async def _visible(client: httpx.AsyncClient, params: dict[str, str]) -> Any:
     """The report, or None while the gateway times out on a collector busy rebuilding."""
     resp = await client.get("/v1/metrics/dora", params={"agency": AGENCY, **params})
@@ -510,6 +637,25 @@ async def _main(sizes: Sizes) -> Metrics:
                 }
             )
             ingest = await _phase("ingest", lambda: _ingest(client, dsn, h, sizes, cpu))
+            nats_now = datetime.now(UTC)
+            nats_batched = await _phase(
+                "NATS ingest, batch envelopes",
+                lambda: _ingest_nats(
+                    servers.nats.url,
+                    dsn,
+                    _nats_batches(h, sizes.nats_batch_events, nats_now),
+                    sizes.nats_batch_events,
+                ),
+            )
+            nats_single = await _phase(
+                "NATS ingest, one rollout per envelope",
+                lambda: _ingest_nats(
+                    servers.nats.url,
+                    dsn,
+                    _rollouts(h, sizes.nats_single_events, nats_now),
+                    sizes.nats_single_events,
+                ),
+            )
             rss_end_mb = psutil.Process(collector.pid).memory_info().rss / 2**20
     _log(
         f"ingest: {ingest.events:,} events accepted in {ingest.accept_s:.1f} s, stored in "
@@ -521,6 +667,15 @@ async def _main(sizes: Sizes) -> Metrics:
     return {
         "ingest_events_per_s": metric(
             round(ingest.events / ingest.stored_s, 1), "events/s", better="higher", target=10_000
+        ),
+        "ingest_nats_batch_events_per_s": metric(
+            round(nats_batched.events / nats_batched.seconds, 1),
+            "events/s",
+            better="higher",
+            target=10_000,
+        ),
+        "ingest_nats_single_events_per_s": metric(
+            round(nats_single.events / nats_single.seconds, 1), "events/s", better="higher"
         ),
         "ingest_rest_accept_events_per_s": metric(
             round(ingest.events / ingest.accept_s, 1), "events/s", better="higher"

@@ -49,8 +49,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             streams=STREAMS,
             routers=[events_router, dora_router],
             consumers=lambda rt: [
-                delivery_consumer(rt.settings, lambda agencies: facts_committed(rt, agencies)),
-                rollout_consumer(rt.settings, lambda agencies: facts_committed(rt, agencies)),
+                delivery_consumer(
+                    rt.settings,
+                    lambda agencies: facts_committed(rt, agencies),
+                    concurrency=cfg.delivery_consumer_concurrency,
+                    max_batch_bytes=cfg.delivery_consumer_max_batch_bytes,
+                ),
+                rollout_consumer(
+                    rt.settings,
+                    lambda agencies: facts_committed(rt, agencies),
+                    concurrency=cfg.delivery_consumer_concurrency,
+                ),
             ],
             on_start=[start],
             on_stop=[stop],

@@ -63,6 +63,12 @@ class ConsumerSpec:
     max_deliver: int = 5
     ack_wait_s: float = 30.0
     batch_size: int = 500
+    # Also end a batch once its payloads add up to this many bytes (None: no bound): for
+    # messages that carry many events each, so that one transaction stays small.
+    max_batch_bytes: int | None = None
+    # Batches handled at once, each in its own transaction: while one waits for PostgreSQL the
+    # next is decoded. Effects must tolerate any order between batches (inbox dedupe, locks).
+    concurrency: int = 1
     retry_base_s: float = 0.5
     retry_max_s: float = 30.0
     deliver_policy: DeliverPolicy = field(default=DeliverPolicy.ALL)
@@ -147,8 +153,9 @@ class _Pull:
         self._ready.clear()
         return left
 
-    async def take(self, max_msgs: int, wait_s: float) -> list[Msg]:
-        """Up to ``max_msgs`` deliveries, as soon as there is one; [] after ``wait_s``."""
+    async def take(self, max_msgs: int, wait_s: float, max_bytes: int | None = None) -> list[Msg]:
+        """Up to ``max_msgs`` deliveries (and, past the first, ``max_bytes`` of payload), as
+        soon as there is one; [] after ``wait_s``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         ready = self._ready
@@ -159,7 +166,14 @@ class _Pull:
             await self._request_more(loop.time())
             if ready:
                 count = min(max_msgs, len(ready))
-                return [ready.popleft() for _ in range(count)]
+                if max_bytes is None:
+                    return [ready.popleft() for _ in range(count)]
+                taken = [ready.popleft()]
+                size = len(taken[0].data)
+                while ready and len(taken) < count and size + len(ready[0].data) <= max_bytes:
+                    size += len(ready[0].data)
+                    taken.append(ready.popleft())
+                return taken
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return []
@@ -288,10 +302,16 @@ class ConsumerRunner:
         pull = _Pull(self.bus, spec.stream, spec.name, spec.batch_size)
         await pull.start()
         lag = CONSUMER_LAG.labels(self.service, spec.name)
+        # Batches taken and not handled yet; each worker handles one at a time.
+        queue: asyncio.Queue[list[Msg]] = asyncio.Queue(maxsize=1)
+        workers = [
+            asyncio.create_task(self._work(queue), name=f"consumer-{spec.name}-{n}")
+            for n in range(spec.concurrency if spec.concurrency > 1 else 0)
+        ]
         try:
             while not self._stopping:
                 try:
-                    msgs = await pull.take(spec.batch_size, wait_s=1.0)
+                    msgs = await pull.take(spec.batch_size, 1.0, spec.max_batch_bytes)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -302,23 +322,41 @@ class ConsumerRunner:
                     continue
                 with contextlib.suppress(ValueError):
                     lag.set(_ack_fields(msgs[-1].reply)[3])
-                try:
-                    await self.process(msgs)
-                except Exception as exc:
-                    # E.g. a dead letter that cannot be published: the unacked messages come
-                    # back after ack_wait, but the runner itself must not die silently.
-                    log.error(
-                        "consumer.batch_failed",
-                        consumer=spec.name,
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                    await asyncio.sleep(0.5)
+                if spec.concurrency == 1:
+                    await self._process_logged(msgs)
+                else:
+                    await queue.put(msgs)
         finally:
+            for worker in workers:
+                worker.cancel()
+            for worker in workers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             # Deliveries pulled ahead and not handled go back at once, not after ack_wait.
             left = await pull.stop()
+            while not queue.empty():
+                left += queue.get_nowait()
             with contextlib.suppress(Exception):
                 for msg in left:
                     await msg.nak()
+
+    async def _work(self, queue: asyncio.Queue[list[Msg]]) -> None:
+        while True:
+            msgs = await queue.get()
+            await self._process_logged(msgs)
+
+    async def _process_logged(self, msgs: list[Msg]) -> None:
+        try:
+            await self.process(msgs)
+        except Exception as exc:
+            # E.g. a dead letter that cannot be published: the unacked messages come back
+            # after ack_wait, but the runner itself must not die silently.
+            log.error(
+                "consumer.batch_failed",
+                consumer=self.spec.name,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            await asyncio.sleep(0.5)
 
     async def process(self, msgs: Sequence[Msg]) -> None:
         started = time.perf_counter()

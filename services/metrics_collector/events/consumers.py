@@ -19,7 +19,12 @@ def delivery_consumer(
     name: str = "metrics-collector-delivery",
     stream: str = "CORTEX_DELIVERY",
     filter_subjects: Sequence[str] = (subject_filter("delivery"),),
+    concurrency: int = 1,
+    max_batch_bytes: int | None = None,
 ) -> ConsumerSpec:
+    """Facts merge in any order (advisory locks serialise writers of one fact), so batches may
+    be handled ``concurrency`` at a time."""
+
     async def handle(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
         merged = await record_deliveries(session, deliveries)
         if on_committed is not None and merged:
@@ -34,11 +39,13 @@ def delivery_consumer(
         max_deliver=settings.consumer_max_deliver,
         ack_wait_s=settings.consumer_ack_wait_s,
         batch_size=settings.consumer_batch_size,
+        concurrency=concurrency,
+        max_batch_bytes=max_batch_bytes,
     )
 
 
 def rollout_consumer(
-    settings: ProcessSettings, on_committed: FactsCommitted | None = None
+    settings: ProcessSettings, on_committed: FactsCommitted | None = None, *, concurrency: int = 1
 ) -> ConsumerSpec:
     """Finished rollouts and rollbacks of the rollout orchestrator count as deployments."""
     return delivery_consumer(
@@ -50,4 +57,5 @@ def rollout_consumer(
             subject_filter("deploy", "finished"),
             subject_filter("deploy", "rolled_back"),
         ),
+        concurrency=concurrency,
     )

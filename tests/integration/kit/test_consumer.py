@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -48,7 +49,14 @@ MAX_DELIVER = 3
 
 
 def runner_for(
-    db: Database, bus: Bus, handler: BatchHandler, retry_max_s: float = 30.0
+    db: Database,
+    bus: Bus,
+    handler: BatchHandler,
+    retry_max_s: float = 30.0,
+    *,
+    concurrency: int = 1,
+    batch_size: int = 500,
+    max_batch_bytes: int | None = None,
 ) -> ConsumerRunner:
     spec = ConsumerSpec(
         name=CONSUMER,
@@ -59,6 +67,9 @@ def runner_for(
         ack_wait_s=ACK_WAIT_S,
         retry_base_s=0.05,
         retry_max_s=retry_max_s,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        max_batch_bytes=max_batch_bytes,
     )
     return ConsumerRunner(db, bus, tables.inbox, spec, service="t")
 
@@ -247,3 +258,73 @@ async def test_database_outage_does_not_dead_letter_healthy_messages(
     await wait_until(everything_acked(bus), "the message is acked once PostgreSQL is back")
     assert list(await effect_deliveries(db)) == [envelope.id]
     assert await stream_count(bus, DEAD_LETTERS.name) == 0
+
+
+async def test_concurrent_batches_overlap_and_each_message_takes_effect_once(
+    db: Database, bus: Bus
+) -> None:
+    envelopes = [change_event(n) for n in range(120)]
+    inside = 0
+    overlapped = asyncio.Event()
+
+    async def slow_effects(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
+        nonlocal inside
+        inside += 1
+        if inside >= 2:
+            overlapped.set()
+        try:
+            await apply_effects(session, deliveries)
+            # Hold the transaction open until another batch is being handled too.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(overlapped.wait(), 0.5)
+        finally:
+            inside -= 1
+
+    runner = runner_for(db, bus, slow_effects, concurrency=3, batch_size=10)
+    await runner.declare()
+    await publish(bus, *envelopes)
+    runner.start()
+    try:
+        await wait_until(everything_acked(bus), "every message is acked")
+    finally:
+        await runner.stop()
+    assert overlapped.is_set(), "no two batches were ever handled at the same time"
+    applied = await effect_deliveries(db)
+    assert sorted(applied) == sorted(e.id for e in envelopes)
+    assert all(len(d) == 1 for d in applied.values())
+
+
+async def test_batches_end_at_max_batch_bytes_and_a_larger_message_goes_alone(
+    db: Database, bus: Bus
+) -> None:
+    envelopes = [change_event(n) for n in range(30)]
+    size = len(encode(envelopes[0]))
+    sizes: list[int] = []
+
+    async def record(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
+        sizes.append(sum(len(d.data) for d in deliveries))
+        await apply_effects(session, deliveries)
+
+    await publish(bus, *envelopes)
+    runner = runner_for(db, bus, record, max_batch_bytes=3 * size)
+    await runner.declare()
+    runner.start()
+    try:
+        await wait_until(everything_acked(bus), "every message is acked")
+    finally:
+        await runner.stop()
+    assert sum(sizes) == sum(len(encode(e)) for e in envelopes)
+    assert max(sizes) <= 3 * size + 3  # ids differ in length by a few bytes at most
+    assert len(sizes) >= 10
+
+    lone = await effect_deliveries(db)
+    assert len(lone) == 30
+    small = runner_for(db, bus, record, max_batch_bytes=1)
+    sizes.clear()
+    await publish(bus, *[change_event(100 + n) for n in range(3)])
+    small.start()
+    try:
+        await wait_until(everything_acked(bus), "oversized messages are acked one by one")
+    finally:
+        await small.stop()
+    assert len(sizes) == 3

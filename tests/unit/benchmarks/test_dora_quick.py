@@ -22,6 +22,8 @@ REQUIRED = (
     "query_p95_ms_org",
     "baseline_uncached_query_p95_ms_service",
     "speedup_vs_uncached_service",
+    "ingest_nats_batch_events_per_s",
+    "ingest_nats_single_events_per_s",
 )
 
 
@@ -50,3 +52,4 @@ def test_quick_dora_run_writes_a_valid_result_with_the_suites_metrics(tmp_path: 
     }
     assert metrics["ingest_events_per_s"]["better"] == "higher"
     assert metrics["history_facts"]["value"] == 61_000  # 1 % of the full history
+    assert metrics["ingest_nats_batch_events_per_s"]["target"] == 10_000
