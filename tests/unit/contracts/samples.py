@@ -16,6 +16,8 @@ from cortex_contracts import (
     ChangeRecorded,
     Decision,
     DecisionRecorded,
+    DeliveryBatch,
+    DeliveryEvent,
     DeploymentFinished,
     DeploymentRecorded,
     DeploymentSource,
@@ -72,6 +74,23 @@ SAMPLES: tuple[Message, ...] = (
         severity="sev1",
         caused_by_deployment="dep-0",
         caused_by_commit=SHA,
+    ),
+    DeliveryBatch(
+        events=[
+            DeliveryEvent(change=ChangeRecorded(event_id="evt-2", commit_sha=SHA, service="s")),
+            DeliveryEvent(
+                deployment=DeploymentRecorded(
+                    deployment_id="dep-2",
+                    service="s",
+                    status=DeploymentStatus.DEPLOYMENT_STATUS_SUCCEEDED,
+                    started_at=T0,
+                    finished_at=T1,
+                )
+            ),
+            DeliveryEvent(
+                incident=IncidentRecorded(incident_id="inc-8", service="s", opened_at=T0)
+            ),
+        ]
     ),
     DeploymentStarted(
         deployment_id="dep-1",
