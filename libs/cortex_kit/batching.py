@@ -36,6 +36,7 @@ class BatchWriter(Generic[T]):
         self.max_batch = max_batch
         self.max_delay_s = max_delay_s
         self._queue: asyncio.Queue[T] = asyncio.Queue(max_queue)
+        self._full = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.flushed = 0
 
@@ -44,23 +45,24 @@ class BatchWriter(Generic[T]):
 
     async def submit(self, item: T) -> None:
         await self._queue.put(item)
+        if self._queue.qsize() >= self.max_batch - 1:
+            self._full.set()  # with the one the writer holds, a full batch
 
     @property
     def pending(self) -> int:
         return self._queue.qsize()
 
     async def _next_batch(self) -> list[T]:
-        batch = [await self._queue.get()]
-        deadline = asyncio.get_running_loop().time() + self.max_delay_s
-        while len(batch) < self.max_batch:
-            timeout = deadline - asyncio.get_running_loop().time()
-            if timeout <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), timeout))
-            except TimeoutError:
-                break
-        return batch
+        """The first item, then whatever is queued once ``max_batch`` are or ``max_delay_s`` has
+        passed. Items wait in the queue meanwhile: taking each one as it comes (``wait_for``
+        around ``get``) cost a task and a timer per item on the caller's event loop."""
+        first = await self._queue.get()
+        if self._queue.qsize() < self.max_batch - 1:
+            self._full.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), self.max_delay_s)
+        more = min(self.max_batch - 1, self._queue.qsize())
+        return [first, *(self._queue.get_nowait() for _ in range(more))]
 
     async def _write(self, batch: list[T]) -> None:
         backoff = 0.1

@@ -15,7 +15,7 @@ from cortex_kit.db import Database
 from cortex_kit.migrations import upgrade_to_head
 from policy_engine.domain.decision import DecisionResult, Reason
 from policy_engine.evaluation import decision_log
-from policy_engine.evaluation.decision_log import DecisionLog, LoggedDecision
+from policy_engine.evaluation.decision_log import DecisionLog, LoggedDecision, stored_json
 from policy_engine.models import decisions, messaging
 
 MIGRATIONS = Path(decision_log.__file__).parents[1] / "migrations"
@@ -57,7 +57,7 @@ def logged(n: int, *, deny: bool = False, **changes: Any) -> LoggedDecision:
         "policy_version": "org:1+agency:2",
         "evaluated_us": 12.5,
         "created_at": datetime.now(UTC),
-        "input": {"request": {"agent_id": f"agent-{n}"}, "context": {"n": n}},
+        "input_json": stored_json({"request": {"agent_id": f"agent-{n}"}, "context": {"n": n}}),
     }
     return LoggedDecision(**{**fields, **changes})
 
@@ -112,13 +112,13 @@ async def test_text_postgresql_refuses_is_stored_instead_of_failing_the_batch(
     nul = "a\x00b"
     batch = [
         logged(1),
-        logged(2, agent_id=nul, input={"context": {"note": nul, nul: [nul, "\\u0000", 1e400]}}),
+        logged(
+            2, agent_id=nul, input_json=stored_json({"context": {nul: [nul, "\\u0000", 1e400]}})
+        ),
     ]
     await DecisionLog(db, messaging.outbox).write(batch)
     rows, _ = await stored(db)
     assert len(rows) == 2
     odd = next(r for r in rows if r["decision_id"] == batch[1].decision_id)
     assert odd["agent_id"] == "a\ufffdb"
-    assert odd["input"] == {
-        "context": {"note": "a\ufffdb", "a\ufffdb": ["a\ufffdb", "\\u0000", None]}
-    }
+    assert odd["input"] == {"context": {"a\ufffdb": ["a\ufffdb", "\\u0000", None]}}

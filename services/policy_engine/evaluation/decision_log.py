@@ -58,7 +58,7 @@ _LAYER = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LoggedDecision:
     decision_id: str
     agency: str
@@ -70,8 +70,10 @@ class LoggedDecision:
     policy_version: str
     evaluated_us: float
     created_at: datetime
-    input: dict[str, Any]
-    """Everything needed to evaluate again (simulation), with PII masked."""
+    input_json: str
+    """Everything needed to evaluate again (simulation), with PII masked, as JSON text
+    (``stored_json``): serialised when submitted, so a queued decision holds one string for
+    the garbage collector instead of a tree of dicts it would scan until the flush."""
     trace_context: dict[str, str] = field(default_factory=dict)
 
 
@@ -211,7 +213,7 @@ def _text(value: str) -> str:
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
-def _json(value: Any) -> str:
+def stored_json(value: Any) -> str:
     """JSON text for a jsonb column. Non-finite numbers become null and NUL characters U+FFFD:
     jsonb refuses both, and one refused row would fail its batch on every retry."""
     text = pydantic_core.to_json(value, inf_nan_mode="null").decode()
@@ -226,8 +228,8 @@ def _parameters(chunk: Sequence[LoggedDecision]) -> dict[str, list[Any]]:
         "action_type": [_text(d.action_type) for d in chunk],
         "decision": [d.result.decision for d in chunk],
         "risk_score": [float(d.result.risk_score) for d in chunk],
-        "reasons": [_json([x._asdict() for x in d.result.reasons]) for d in chunk],
-        "input": [_json(d.input) for d in chunk],
+        "reasons": [stored_json([x._asdict() for x in d.result.reasons]) for d in chunk],
+        "input": [d.input_json for d in chunk],
         "policy_version": [d.policy_version for d in chunk],
         "evaluated_us": [d.evaluated_us for d in chunk],
         "created_at": [d.created_at for d in chunk],
@@ -248,4 +250,4 @@ class DecisionLog:
                 await add_to_outbox(session, self.outbox, [e for d in chunk for e in _events(d)])
 
 
-__all__ = ["DecisionLog", "LoggedDecision"]
+__all__ = ["DecisionLog", "LoggedDecision", "stored_json"]

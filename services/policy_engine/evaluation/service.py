@@ -27,7 +27,7 @@ from policy_engine.domain.evaluator import (
 from policy_engine.domain.pii import PayloadScan, mask_all, mask_payload, scan_payload
 from policy_engine.domain.pii_model import Entity
 from policy_engine.evaluation.cache import PolicyCache
-from policy_engine.evaluation.decision_log import LoggedDecision
+from policy_engine.evaluation.decision_log import LoggedDecision, stored_json
 from policy_engine.evaluation.metrics import DECISIONS, EVALUATION_SECONDS
 from policy_engine.evaluation.schemas import AuthorizeRequest
 
@@ -223,7 +223,7 @@ async def authorize(auth: Authorizer, agency: str, req: AuthorizeRequest) -> Aut
             policy_version=entry.version,
             evaluated_us=evaluated_us,
             created_at=now,
-            input=_record(req, ctx, _stored_payload(req.payload, scan)),
+            input_json=stored_json(_record(req, ctx, _stored_payload(req.payload, scan))),
             trace_context=dict(inject_context({})),
         )
     )

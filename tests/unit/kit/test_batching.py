@@ -54,3 +54,20 @@ async def test_a_failed_flush_is_retried_without_losing_items() -> None:
         await asyncio.sleep(0.01)
     await writer.stop()
     assert seen == [0, 1, 2, 3, 4]
+
+
+async def test_a_full_batch_is_flushed_without_waiting_for_the_delay() -> None:
+    batches: list[list[int]] = []
+    flushed = asyncio.Event()
+
+    async def flush(items: Sequence[int]) -> None:
+        batches.append(list(items))
+        flushed.set()
+
+    writer = BatchWriter(flush, name="t", max_batch=4, max_delay_s=3600)
+    writer.start()
+    for i in range(4):
+        await writer.submit(i)
+    await asyncio.wait_for(flushed.wait(), 5)
+    await writer.stop()
+    assert batches == [[0, 1, 2, 3]]
