@@ -233,16 +233,26 @@ AGENCY_HEADER = "X-Cortex-Agency"
 PRINCIPAL_HEADER = "X-Cortex-Principal"
 
 
-async def _caller_agency(
-    x_cortex_agency: Annotated[str | None, Header(alias=AGENCY_HEADER)] = None,
-) -> str:
-    if not x_cortex_agency:
+def caller_agency(request: Request) -> str:
+    """The agency in ``X-Cortex-Agency``, or 400 ``agency_required``: what ``CallerAgency``
+    injects, for hot paths that skip FastAPI's dependency machinery."""
+    return _require_agency(request.headers.get(AGENCY_HEADER))
+
+
+def _require_agency(agency: str | None) -> str:
+    if not agency:
         raise CortexError(
             f"The {AGENCY_HEADER} header is missing.",
             remediation="Call the service through the gateway, which sets the caller's agency.",
             code="agency_required",
         )
-    return x_cortex_agency
+    return agency
+
+
+async def _caller_agency(
+    x_cortex_agency: Annotated[str | None, Header(alias=AGENCY_HEADER)] = None,
+) -> str:
+    return _require_agency(x_cortex_agency)
 
 
 CallerAgency = Annotated[str, Depends(_caller_agency)]

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from cortex_kit.errors import CortexError, NotFound
+from cortex_kit.errors import NotFound
 from cortex_kit.runtime import DbSession, get_runtime
-from cortex_kit.web import AGENCY_HEADER, CallerAgency
+from cortex_kit.web import AGENCY_HEADER, CallerAgency, caller_agency
 from policy_engine.budgets import service as budgets
 from policy_engine.evaluation import repository, service
 from policy_engine.evaluation.rendering import (
@@ -51,24 +51,12 @@ async def authorize(request: Request) -> Response:
     # The hot path parses and renders its own JSON (validated by the same pydantic models,
     # errors in the same problem+json shape): FastAPI's generic body handling and response
     # validation cost several times the decision itself.
-    agency = _caller_agency(request)
+    agency = caller_agency(request)
     body = parse_json_body(
         AuthorizeRequest, await request.body(), request.headers.get("content-type")
     )
     answer = await service.authorize(authorizer(request), agency, body)
     return Response(render_authorization(answer), media_type=JSON)
-
-
-def _caller_agency(request: Request) -> str:
-    """``CallerAgency`` without FastAPI's dependency machinery (same check, same error)."""
-    agency = request.headers.get(AGENCY_HEADER)
-    if not agency:
-        raise CortexError(
-            f"The {AGENCY_HEADER} header is missing.",
-            remediation="Call the service through the gateway, which sets the caller's agency.",
-            code="agency_required",
-        )
-    return agency
 
 
 @router.post("/v1/decisions/{decision_id}/usage")
