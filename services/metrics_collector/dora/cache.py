@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -112,7 +113,28 @@ class AgencyCache:
 def _row_fact(row: Sequence[Any]) -> tuple[str, str, Any]:
     # By position (FACT_COLUMNS' order): by name costs more than building the fact.
     kind, event_id, occurred_at, facts = row[1], row[2], row[3], row[4]
+    if isinstance(facts, str):  # streamed as JSON text (see repository.stream_facts)
+        facts = json.loads(facts)
     return kind, event_id, fact_from_stored(kind, facts, event_id=event_id, occurred_at=occurred_at)
+
+
+_gc_pauses = 0
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while an agency loads: each of the collections that
+    millions of new long-lived facts would trigger walks all of them (the facts hold no
+    cycles; what other tasks leave meanwhile is collected afterwards)."""
+    global _gc_pauses
+    _gc_pauses += 1
+    gc.disable()
+    try:
+        yield
+    finally:
+        _gc_pauses -= 1
+        if _gc_pauses == 0:
+            gc.enable()
 
 
 class DoraCache:
@@ -192,6 +214,10 @@ class DoraCache:
         return await asyncio.shield(task)
 
     async def _read_agency(self, agency: str) -> AgencyCache:
+        with _gc_paused():
+            return await self._read_agency_now(agency)
+
+    async def _read_agency_now(self, agency: str) -> AgencyCache:
         started = time.perf_counter()
         async with self._db.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="REPEATABLE READ")

@@ -39,14 +39,25 @@ async def snapshot_xmin(conn: AsyncConnection) -> int:
     return int(value or 0)
 
 
+_STREAM_FACTS = (
+    "SELECT agency, kind, event_id, occurred_at, facts::text FROM metrics.delivery_events "
+    "WHERE agency = $1"
+)
+
+
 async def stream_facts(
     conn: AsyncConnection, agency: str, chunk: int = 10_000
 ) -> AsyncIterator[Sequence[Any]]:
-    """Every merged fact of an agency, in chunks (a server-side cursor: bounded memory)."""
-    result = await conn.stream(
-        select(*FACT_COLUMNS).where(_E.c.agency == agency), execution_options={"yield_per": chunk}
-    )
-    async for rows in result.partitions(chunk):
+    """Every merged fact of an agency, in chunks (a server-side cursor: bounded memory), as
+    rows in ``FACT_COLUMNS``' order with the facts as JSON text.
+
+    Straight on asyncpg, inside ``conn``'s transaction: for millions of rows, SQLAlchemy's
+    per-row work and the jsonb codec cost as much as building the facts.
+    """
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    cursor = await driver.cursor(_STREAM_FACTS, agency)
+    while rows := await cursor.fetch(chunk):
         yield rows
 
 
