@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from cortex_kit.settings import ProcessSettings
 from cortex_kit.web import (
     ObservabilityMiddleware,
     Readiness,
+    ReadinessCheck,
     install_health,
     install_problem_handlers,
 )
@@ -70,6 +71,11 @@ class ServiceDefinition:
     consumers: Callable[[Runtime], Sequence[ConsumerSpec]] = lambda _rt: ()
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
+    # Service-specific readiness checks, by name: None when ready, else why not (e.g. a cache
+    # still warming up), reported by /readyz with the kit's own checks.
+    readiness: Mapping[str, Callable[[Runtime], Awaitable[str | None]]] = field(
+        default_factory=dict
+    )
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -110,7 +116,21 @@ def _readiness(runtime_ref: dict[str, Runtime], definition: ServiceDefinition) -
         migrated["ok"] = reason is None
         return reason
 
-    return Readiness({"database": database, "nats": nats, "migrations": migrations})
+    def bound(check: Callable[[Runtime], Awaitable[str | None]]) -> ReadinessCheck:
+        async def run() -> str | None:
+            if "rt" not in runtime_ref:
+                return "starting"
+            return await check(runtime_ref["rt"])
+
+        return run
+
+    checks: dict[str, ReadinessCheck] = {
+        "database": database,
+        "nats": nats,
+        "migrations": migrations,
+    }
+    checks |= {name: bound(check) for name, check in definition.readiness.items()}
+    return Readiness(checks)
 
 
 def create_service_app(settings: ProcessSettings, definition: ServiceDefinition) -> FastAPI:

@@ -35,6 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if isinstance(collector, DoraCollector):
                 collector.detach(feature.cache)
 
+    async def dora_ready(rt: Runtime) -> str | None:
+        feature = rt.extras.get("dora")
+        return feature.cache.warming_up() if isinstance(feature, DoraFeature) else "starting"
+
     def facts_committed(rt: Runtime, agencies: set[str]) -> None:
         feature = rt.extras.get("dora")
         if isinstance(feature, DoraFeature):
@@ -63,5 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
             on_start=[start],
             on_stop=[stop],
+            readiness={"dora_cache": dora_ready},
         ),
     )

@@ -450,3 +450,75 @@ async def test_a_burst_of_facts_puts_the_cache_in_burst_mode_and_queries_still_r
     finally:
         await cache.stop()
         await db.dispose()
+
+
+async def test_a_replica_is_not_ready_while_it_warms_up_and_is_once_done_or_failed(
+    cluster: Cluster,
+) -> None:
+    from cortex_kit.db import Database
+    from metrics_collector.dora.cache import DoraCache
+
+    db = Database(cluster.database_url)
+    cache = DoraCache(db)
+    release = asyncio.Event()
+
+    async def slow_warm() -> None:
+        await release.wait()
+
+    async def failing_warm() -> None:
+        raise RuntimeError("database away")
+
+    try:
+        assert cache.warming_up() is None
+        cache.warm = slow_warm  # type: ignore[method-assign]
+        cache.spawn_warm()
+        assert cache.warming_up() == "loading the delivery history: 0 facts so far"
+        release.set()
+        assert (
+            await eventually(lambda: asyncio.sleep(0, cache.warming_up()), lambda r: r is None)
+            is None
+        )
+
+        cache.warm = failing_warm  # type: ignore[method-assign]
+        cache.spawn_warm()
+        assert cache.warming_up() is not None
+        # A failed warm-up does not keep the replica out: queries load on demand.
+        assert (
+            await eventually(lambda: asyncio.sleep(0, cache.warming_up()), lambda r: r is None)
+            is None
+        )
+    finally:
+        await cache.stop()
+        await db.dispose()
+
+
+async def test_readyz_names_the_warm_up_while_it_runs(cluster: Cluster) -> None:
+    served = cluster.processes["metrics_collector"]
+    cache = served.app.state.runtime.extras["dora"].cache
+    release = asyncio.Event()
+
+    async def slow_warm() -> None:
+        await release.wait()
+
+    original = cache.warm
+    cache.warm = slow_warm
+    try:
+        cache.spawn_warm()
+        async with httpx.AsyncClient() as client:
+            resp = await client.get(f"{served.url}/readyz")
+            assert resp.status_code == 503
+            problem = resp.json()
+            assert problem["code"] == "not_ready"
+            assert problem["checks"] == {"dora_cache": "fail"}
+            assert "loading the delivery history" in problem["detail"]
+            release.set()
+            for _ in range(100):
+                resp = await client.get(f"{served.url}/readyz")
+                if resp.status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+            assert resp.status_code == 200
+            assert resp.json()["checks"]["dora_cache"] == "ok"
+    finally:
+        release.set()
+        cache.warm = original

@@ -101,11 +101,13 @@ async def test_unknown_event_is_404_problem(cluster: Cluster) -> None:
 
 
 async def test_every_process_is_ready_and_exports_metrics(cluster: Cluster) -> None:
+    kit_checks = {"database": "ok", "nats": "ok", "migrations": "ok"}
+    own_checks = {"metrics_collector": {"dora_cache": "ok"}}
     async with httpx.AsyncClient() as client:
-        for served in cluster.processes.values():
+        for name, served in cluster.processes.items():
             ready = await client.get(f"{served.url}/readyz")
             assert ready.status_code == 200, ready.text
-            assert ready.json()["checks"] == {"database": "ok", "nats": "ok", "migrations": "ok"}
+            assert ready.json()["checks"] == kit_checks | own_checks.get(name, {})
             metrics = await client.get(f"{served.url}/metrics")
             assert "cortex_http_requests_total" in metrics.text
 

@@ -165,6 +165,8 @@ class DoraCache:
         self._sub: Subscription | None = None
         self._bus: Bus | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._warming = False
+        self._loaded_facts = 0  # read by loads so far (progress shown while warming up)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -226,6 +228,7 @@ class DoraCache:
                 index = FactIndex(config_of(await repository.get_settings(conn, agency)))
                 async for rows in repository.stream_facts(conn, agency, self._load_chunk):
                     index.load(_row_fact(row) for row in rows)
+                    self._loaded_facts += len(rows)
                     await asyncio.sleep(0)
         entry = AgencyCache(agency, index, watermark=watermark)
         for key in sorted(index.slices()):
@@ -246,6 +249,7 @@ class DoraCache:
         return entry
 
     def spawn_warm(self) -> None:
+        self._warming = True
         self._spawn(self._warm_logged())
 
     async def _warm_logged(self) -> None:
@@ -253,6 +257,16 @@ class DoraCache:
             await self.warm()
         except Exception as exc:  # the first query will load the agency instead
             log.warning("dora.warm_failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._warming = False
+
+    def warming_up(self) -> str | None:
+        """While the warm-up at start runs, why this replica should not take queries yet
+        (readiness: a rolling update keeps the old replica serving until the new one has
+        loaded); None once it is done, or failed (queries then load on demand)."""
+        if not self._warming:
+            return None
+        return f"loading the delivery history: {self._loaded_facts:,} facts so far"
 
     async def warm(self) -> None:
         """Load every agency that has facts (so Prometheus has its series from the start)."""
