@@ -45,13 +45,8 @@ from metrics_collector.domain.dora_schema import (
     ReworkRate,
     TrendPoint,
 )
-from metrics_collector.domain.dora_snapshot import (
-    Columns,
-    DoraSnapshot,
-    Flags,
-    Floats,
-    SliceSnapshot,
-)
+from metrics_collector.domain.dora_snapshot import Columns, DoraSnapshot, Flags, SliceSnapshot
+from metrics_collector.domain.stats import Floats
 
 # Upper bounds (seconds) of the lead-time and recovery-time histograms: roughly log-spaced
 # (x2 to x5 per step) and chosen so that every DORA band edge (1 h, 1 d, 1 w, 1 month,
@@ -159,7 +154,7 @@ def _gather(slices: Sequence[SliceSnapshot], low: float, high: float) -> _Sample
 
 
 def _histogram(sorted_values: Floats) -> list[HistogramBin]:
-    counts = stats.histogram_sorted(sorted_values, DURATION_BUCKETS_S)
+    counts = stats.histogram(sorted_values, DURATION_BUCKETS_S)
     lowers = (0.0, *DURATION_BUCKETS_S)
     uppers: tuple[float | None, ...] = (*DURATION_BUCKETS_S, None)
     return [
@@ -173,8 +168,8 @@ def _quantiles(
 ) -> tuple[float | None, float | None, float | None, float | None]:
     if not len(sorted_values):
         return None, None, None, None
-    p50, p90, p99 = (stats.percentile_sorted(sorted_values, p) for p in (50, 90, 99))
-    return p50, p90, p99, stats.mean_sorted(sorted_values)
+    p50, p90, p99 = (stats.percentile(sorted_values, p) for p in (50, 90, 99))
+    return p50, p90, p99, stats.mean(sorted_values)
 
 
 def _frequency(sample: _Sample, days: float, bands: BandTable) -> DeploymentFrequency:

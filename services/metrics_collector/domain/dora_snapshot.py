@@ -50,6 +50,7 @@ from metrics_collector.domain.dora_failures import (
     find_failures,
     prepare_incidents,
 )
+from metrics_collector.domain.stats import Floats
 
 _T = TypeVar("_T")
 
@@ -82,7 +83,6 @@ class LeadTime(NamedTuple):
     seconds: float  # negative: the commit is dated after that deployment (an anomaly)
 
 
-Floats = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
 
 
