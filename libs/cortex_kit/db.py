@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -102,13 +103,13 @@ class Database:
         await self.engine.dispose()
 
 
-async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under ``session``, inside its transaction.
+async def driver_connection(source: AsyncSession | AsyncConnection) -> Any:
+    """The asyncpg connection under a session or connection, inside its transaction.
 
-    For the few hot paths where SQLAlchemy's per-row parameter processing costs more than the
-    statement (bulk inserts of thousands of rows as arrays with ``unnest``): statements run on
-    it belong to the session's transaction and commit or roll back with it.
+    For the few hot paths where SQLAlchemy's per-row work costs more than the statement (bulk
+    inserts of thousands of rows as arrays with ``unnest``, streaming millions of rows):
+    statements run on it belong to that transaction and commit or roll back with it.
     """
-    connection = await session.connection()
+    connection = await source.connection() if isinstance(source, AsyncSession) else source
     raw = await connection.get_raw_connection()
     return raw.driver_connection

@@ -112,9 +112,7 @@ class AgencyCache:
 
 def _row_fact(row: Sequence[Any]) -> tuple[str, str, Any]:
     # By position (FACT_COLUMNS' order): by name costs more than building the fact.
-    kind, event_id, occurred_at, facts = row[1], row[2], row[3], row[4]
-    if isinstance(facts, str):  # streamed as JSON text (see repository.stream_facts)
-        facts = json.loads(facts)
+    kind, event_id, occurred_at, facts = row[1], row[2], row[3], json.loads(row[4])
     return kind, event_id, fact_from_stored(kind, facts, event_id=event_id, occurred_at=occurred_at)
 
 

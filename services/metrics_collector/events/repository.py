@@ -144,6 +144,9 @@ RETURNING agency, kind, event_id
 """
 
 
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
 async def store(
     session: AsyncSession, facts: Sequence[DeliveryFact], first: Sequence[bool]
 ) -> set[Identity]:
@@ -151,7 +154,6 @@ async def store(
     returns the identities stored as new merged rows (the others need a merge)."""
     if not facts:
         return set()
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
     conn = await driver_connection(session)
     rows = await conn.fetch(
         _STORE,
@@ -163,7 +165,7 @@ async def store(
         [f.environment for f in facts],
         [f.occurred_at for f in facts],
         [f.source for f in facts],
-        [dumps(f.facts) for f in facts],
+        [_dumps(f.facts) for f in facts],
         list(first),
     )
     return {(r[0], r[1], r[2]) for r in rows}
