@@ -38,7 +38,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -350,14 +350,20 @@ def _ingest_batch(h: History, batch_no: int, size: int, now: datetime) -> list[d
     return events[:size]
 
 
-async def _stored(conn: Any, envelopes: list[str]) -> int:
-    """How many of these envelopes the collector has consumed (inbox rows are committed with
-    the facts they carry, so a counted envelope's events are all stored)."""
-    found = await conn.fetchval(
-        "SELECT count(DISTINCT msg_id) FROM metrics.inbox WHERE msg_id = ANY($1::text[])",
-        envelopes,
-    )
-    return int(found)
+async def _wait_stored(conn: Any, envelopes: Iterable[str], what: str, poll_s: float) -> None:
+    """Until the collector has consumed every one of these envelopes (inbox rows are committed
+    with the facts they carry, so a consumed envelope's events are all stored); each poll asks
+    only for those still missing."""
+    waiting = set(envelopes)
+    deadline = time.perf_counter() + 900
+    while waiting:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{what}: {len(waiting)} envelopes not stored after 900 s")
+        await asyncio.sleep(poll_s)
+        found = await conn.fetch(
+            "SELECT msg_id FROM metrics.inbox WHERE msg_id = ANY($1::text[])", list(waiting)
+        )
+        waiting -= {r[0] for r in found}
 
 
 @dataclass(frozen=True)
@@ -402,11 +408,7 @@ async def _ingest(
         started = time.perf_counter()
         await asyncio.gather(*(sender() for _ in range(sizes.ingest_senders)))
         accepted = time.perf_counter()
-        wanted = sorted(envelopes)
-        while await _stored(conn, wanted) < len(wanted):
-            if time.perf_counter() - accepted > 900:
-                raise RuntimeError("ingested events not all stored after 900 s")
-            await asyncio.sleep(0.05)
+        await _wait_stored(conn, envelopes, "REST ingest", 0.05)
         stored = time.perf_counter()
         cpu_s = cpu.stop()
     finally:
@@ -508,15 +510,7 @@ async def _ingest_nats(nats_url: str, dsn: str, payloads: list[Message], events:
             for subject, data, msg_id in zip(subjects, wire, ids, strict=True)
         ]
         await asyncio.gather(*acks)
-        waiting = set(ids)
-        while waiting:
-            if time.perf_counter() - started > 900:
-                raise RuntimeError("NATS-ingested envelopes not all stored after 900 s")
-            await asyncio.sleep(0.1)
-            found = await conn.fetch(
-                "SELECT msg_id FROM metrics.inbox WHERE msg_id = ANY($1::text[])", list(waiting)
-            )
-            waiting -= {r[0] for r in found}
+        await _wait_stored(conn, ids, "NATS ingest", 0.1)
         seconds = time.perf_counter() - started
     finally:
         await conn.close()

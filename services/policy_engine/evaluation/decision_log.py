@@ -228,7 +228,7 @@ def _parameters(chunk: Sequence[LoggedDecision]) -> dict[str, list[Any]]:
         "action_type": [_text(d.action_type) for d in chunk],
         "decision": [d.result.decision for d in chunk],
         "risk_score": [float(d.result.risk_score) for d in chunk],
-        "reasons": [stored_json([x._asdict() for x in d.result.reasons]) for d in chunk],
+        "reasons": [stored_json([x.to_dict() for x in d.result.reasons]) for d in chunk],
         "input": [d.input_json for d in chunk],
         "policy_version": [d.policy_version for d in chunk],
         "evaluated_us": [d.evaluated_us for d in chunk],
