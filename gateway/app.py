@@ -55,5 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             routers=[keys_router, events_router, policies_router, metrics_router, webhooks_router],
             on_start=[start],
             on_stop=[stop],
+            max_body_bytes=cfg.max_body_bytes,
+            body_limits={
+                "/v1/events": cfg.max_events_body_bytes,
+                "/v1/webhooks/": cfg.max_webhook_body_bytes,
+            },
         ),
     )

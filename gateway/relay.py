@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import Request, Response
 
 from gateway.domain.keys import Principal
 from gateway.state import gateway_state
+
+
+def segment(value: str) -> str:
+    """A path parameter re-encoded for the upstream path exactly as the caller sent it: the
+    gateway's router decodes ``%23``/``%3F``/``%2F``, which would otherwise cut the id short
+    or smuggle a query string to the service."""
+    return quote(value, safe="")
 
 
 async def relay(

@@ -19,3 +19,8 @@ class Settings(ProcessSettings):
     key_cache_ttl_s: float = Field(default=5.0, ge=0)
     upstream_timeout_s: float = Field(default=10.0, gt=0)
     max_events_per_request: int = Field(default=1000, ge=1)
+    # Request body limits (413 beyond them): every route, the events batch, webhooks (GitHub
+    # caps its own deliveries at 25 MB).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_events_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_webhook_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)

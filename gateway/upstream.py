@@ -6,18 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from opentelemetry.trace import SpanKind
 
-from cortex_kit.errors import CortexError
+from cortex_kit.errors import UpstreamUnavailable
 from cortex_kit.observability import inject_context, tracer
 from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, PROBLEM_JSON
 
 
-class UpstreamUnavailable(CortexError):
-    status = 503
-    code = "upstream_unavailable"
-    title = "Service unavailable"
+# Response headers of a service that mean something to the client and are passed on.
+_RELAYED_HEADERS = ("retry-after", "allow", "location")
 
 
 class Upstreams:
@@ -104,11 +102,11 @@ class Upstreams:
                 remediation="Retry shortly; check the service logs.",
                 extra={"service": service},
             )
-        if media.startswith("application/") and "json" in media:
-            return JSONResponse(
-                resp.json(), status_code=resp.status_code, media_type=media.split(";")[0]
-            )
-        return Response(resp.content, status_code=resp.status_code, media_type=media)
+        headers = {k: v for k in _RELAYED_HEADERS if (v := resp.headers.get(k)) is not None}
+        # The body is relayed byte for byte: re-encoding it would cost a JSON round trip.
+        return Response(
+            resp.content, status_code=resp.status_code, media_type=media, headers=headers
+        )
 
     async def close(self) -> None:
         for client in self._clients.values():

@@ -41,8 +41,15 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     return _principal
 
 
-def resolve_agency(principal: Principal, requested: str | None) -> str:
-    """The agency a call acts on: the key's own, or the requested one for org-wide keys."""
+def resolve_agency(principal: Principal, request: Request, *named: str | None) -> str:
+    """The agency a call acts on: the key's own, or the requested one for org-wide keys.
+
+    Every place a request may name an agency counts — each ``?agency=`` value and whatever the
+    endpoint passes in ``named`` (a path segment, a body field). They must agree (else 422
+    ``agency_conflict``: nothing is silently resolved) and the key must be allowed to act on
+    the one they name (else 403)."""
+    mentioned = [a for a in (*request.query_params.getlist("agency"), *named) if a is not None]
+    requested = _agreed(mentioned)
     if principal.all_agencies:
         if not requested:
             raise CortexError(
@@ -51,10 +58,36 @@ def resolve_agency(principal: Principal, requested: str | None) -> str:
                 code="agency_required",
             )
         return agency_slug(requested)
-    if requested and requested != principal.agency:
+    if requested is not None and requested != principal.agency:
         raise Forbidden(
             f"This key belongs to agency {principal.agency!r}, not {requested!r}.",
             remediation="Use a key of that agency, or omit `agency` to act on your own.",
             code="agency_forbidden",
         )
     return principal.agency
+
+
+def _agreed(mentioned: list[str]) -> str | None:
+    distinct = sorted(set(mentioned))
+    if len(distinct) > 1:
+        raise CortexError(
+            f"The request names several agencies: {', '.join(map(repr, distinct))}.",
+            remediation="Name one agency, once: in the path, the body or `?agency=`, not "
+            "different ones in several places.",
+            code="agency_conflict",
+            status=422,
+            extra={"agencies": distinct},
+        )
+    return distinct[0] if distinct else None
+
+
+def require_org_wide(principal: Principal, request: Request) -> None:
+    """Writes that govern every agency (the org baseline) need an org-wide admin key."""
+    if not principal.all_agencies:
+        raise Forbidden(
+            f"{request.method} {request.url.path} changes the org baseline, which governs every "
+            f"agency; this key is scoped to agency {principal.agency!r}.",
+            remediation="Use an org-wide admin key (`cortex keys create --agency '*' --role "
+            "admin`).",
+            code="org_admin_required",
+        )

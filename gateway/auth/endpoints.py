@@ -14,9 +14,11 @@ Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
 @router.post("", status_code=201)
-async def create_key(body: KeyCreate, session: DbSession, admin: Admin) -> KeyCreated:
+async def create_key(
+    body: KeyCreate, request: Request, session: DbSession, admin: Admin
+) -> KeyCreated:
     agency = body.agency if body.agency == ALL_AGENCIES and admin.all_agencies else None
-    agency = agency or resolve_agency(admin, body.agency)
+    agency = agency or resolve_agency(admin, request, body.agency)
     created = await service.create_key(
         session, agency=agency, role=body.role, name=body.name, created_by=admin.key_id
     )

@@ -2,13 +2,16 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from cortex_kit.text import IdentifierText, StorableText
 from gateway.domain.keys import Role
 
 
 class KeyCreate(BaseModel):
-    agency: str = Field(description="Agency slug, or '*' for an org-wide key (admin only).")
+    agency: IdentifierText = Field(
+        description="Agency slug, or '*' for an org-wide key (admin only)."
+    )
     role: Role
-    name: str = Field(default="", max_length=200)
+    name: StorableText = Field(default="", max_length=200)
 
 
 class KeyCreated(BaseModel):

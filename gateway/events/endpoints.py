@@ -8,6 +8,7 @@ from gateway.auth.deps import require, resolve_agency
 from gateway.domain.keys import READ_ROLES, Principal, Role
 from gateway.events import service
 from gateway.events.schemas import EventBatch, EventsAccepted
+from gateway.relay import segment
 from gateway.state import gateway_state
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -29,7 +30,7 @@ async def send_events(
             code="batch_too_large",
             status=413,
         )
-    agency = resolve_agency(caller, batch.agency)
+    agency = resolve_agency(caller, request, batch.agency)
     return await service.accept_events(
         session, get_runtime(request).tables.outbox, agency, batch.events
     )
@@ -50,7 +51,7 @@ async def list_events(
         "metrics_collector",
         "GET",
         "/v1/events",
-        agency=resolve_agency(caller, agency),
+        agency=resolve_agency(caller, request, agency),
         principal=caller.key_id,
         params=params,
     )
@@ -63,7 +64,7 @@ async def get_event(
     return await gateway_state(request).upstreams.forward(
         "metrics_collector",
         "GET",
-        f"/v1/events/{kind}/{event_id}",
-        agency=resolve_agency(caller, agency),
+        f"/v1/events/{kind}/{segment(event_id)}",
+        agency=resolve_agency(caller, request, agency),
         principal=caller.key_id,
     )

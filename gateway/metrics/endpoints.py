@@ -33,7 +33,7 @@ async def get_dora(
 ) -> Response:
     """The five DORA metrics of the agency over ``[from, to)`` (default: last 30 days)."""
     return await relay(
-        request, caller, COLLECTOR, "/v1/metrics/dora", resolve_agency(caller, agency)
+        request, caller, COLLECTOR, "/v1/metrics/dora", resolve_agency(caller, request, agency)
     )
 
 
@@ -47,7 +47,7 @@ async def get_dora_schema(request: Request, caller: Reader) -> Response:
 async def get_settings(request: Request, caller: Reader, agency: Agency = None) -> Response:
     """The agency's DORA settings (incident linking)."""
     return await relay(
-        request, caller, COLLECTOR, "/v1/metrics/settings", resolve_agency(caller, agency)
+        request, caller, COLLECTOR, "/v1/metrics/settings", resolve_agency(caller, request, agency)
     )
 
 
@@ -59,6 +59,6 @@ async def put_settings(request: Request, caller: SettingsAdmin, agency: Agency =
         caller,
         COLLECTOR,
         "/v1/metrics/settings",
-        resolve_agency(caller, agency),
+        resolve_agency(caller, request, agency),
         with_body=True,
     )

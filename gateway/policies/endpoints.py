@@ -9,9 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from gateway.auth.deps import require, resolve_agency
+from gateway.auth.deps import require, require_org_wide, resolve_agency
 from gateway.domain.keys import READ_ROLES, Principal, Role
-from gateway.relay import relay
+from gateway.relay import relay, segment
 
 router = APIRouter(tags=["policies"])
 ENGINE = "policy_engine"
@@ -26,7 +26,12 @@ YAML_BODY = {"requestBody": {"content": {"application/yaml": {"schema": {"type":
 async def authorize(request: Request, caller: Agent, agency: str | None = None) -> Response:
     """An agent asks before acting: allow / deny / require_approval with every reason."""
     return await relay(
-        request, caller, ENGINE, "/v1/authorize", resolve_agency(caller, agency), with_body=True
+        request,
+        caller,
+        ENGINE,
+        "/v1/authorize",
+        resolve_agency(caller, request, agency),
+        with_body=True,
     )
 
 
@@ -39,15 +44,17 @@ async def report_usage(
         request,
         caller,
         ENGINE,
-        f"/v1/decisions/{decision_id}/usage",
-        resolve_agency(caller, agency),
+        f"/v1/decisions/{segment(decision_id)}/usage",
+        resolve_agency(caller, request, agency),
         with_body=True,
     )
 
 
 @router.get("/v1/decisions")
 async def list_decisions(request: Request, caller: Reader, agency: str | None = None) -> Response:
-    return await relay(request, caller, ENGINE, "/v1/decisions", resolve_agency(caller, agency))
+    return await relay(
+        request, caller, ENGINE, "/v1/decisions", resolve_agency(caller, request, agency)
+    )
 
 
 @router.get("/v1/decisions/{decision_id}")
@@ -55,7 +62,11 @@ async def get_decision(
     decision_id: str, request: Request, caller: Reader, agency: str | None = None
 ) -> Response:
     return await relay(
-        request, caller, ENGINE, f"/v1/decisions/{decision_id}", resolve_agency(caller, agency)
+        request,
+        caller,
+        ENGINE,
+        f"/v1/decisions/{segment(decision_id)}",
+        resolve_agency(caller, request, agency),
     )
 
 
@@ -76,7 +87,7 @@ async def policy_schema(request: Request, caller: Reader) -> Response:
 @router.put("/v1/agencies/{agency}/policy", openapi_extra=YAML_BODY)
 async def publish_policy(agency: str, request: Request, caller: PolicyAdmin) -> Response:
     """Publish a new immutable version (`?team=` for a team overlay, `?message=`)."""
-    agency = resolve_agency(caller, agency)
+    agency = resolve_agency(caller, request, agency)
     return await relay(
         request, caller, ENGINE, f"/v1/agencies/{agency}/policy", agency, with_body=True
     )
@@ -85,15 +96,17 @@ async def publish_policy(agency: str, request: Request, caller: PolicyAdmin) -> 
 @router.get("/v1/agencies/{agency}/policy")
 async def get_policy(agency: str, request: Request, caller: Reader) -> Response:
     """The latest (or `?version=`) published policy of the agency (or `?team=`)."""
-    agency = resolve_agency(caller, agency)
+    agency = resolve_agency(caller, request, agency)
     return await relay(request, caller, ENGINE, f"/v1/agencies/{agency}/policy", agency)
 
 
 @router.get("/v1/agencies/{agency}/policy/{view}")
 async def policy_view(agency: str, view: str, request: Request, caller: Reader) -> Response:
     """`versions`, `effective` (merged, with provenance) or `diff?from=&to=`."""
-    agency = resolve_agency(caller, agency)
-    return await relay(request, caller, ENGINE, f"/v1/agencies/{agency}/policy/{view}", agency)
+    agency = resolve_agency(caller, request, agency)
+    return await relay(
+        request, caller, ENGINE, f"/v1/agencies/{agency}/policy/{segment(view)}", agency
+    )
 
 
 @router.post("/v1/agencies/{agency}/policy/{action}")
@@ -101,15 +114,21 @@ async def policy_action(
     agency: str, action: str, request: Request, caller: PolicyAdmin
 ) -> Response:
     """`rollback` `{to_version, reason}` or `simulate` `{policy, content_type, last}`."""
-    agency = resolve_agency(caller, agency)
+    agency = resolve_agency(caller, request, agency)
     return await relay(
-        request, caller, ENGINE, f"/v1/agencies/{agency}/policy/{action}", agency, with_body=True
+        request,
+        caller,
+        ENGINE,
+        f"/v1/agencies/{agency}/policy/{segment(action)}",
+        agency,
+        with_body=True,
     )
 
 
 @router.put("/v1/org/policy", openapi_extra=YAML_BODY)
 async def publish_org_policy(request: Request, caller: Admin) -> Response:
-    """Publish the org baseline every agency inherits (admin)."""
+    """Publish the org baseline every agency inherits (org-wide admin only)."""
+    require_org_wide(caller, request)
     return await relay(request, caller, ENGINE, "/v1/org/policy", "org", with_body=True)
 
 
@@ -125,26 +144,33 @@ async def org_policy_versions(request: Request, caller: Reader) -> Response:
 
 @router.post("/v1/org/policy/rollback")
 async def rollback_org_policy(request: Request, caller: Admin) -> Response:
+    """Roll the org baseline back to an earlier version (org-wide admin only)."""
+    require_org_wide(caller, request)
     return await relay(request, caller, ENGINE, "/v1/org/policy/rollback", "org", with_body=True)
 
 
 @router.get("/v1/agencies/{agency}/wizard")
 async def wizard_state(agency: str, request: Request, caller: PolicyAdmin) -> Response:
     """The first-run wizard: six steps whose answers become the agency's policy."""
-    agency = resolve_agency(caller, agency)
+    agency = resolve_agency(caller, request, agency)
     return await relay(request, caller, ENGINE, f"/v1/agencies/{agency}/wizard", agency)
 
 
 @router.put("/v1/agencies/{agency}/wizard/{step}")
 async def wizard_answer(agency: str, step: str, request: Request, caller: PolicyAdmin) -> Response:
     """Answer one step (profile, models, autonomy, data, budgets, approvals)."""
-    agency = resolve_agency(caller, agency)
+    agency = resolve_agency(caller, request, agency)
     return await relay(
-        request, caller, ENGINE, f"/v1/agencies/{agency}/wizard/{step}", agency, with_body=True
+        request,
+        caller,
+        ENGINE,
+        f"/v1/agencies/{agency}/wizard/{segment(step)}",
+        agency,
+        with_body=True,
     )
 
 
 @router.post("/v1/agencies/{agency}/wizard/publish")
 async def wizard_publish(agency: str, request: Request, caller: PolicyAdmin) -> Response:
-    agency = resolve_agency(caller, agency)
+    agency = resolve_agency(caller, request, agency)
     return await relay(request, caller, ENGINE, f"/v1/agencies/{agency}/wizard/publish", agency)

@@ -29,10 +29,10 @@ Name = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z
 
 @router.put("/{provider}/secret")
 async def set_secret(
-    provider: Provider, body: SecretIn, session: DbSession, caller: SecretAdmin
+    provider: Provider, body: SecretIn, request: Request, session: DbSession, caller: SecretAdmin
 ) -> SecretStatus:
     """Set (or rotate) the agency's secret for this provider; it is never shown again."""
-    agency = resolve_agency(caller, body.agency)
+    agency = resolve_agency(caller, request, body.agency)
     return await service.set_secret(
         session, agency, provider, body.secret.get_secret_value(), caller.key_id
     )
@@ -40,17 +40,27 @@ async def set_secret(
 
 @router.get("/{provider}/secret")
 async def secret_status(
-    provider: Provider, session: DbSession, caller: Reader, agency: str | None = None
+    provider: Provider,
+    request: Request,
+    session: DbSession,
+    caller: Reader,
+    agency: str | None = None,
 ) -> SecretStatus:
     """Whether a secret is set (never the secret)."""
-    return await service.secret_status(session, resolve_agency(caller, agency), provider)
+    return await service.secret_status(session, resolve_agency(caller, request, agency), provider)
 
 
 @router.delete("/{provider}/secret", status_code=204)
 async def delete_secret(
-    provider: Provider, session: DbSession, caller: SecretAdmin, agency: str | None = None
+    provider: Provider,
+    request: Request,
+    session: DbSession,
+    caller: SecretAdmin,
+    agency: str | None = None,
 ) -> Response:
-    await service.delete_secret(session, resolve_agency(caller, agency), provider, caller.key_id)
+    await service.delete_secret(
+        session, resolve_agency(caller, request, agency), provider, caller.key_id
+    )
     return Response(status_code=204)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from cortex_kit.text import IdentifierText, identifier_problem
 from gateway.events.schemas import AcceptedEvent
 from gateway.webhooks.signatures import Provider
 
@@ -13,13 +14,23 @@ from gateway.webhooks.signatures import Provider
 class SecretIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agency: str | None = Field(default=None, description="Required only for org-wide keys.")
+    agency: IdentifierText | None = Field(
+        default=None, description="Required only for org-wide keys."
+    )
     secret: SecretStr = Field(
         min_length=16,
         max_length=512,
         description="GitHub: the webhook secret; GitLab: the secret token; PagerDuty: the "
         "signing secret shown when the v3 webhook subscription is created.",
     )
+
+    @field_validator("secret")
+    @classmethod
+    def _storable(cls, secret: SecretStr) -> SecretStr:
+        problem = identifier_problem(secret.get_secret_value())
+        if problem is not None:  # the problem names the position, never the secret
+            raise ValueError(f"the secret {problem}; providers send printable secrets")
+        return secret
 
 
 class SecretStatus(BaseModel):

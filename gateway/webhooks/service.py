@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping
 from urllib.parse import parse_qs
 
@@ -17,7 +18,12 @@ from gateway.webhooks import repository
 from gateway.webhooks.errors import WebhookPayloadError, WebhookUnauthorized
 from gateway.webhooks.mapping import Overrides, PayloadError, map_delivery
 from gateway.webhooks.schemas import SecretStatus, WebhookAccepted
-from gateway.webhooks.signatures import SIGNATURE_HEADER, Provider, check_signature
+from gateway.webhooks.signatures import (
+    SIGNATURE_HEADER,
+    Provider,
+    SignatureProblem,
+    check_signature,
+)
 
 log = get_logger("gateway.webhooks")
 EVENT_HEADER = {Provider.GITHUB: "X-GitHub-Event", Provider.GITLAB: "X-Gitlab-Event"}
@@ -50,6 +56,11 @@ async def delete_secret(session: AsyncSession, agency: str, provider: Provider, 
     log.info("webhook.secret_deleted", agency=agency, provider=provider.value, by=by)
 
 
+# Checked against when an agency has no secret, so that an unauthenticated caller gets the
+# same answer, after the same work, whether or not the agency configured one.
+_NO_SECRET = secrets.token_hex(32)
+
+
 async def _verify(
     session: AsyncSession,
     agency: str,
@@ -58,23 +69,25 @@ async def _verify(
     headers: Mapping[str, str],
 ) -> None:
     secret = await repository.secret_of(session, agency, provider.value)
-    if secret is None:
-        raise WebhookUnauthorized(
-            f"No {provider.value} webhook secret is set for agency {agency!r}.",
-            remediation=f"An admin sets it with {_secret_path(provider)}; use the same secret "
-            f"in {provider.value}'s webhook settings.",
-            code="webhook_not_configured",
-        )
-    problem = check_signature(provider, secret, body, headers)
-    if problem is not None:
-        log.warning("webhook.rejected", agency=agency, provider=provider.value, reason=problem)
-        header = SIGNATURE_HEADER[provider]
-        raise WebhookUnauthorized(
-            f"The {header} header is {'missing' if problem == 'missing_signature' else 'wrong'}.",
-            remediation=f"Configure the {provider.value} webhook with the secret set for agency "
-            f"{agency!r} (rotate both sides together); nothing was stored.",
-            code=problem.value,
-        )
+    problem = check_signature(provider, secret or _NO_SECRET, body, headers)
+    if secret is None and problem is None:  # cannot happen short of guessing 256 random bits
+        problem = SignatureProblem.INVALID
+    if problem is None:
+        return
+    log.warning(
+        "webhook.rejected",
+        agency=agency,
+        provider=provider.value,
+        reason="not_configured" if secret is None else problem.value,
+    )
+    header = SIGNATURE_HEADER[provider]
+    raise WebhookUnauthorized(
+        f"The {header} header is {'missing' if problem == 'missing_signature' else 'wrong'}.",
+        remediation=f"Configure the {provider.value} webhook with the secret an admin set for "
+        f"agency {agency!r} with {_secret_path(provider)} (rotate both sides together); "
+        "nothing was stored.",
+        code=problem.value,
+    )
 
 
 def _payload(body: bytes) -> object:

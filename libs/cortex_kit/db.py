@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import event, exc, text
@@ -113,3 +114,58 @@ async def driver_connection(source: AsyncSession | AsyncConnection) -> Any:
     connection = await source.connection() if isinstance(source, AsyncSession) else source
     raw = await connection.get_raw_connection()
     return raw.driver_connection
+
+
+class DbFailure(Enum):
+    """What a database error means for the caller."""
+
+    UNAVAILABLE = "unavailable"  # outage, restart, conflict: retry shortly, nothing was stored
+    INVALID_INPUT = "invalid_input"  # a value the store cannot hold (NUL, out of range)
+
+
+# SQLSTATE classes (https://www.postgresql.org/docs/current/errcodes-appendix.html):
+# 08 connection exception, 40 transaction rollback (serialization failure, deadlock),
+# 53 insufficient resources, 57 operator intervention (shutdown, cannot connect now),
+# 58 system error; 22 data exception (e.g. 22021 NUL in text, 22003 numeric out of range).
+_UNAVAILABLE_CLASSES = ("08", "40", "53", "57", "58")
+_INVALID_INPUT_CLASSES = ("22",)
+_UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (
+    OSError,  # refused / reset connections, also asyncpg's connection errors
+    TimeoutError,
+    exc.TimeoutError,  # the pool had no connection to give
+    exc.DisconnectionError,
+)
+_DRIVER_UNAVAILABLE = ("ConnectionDoesNotExistError", "InterfaceError", "InternalClientError")
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+
+
+def classify_db_error(error: BaseException) -> DbFailure | None:
+    """Whether ``error`` (from SQLAlchemy or straight from asyncpg) is a database outage, input
+    the database refused, or neither (a bug). Walks the exception's causes."""
+    for link in _chain(error):
+        sqlstate = getattr(link, "sqlstate", None)
+        if isinstance(sqlstate, str) and len(sqlstate) == 5:
+            if sqlstate.startswith(_UNAVAILABLE_CLASSES):
+                return DbFailure.UNAVAILABLE
+            if sqlstate.startswith(_INVALID_INPUT_CLASSES):
+                return DbFailure.INVALID_INPUT
+        if isinstance(link, exc.DBAPIError) and link.connection_invalidated:
+            return DbFailure.UNAVAILABLE
+        if isinstance(link, _UNAVAILABLE_TYPES):
+            return DbFailure.UNAVAILABLE
+        module = type(link).__module__
+        if module.startswith("asyncpg"):
+            if type(link).__name__ == "DataError":  # client-side encoding of an argument
+                return DbFailure.INVALID_INPUT
+            if type(link).__name__ in _DRIVER_UNAVAILABLE:
+                return DbFailure.UNAVAILABLE
+    return None

@@ -17,6 +17,8 @@ class CortexError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "Bad request"
+    # Seconds a client should wait before retrying (the ``Retry-After`` header), if it may.
+    retry_after_s: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -79,3 +81,18 @@ class Unavailable(CortexError):
     status = 503
     code = "unavailable"
     title = "Service unavailable"
+    retry_after_s = 2
+
+
+class UpstreamUnavailable(Unavailable):
+    """A dependency (PostgreSQL, NATS, another service) did not answer: retry shortly."""
+
+    code = "upstream_unavailable"
+
+
+class InvalidValue(CortexError):
+    """Input the store cannot hold (a NUL character, a number out of range)."""
+
+    status = 422
+    code = "invalid_value"
+    title = "Invalid value"

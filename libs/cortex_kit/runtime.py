@@ -27,11 +27,13 @@ from cortex_kit.web import (
     ObservabilityMiddleware,
     Readiness,
     ReadinessCheck,
+    RequestGuard,
     install_health,
     install_problem_handlers,
 )
 
 log = get_logger("cortex.runtime")
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 def freeze_startup_objects() -> None:
@@ -76,6 +78,10 @@ class ServiceDefinition:
     readiness: Mapping[str, Callable[[Runtime], Awaitable[str | None]]] = field(
         default_factory=dict
     )
+    # Request bodies larger than this are refused with 413 before any route reads them;
+    # ``body_limits`` raises or lowers it per path prefix (the longest matching prefix wins).
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    body_limits: Mapping[str, int] = field(default_factory=dict)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -88,8 +94,13 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-DbSession = Annotated[AsyncSession, Depends(_session)]
-"""The request's unit of work: commits when the endpoint returns, rolls back if it raises."""
+# scope="function": the session's exit — the commit — runs when the endpoint has returned and
+# before the response is sent. With the default request scope FastAPI sends the response first
+# and commits afterwards, so a client could hear "stored" about a write whose commit then
+# failed. A failed commit raises here and is answered as an error (503 for an outage).
+DbSession = Annotated[AsyncSession, Depends(_session, scope="function")]
+"""The request's unit of work: commits before the response is sent, rolls back if the
+endpoint raises; a commit that fails is answered as an error, never as a success."""
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
@@ -157,6 +168,9 @@ def create_service_app(settings: ProcessSettings, definition: ServiceDefinition)
         title=definition.title,
         lifespan=lifespan,
         telemetry={"tracing": True, "operation_spans": False, "metrics": False, "logs": False},
+    )
+    app.add_middleware(
+        RequestGuard, max_body_bytes=definition.max_body_bytes, body_limits=definition.body_limits
     )
     app.add_middleware(ObservabilityMiddleware, service=settings.service_name)
     install_problem_handlers(app)

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import asyncpg  # type: ignore[import-untyped]  # no stubs
 import structlog
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cortex_kit.errors import DOCS_BASE, CortexError
+from cortex_kit.db import DbFailure, classify_db_error
+from cortex_kit.errors import DOCS_BASE, CortexError, InvalidValue, UpstreamUnavailable
 from cortex_kit.logs import get_logger
 from cortex_kit.observability import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -46,10 +51,17 @@ def _problem(
     return problem_response(status, body)
 
 
+def _error_headers(exc: CortexError) -> dict[str, str] | None:
+    if exc.status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if exc.retry_after_s is not None:
+        return {"Retry-After": str(exc.retry_after_s)}
+    return None
+
+
 async def _cortex_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CortexError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return problem_response(exc.status, exc.problem(request.url.path), headers)
+    return problem_response(exc.status, exc.problem(request.url.path), _error_headers(exc))
 
 
 def _clean_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -79,6 +91,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, PayloadTooLarge):
+        return _too_large(request.url.path, exc.limit_bytes)
     if exc.status_code == 404:
         return _problem(
             404,
@@ -88,13 +102,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             "Check the path against the API reference (/docs).",
         )
     if exc.status_code == 405:
-        return _problem(
+        allowed = _allowed_methods(request)
+        response = _problem(
             405,
             "method_not_allowed",
             "Method not allowed",
             f"{request.method} is not allowed on {request.url.path}.",
-            "Use one of the methods the API reference lists for this path.",
+            f"Use one of: {', '.join(allowed)}." if allowed else "See the API reference.",
+            allowed_methods=allowed,
         )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     return _problem(
         exc.status_code,
         "http_error",
@@ -104,7 +122,48 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves on this path (routes are one per method)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match is not Match.NONE and route_methods:
+            methods |= set(route_methods)
+    return sorted(methods)
+
+
+def _database_problem(request: Request, exc: Exception) -> Response | None:
+    """A database outage is a 503 the client may retry; input the database cannot hold is a
+    422. Either way the transaction rolled back: nothing was stored."""
+    failure = classify_db_error(exc)
+    if failure is DbFailure.UNAVAILABLE:
+        log.warning("http.database_unavailable", path=request.url.path, error=type(exc).__name__)
+        error: CortexError = UpstreamUnavailable(
+            "The database is unavailable or the transaction conflicted; nothing was stored.",
+            remediation="Retry after the Retry-After delay; check `GET /readyz`.",
+            extra={"dependency": "postgresql"},
+        )
+    elif failure is DbFailure.INVALID_INPUT:
+        error = InvalidValue(
+            "A value in the request cannot be stored (for example a NUL character in a "
+            "string, or a number out of range); nothing was stored.",
+            remediation="Remove control characters from strings and keep integers within 64 bits.",
+        )
+    else:
+        return None
+    return problem_response(error.status, error.problem(request.url.path), _error_headers(error))
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    return _database_problem(request, exc) or _internal_error(request, exc)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    return _database_problem(request, exc) or _internal_error(request, exc)
+
+
+def _internal_error(request: Request, exc: Exception) -> Response:
     log.exception("http.unhandled_error", path=request.url.path, error=type(exc).__name__)
     return _problem(
         500,
@@ -115,11 +174,105 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# Database failures are handled inside the app (not by the outermost server-error handler,
+# which re-raises and logs a traceback for what is an outage, not a bug).
+_DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CortexError, _cortex_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for error_type in _DATABASE_ERRORS:
+        app.add_exception_handler(error_type, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+class PayloadTooLarge(StarletteHTTPException):
+    """A request body over its route's limit (raised while the body is read)."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit_bytes} bytes.")
+        self.limit_bytes = limit_bytes
+
+
+def _too_large(path: str, limit_bytes: int) -> JSONResponse:
+    return _problem(
+        413,
+        "payload_too_large",
+        "Payload too large",
+        f"The request body for {path} is larger than its limit of {limit_bytes} bytes.",
+        "Send a smaller body: split batches into several requests.",
+        limit_bytes=limit_bytes,
+    )
+
+
+def _invalid_path(path: str) -> JSONResponse:
+    return _problem(
+        400,
+        "invalid_path",
+        "Invalid path",
+        "The path contains control characters (such as %00 or %0A), which no id may hold.",
+        "Remove control characters from the ids in the path.",
+    )
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class RequestGuard:
+    """Refuses, before any route runs, what no route may receive: a body over the route's
+    limit (413, from ``Content-Length`` or counted while it streams in) and a path with
+    control characters (400). Limits are per path prefix; the longest matching one wins."""
+
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, body_limits: Mapping[str, int] | None = None
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self._limits = sorted((body_limits or {}).items(), key=lambda kv: -len(kv[0]))
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self._limits:
+            if path.startswith(prefix):
+                return limit
+        return self.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if _CONTROL_CHARACTERS.search(path):
+            await _invalid_path(path)(scope, receive, send)
+            return
+        limit = self.limit_for(path)
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(path, limit)(scope, receive, send)
+            return
+        await self.app(scope, _counting(receive, limit), send)
+
+
+def _counting(receive: Receive, limit: int) -> Receive:
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise PayloadTooLarge(limit)
+        return message
+
+    return counted
 
 
 def _route_template(scope: Scope) -> str:

@@ -149,7 +149,7 @@ async def test_bad_or_missing_signatures_are_401_and_store_nothing(cluster: Clus
         (wrong, "invalid_signature"),
         (missing, "missing_signature"),
         (tampered, "invalid_signature"),
-        (unconfigured, "webhook_not_configured"),
+        (unconfigured, "missing_signature"),
     ]:
         assert resp.status_code == 401, resp.text
         assert resp.headers["content-type"].startswith("application/problem+json")
@@ -157,6 +157,31 @@ async def test_bad_or_missing_signatures_are_401_and_store_nothing(cluster: Clus
         assert resp.json()["remediation"]
     await asyncio.sleep(1.0)  # long enough for anything staged to reach the collector
     assert await _stored(cluster) == []
+
+
+async def test_unauthenticated_answers_do_not_tell_whether_a_secret_is_set(
+    cluster: Cluster,
+) -> None:
+    async with cluster.client() as admin:
+        await _set_secret(admin, "github", agency="acme")  # globex has none
+    body = json.dumps(PUSH).encode()
+    answers: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    async with cluster.client(key=None) as hook:
+        for agency in ("acme", "globex"):
+            for signature in (None, github_signature("guessed-secret", body)):
+                headers = {"X-GitHub-Event": "push", "Content-Type": "application/json"}
+                if signature:
+                    headers["X-Hub-Signature-256"] = signature
+                resp = await hook.post(
+                    f"/v1/webhooks/github?agency={agency}", content=body, headers=headers
+                )
+                problem = resp.json()
+                problem["detail"] = problem["detail"].replace(agency, "<agency>")
+                problem["remediation"] = problem["remediation"].replace(agency, "<agency>")
+                answers.setdefault(agency, []).append((resp.status_code, problem))
+    assert answers["acme"] == answers["globex"]
+    assert [status for status, _ in answers["acme"]] == [401, 401]
+    assert [p["code"] for _, p in answers["acme"]] == ["missing_signature", "invalid_signature"]
 
 
 async def test_gitlab_token_must_match_the_secret(cluster: Cluster) -> None:
