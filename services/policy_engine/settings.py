@@ -17,3 +17,9 @@ class Settings(ProcessSettings):
     # 1.5 events per decision, and publishing a whole flush's worth in one go held the event
     # loop (and the authorize requests behind it) for a few milliseconds.
     outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
+    # Bounds on policy texts and wizard bodies (docs/policies.md "Parser limits"): checked in
+    # one linear pass before any recursive parse, so no body can stall the engine.
+    policy_max_bytes: int = Field(default=131_072, ge=1_024, le=16 * 1_048_576)
+    policy_max_depth: int = Field(default=32, ge=8, le=200)
+    policy_max_aliases: int = Field(default=100, ge=0)
+    policy_max_nodes: int = Field(default=50_000, ge=100)

@@ -16,10 +16,17 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml import MarkedYAMLError as LibyamlError
 
+from policy_engine.domain.parse_limits import (
+    DEFAULT_LIMITS,
+    LimitExceeded,
+    ParseLimits,
+    scan_json,
+    scan_yaml,
+)
 from policy_engine.domain.schema import PolicyDocument
 
-MAX_POLICY_BYTES = 1_048_576
 DOCS = "docs/policies.md"
 
 PathPart = str | int
@@ -90,18 +97,39 @@ class SourceMap:
         return (None, None) if not self._values else (1, 1)
 
 
-def parse_policy(text: str, *, content_type: Literal["yaml", "json"] = "yaml") -> PolicyDocument:
-    """Parse and validate a policy; raises PolicyInvalid listing every problem."""
-    return parse_policy_located(text, content_type=content_type)[0]
+def parse_policy(
+    text: str,
+    *,
+    content_type: Literal["yaml", "json"] = "yaml",
+    limits: ParseLimits = DEFAULT_LIMITS,
+) -> PolicyDocument:
+    """Parse and validate a policy; raises PolicyInvalid listing every problem, LimitExceeded
+    (before any recursive parse) when the text is too large, too deep or too alias-expanded."""
+    return parse_policy_located(text, content_type=content_type, limits=limits)[0]
 
 
 def parse_policy_located(
-    text: str, *, content_type: Literal["yaml", "json"] = "yaml"
+    text: str,
+    *,
+    content_type: Literal["yaml", "json"] = "yaml",
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> tuple[PolicyDocument, SourceMap]:
     """Like parse_policy, also returning where each field sits (for later checks)."""
-    if len(text.encode()) > MAX_POLICY_BYTES:
-        raise PolicyInvalid([_document_issue("policy_too_large", "the policy is too large")])
-    raw, source, issues = _load_json(text) if content_type == "json" else _load_yaml(text)
+    try:
+        return _parse_located(text, content_type, limits)
+    except RecursionError:  # the scans bound depth first; this is the net under them
+        raise LimitExceeded(
+            "max_depth", limits.max_depth, "the text nests too deep to parse"
+        ) from None
+
+
+def _parse_located(
+    text: str, content_type: Literal["yaml", "json"], limits: ParseLimits
+) -> tuple[PolicyDocument, SourceMap]:
+    if content_type == "json":
+        raw, source, issues = _load_json(text, limits)
+    else:
+        raw, source, issues = _load_yaml(text, limits)
     if raw is _UNPARSED:
         raise PolicyInvalid(issues)
     issues += _duplicate_rule_ids(raw, source)
@@ -139,12 +167,17 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _load_yaml(text: str) -> tuple[Any, SourceMap, list[Issue]]:
+def _load_yaml(text: str, limits: ParseLimits) -> tuple[Any, SourceMap, list[Issue]]:
+    try:
+        scan_yaml(text, limits)
+    except LibyamlError as exc:
+        return _UNPARSED, SourceMap.empty(), [_syntax_issue(exc)]
     if not text.strip():
         return _UNPARSED, SourceMap.empty(), [_document_issue("empty", "the policy is empty")]
     try:
-        node = _yaml().compose(text)
-        data = _yaml().load(text)
+        yaml = _yaml()
+        node = yaml.compose(text)
+        data = yaml.constructor.construct_document(node) if node is not None else None
     except MarkedYAMLError as exc:
         return _UNPARSED, SourceMap.empty(), [_syntax_issue(exc)]
     except YAMLError as exc:
@@ -153,7 +186,7 @@ def _load_yaml(text: str) -> tuple[Any, SourceMap, list[Issue]]:
     return _plain(data), source, duplicates
 
 
-def _syntax_issue(exc: MarkedYAMLError) -> Issue:
+def _syntax_issue(exc: MarkedYAMLError | LibyamlError) -> Issue:
     mark = exc.problem_mark or exc.context_mark
     problem = " ".join(p for p in (exc.problem, exc.context) if p) or "invalid YAML"
     return Issue(
@@ -166,7 +199,8 @@ def _syntax_issue(exc: MarkedYAMLError) -> Issue:
     )
 
 
-def _load_json(text: str) -> tuple[Any, SourceMap, list[Issue]]:
+def _load_json(text: str, limits: ParseLimits) -> tuple[Any, SourceMap, list[Issue]]:
+    scan_json(text, limits)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

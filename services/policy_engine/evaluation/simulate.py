@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from policy_engine.domain.compiler import compile_policy
 from policy_engine.domain.evaluator import evaluate
 from policy_engine.domain.inheritance import Layer, check_overlay, merge
+from policy_engine.domain.parse_limits import DEFAULT_LIMITS, ParseLimits
 from policy_engine.errors import PolicyInvalidError, PolicyLoosensParent
 from policy_engine.evaluation import repository
 from policy_engine.evaluation.service import replay_input
@@ -18,9 +19,15 @@ from policy_engine.policies.service import ContentType, Target
 
 
 async def simulate(
-    session: AsyncSession, agency: str, text: str, content_type: ContentType, last: int
+    session: AsyncSession,
+    agency: str,
+    text: str,
+    content_type: ContentType,
+    last: int,
+    *,
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> dict[str, Any]:
-    document, source_map = policies.validate_text(text, content_type)
+    document, source_map = await policies.validate_text(text, content_type, limits)
     meta = document.metadata
     if meta.layer == "org" or meta.agency != agency:
         raise PolicyInvalidError(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from cortex_kit.errors import CortexError
 from cortex_kit.runtime import DbSession, RuntimeDep
 from cortex_kit.web import PRINCIPAL_HEADER, CallerAgency
+from policy_engine.domain.parse_limits import DEFAULT_LIMITS, LimitExceeded, ParseLimits
 from policy_engine.domain.schema import policy_json_schema
 from policy_engine.errors import PolicyInvalidError
 from policy_engine.policies import service
+from policy_engine.policies.parsing import limit_error
 from policy_engine.policies.schemas import (
     PolicyHistory,
     PolicyVersionInfo,
@@ -20,6 +22,7 @@ from policy_engine.policies.schemas import (
     ValidationResult,
 )
 from policy_engine.policies.service import ContentType, Target
+from policy_engine.settings import Settings
 
 router = APIRouter(tags=["policies"])
 Team = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -41,8 +44,47 @@ def _content_type(request: Request) -> ContentType:
     )
 
 
-async def _text(request: Request) -> str:
-    raw = await request.body()
+def parse_limits(rt: RuntimeDep) -> ParseLimits:
+    settings = rt.settings
+    if not isinstance(settings, Settings):  # an app built around the engine's routers
+        return DEFAULT_LIMITS
+    return ParseLimits(
+        max_bytes=settings.policy_max_bytes,
+        max_depth=settings.policy_max_depth,
+        max_aliases=settings.policy_max_aliases,
+        max_nodes=settings.policy_max_nodes,
+    )
+
+
+Limits = Annotated[ParseLimits, Depends(parse_limits)]
+
+
+def _too_large(size: int, limits: ParseLimits, what: str) -> CortexError:
+    exceeded = LimitExceeded(
+        "max_bytes",
+        limits.max_bytes,
+        f"the body is {size}+ bytes, more than the limit of {limits.max_bytes}",
+    )
+    return limit_error(exceeded, what)
+
+
+async def read_body(request: Request, limits: ParseLimits, what: str = "policy") -> bytes:
+    """The body, refused (413) as soon as it passes ``limits.max_bytes`` — never buffered whole."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_bytes:
+        raise _too_large(int(declared), limits, what)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.max_bytes:
+            raise _too_large(size, limits, what)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _text(request: Request, limits: ParseLimits) -> str:
+    raw = await read_body(request, limits)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -73,10 +115,11 @@ async def schema() -> dict[str, Any]:
 @router.post(
     "/v1/policies/validate", openapi_extra={"requestBody": {"content": {"application/yaml": {}}}}
 )
-async def validate(request: Request) -> ValidationResult:
+async def validate(request: Request, limits: Limits) -> ValidationResult:
     """Validate a policy without publishing it: every problem with line, column and fix."""
+    content_type = _content_type(request)
     try:
-        service.validate_text(await _text(request), _content_type(request))
+        await service.validate_text(await _text(request, limits), content_type, limits)
     except PolicyInvalidError as exc:
         return ValidationResult(valid=False, issues=exc.extra["issues"])
     return ValidationResult(valid=True, issues=[])
@@ -85,14 +128,17 @@ async def validate(request: Request) -> ValidationResult:
 async def _publish(
     request: Request, session: DbSession, rt: RuntimeDep, target: Target, author: str, message: str
 ) -> Response:
+    limits = parse_limits(rt)
+    content_type = _content_type(request)
     row, created = await service.publish(
         session,
         rt.tables.outbox,
         target,
-        await _text(request),
-        _content_type(request),
+        await _text(request, limits),
+        content_type,
         author=author,
         message=message,
+        limits=limits,
     )
     body = PolicyVersionOut.model_validate({**row, "created": created})
     return Response(
@@ -205,6 +251,7 @@ async def rollback_policy(
         body.to_version,
         author=author,
         reason=body.reason,
+        limits=parse_limits(rt),
     )
     return PolicyVersionOut.model_validate({**row, "created": True})
 
@@ -214,7 +261,13 @@ async def rollback_org_policy(
     body: RollbackRequest, session: DbSession, rt: RuntimeDep, author: Author
 ) -> PolicyVersionOut:
     row = await service.rollback(
-        session, rt.tables.outbox, Target("org"), body.to_version, author=author, reason=body.reason
+        session,
+        rt.tables.outbox,
+        Target("org"),
+        body.to_version,
+        author=author,
+        reason=body.reason,
+        limits=parse_limits(rt),
     )
     return PolicyVersionOut.model_validate({**row, "created": True})
 

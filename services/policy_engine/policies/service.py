@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,13 +18,15 @@ from cortex_kit.observability import inject_context
 from policy_engine.domain.compiler import CompiledPolicy, compile_policy
 from policy_engine.domain.diff import diff_policies
 from policy_engine.domain.effective import EffectivePolicy
-from policy_engine.domain.inheritance import Layer, check_overlay, merge
-from policy_engine.domain.loader import Issue, PolicyInvalid, parse_policy_located
+from policy_engine.domain.inheritance import Layer, check_overlay, governs, merge
+from policy_engine.domain.loader import Issue, SourceMap
+from policy_engine.domain.parse_limits import DEFAULT_LIMITS, ParseLimits
 from policy_engine.domain.schema import LayerName, PolicyDocument
 from policy_engine.errors import PolicyError, PolicyInvalidError, PolicyLoosensParent
 from policy_engine.policies import repository
+from policy_engine.policies.parsing import ContentType as ContentType
+from policy_engine.policies.parsing import parse_text
 
-ContentType = Literal["yaml", "json"]
 ORG_AGENCY = "org"
 """Agency token of org-baseline events (reserved: no agency may be called ``org``)."""
 SOURCE = "policy-engine"
@@ -64,11 +66,11 @@ def content_hash(document: PolicyDocument) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def validate_text(text: str, content_type: ContentType) -> tuple[PolicyDocument, Any]:
-    try:
-        return parse_policy_located(text, content_type=content_type)
-    except PolicyInvalid as exc:
-        raise PolicyInvalidError(list(exc.issues)) from None
+async def validate_text(
+    text: str, content_type: ContentType, limits: ParseLimits = DEFAULT_LIMITS
+) -> tuple[PolicyDocument, SourceMap]:
+    """Parse within ``limits`` off the event loop: PolicyInvalidError or a PolicyLimitError."""
+    return await parse_text(text, content_type, limits)
 
 
 def _scope_mismatch(document: PolicyDocument, target: Target) -> list[Issue]:
@@ -112,8 +114,17 @@ def version_label(policy: EffectivePolicy) -> str:
 async def compiled_for(
     session: AsyncSession, agency: str, team: str | None
 ) -> tuple[CompiledPolicy, str] | None:
-    policy = await effective(session, agency, team)
-    return (compile_policy(policy), version_label(policy)) if policy else None
+    """The compiled policy authorize evaluates for ``(agency, team)``; None when none may
+    decide: no layer at all, or only an org baseline that does not admit agencies without a
+    policy of their own (fail closed, see ``governs``)."""
+    chain = [Target("org"), Target("agency", agency)]
+    if team:
+        chain.append(Target("team", agency, team))
+    layers = await layers_of(session, chain)
+    if not governs(layers):
+        return None
+    policy = merge(layers)
+    return compile_policy(policy), version_label(policy)
 
 
 def _compile_check(layers: list[Layer]) -> None:
@@ -137,9 +148,10 @@ async def publish(
     author: str,
     message: str,
     rollback_of: int | None = None,
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> tuple[dict[str, Any], bool]:
     """Publish a new immutable version; (row, created). Same content as latest → not created."""
-    document, source_map = validate_text(text, content_type)
+    document, source_map = await validate_text(text, content_type, limits)
     if issues := _scope_mismatch(document, target):
         raise PolicyInvalidError(issues)
     await repository.lock_scope(session, target.scope)
@@ -236,6 +248,7 @@ async def rollback(
     *,
     author: str,
     reason: str,
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> dict[str, Any]:
     """Publish an earlier version's content as a new version (history stays immutable)."""
     old = await get_version(session, target, to_version)
@@ -248,5 +261,6 @@ async def rollback(
         author=author,
         message=f"rollback to v{to_version}: {reason}",
         rollback_of=to_version,
+        limits=limits,
     )
     return row

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from policy_engine.domain.loader import Issue, PolicyInvalid, parse_policy, parse_policy_located
+from policy_engine.domain.parse_limits import LimitExceeded, ParseLimits
 from policy_engine.domain.schema import PII_ENTITIES, policy_json_schema
 
 from .builders import EXAMPLES, policy_text
@@ -258,3 +259,76 @@ def test_json_schema_describes_the_document() -> None:
     pii = schema["$defs"]["PiiPolicy"]["properties"]["entities"]
     assert set(pii["propertyNames"]["enum"]) == set(PII_ENTITIES)
     assert "CEL" in json.dumps(schema["$defs"]["Rule"])
+
+
+# --- parser limits: refused in one linear pass, before anything recursive reads the text ---
+
+LAUGHS = "lol: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 9)
+)
+
+
+def exceeded(text: str, content_type: str = "yaml", **limits: int) -> LimitExceeded:
+    with pytest.raises(LimitExceeded) as caught:
+        parse_policy(text, content_type=content_type, limits=ParseLimits(**limits))  # type: ignore[arg-type]
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("text", "content_type"),
+    [
+        ("[" * 10_000 + "]" * 10_000, "yaml"),  # flow style, the tester's 20 KB body
+        ("- " * 5_000 + "x\n", "yaml"),  # block sequences on one line
+        ("".join(f"{'  ' * n}k{n}:\n" for n in range(60)) + "  " * 60 + "v\n", "yaml"),
+        ("[" * 50_000 + "]" * 50_000, "json"),
+    ],
+    ids=["yaml-flow", "yaml-block-sequence", "yaml-block-mapping", "json"],
+)
+def test_deep_nesting_is_refused_before_the_parse_recurses(text: str, content_type: str) -> None:
+    error = exceeded(text, content_type)
+    assert (error.limit, error.value) == ("max_depth", 32)
+    assert error.line is not None
+
+
+def test_json_as_deep_as_python_cannot_decode_is_a_limit_not_a_recursion_error() -> None:
+    error = exceeded("[" * 100_000 + "]" * 100_000, "json", max_bytes=1 << 20)
+    assert error.limit == "max_depth"
+    assert (error.line, error.column) == (1, 33)
+
+
+def test_billion_laughs_is_refused_by_its_expanded_size() -> None:
+    error = exceeded(LAUGHS)  # 40 aliases, 9**9 values once expanded
+    assert error.limit == "max_nodes"
+
+
+def test_an_alias_inside_its_own_anchor_is_refused() -> None:
+    assert exceeded("spec: &s {models: *s}\n").limit == "max_nodes"
+
+
+def test_too_many_aliases_are_refused_at_the_first_one_past_the_limit() -> None:
+    text = policy_text("models:\n  allow: &m [gpt-4o]\n" + "x: *m\n" * 5)  # aliases on 7-11
+    error = exceeded(text, max_aliases=3)
+    assert (error.limit, error.line) == ("max_aliases", 10)
+
+
+def test_a_big_document_is_refused_by_its_size() -> None:
+    text = policy_text("rules:\n" + "  - {id: r, match: {actions: [a]}, effect: deny}\n" * 3_000)
+    error = exceeded(text)
+    assert (error.limit, error.value) == ("max_bytes", 131_072)
+
+
+def test_anchors_and_aliases_within_the_limits_still_parse() -> None:
+    approval = "{roles: [lead], quorum: 2}"
+    text = policy_text(
+        "deployments:\n"
+        f"  approval: &approval {approval}\n"
+        "rules:\n"
+        "  - id: r1\n"
+        "    match: {actions: [payments.*]}\n"
+        "    effect: require_approval\n"
+        "    message: needs a lead\n"
+        "    remediation: ask a lead\n"
+        "    approval: *approval\n"
+    )
+    document = parse_policy(text)
+    assert document.spec.rules[0].approval == document.spec.deployments.approval
