@@ -29,10 +29,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await cache.subscribe(rt.bus)
         log = DecisionLog(rt.db, rt.tables.outbox)
         writer: BatchWriter[LoggedDecision] = BatchWriter(
-            log.write, name="decisions", max_batch=500, max_delay_s=cfg.decision_log_delay_s
+            log.write,
+            name="decisions",
+            max_batch=500,
+            max_delay_s=cfg.decision_log_delay_s,
+            flush_timeout_s=cfg.decision_log_timeout_s,
         )
         writer.start()
-        rt.extras["authorizer"] = Authorizer(rt.db, cache, writer, RecentViolations())
+        rt.extras["authorizer"] = Authorizer(
+            rt.db,
+            cache,
+            writer,
+            RecentViolations(),
+            durable_log=cfg.decision_log_durable,
+        )
 
     async def stop(rt: Runtime) -> None:
         auth = rt.extras.get("authorizer")

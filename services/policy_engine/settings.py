@@ -12,7 +12,14 @@ class Settings(ProcessSettings):
     port: int = 8101
 
     policy_cache_max_age_s: float = 30.0
-    decision_log_delay_s: float = 0.1
+    # Durable (the default): a decision is committed in the decision log, group-committed with
+    # the concurrent ones, before it is answered. False trades that for latency: the log is
+    # written behind the answer, and a killed process loses up to decision_log_delay_s of it.
+    decision_log_durable: bool = True
+    decision_log_delay_s: float = Field(default=0.1, ge=0.0)
+    """Write-behind only: how long a batch waits to fill."""
+    decision_log_timeout_s: float = Field(default=5.0, gt=0.0)
+    """Durable only: a batch not committed by then answers its requests 503."""
     # Smaller relay batches than the kit's 1,000: every flush of the decision log stages about
     # 1.5 events per decision, and publishing a whole flush's worth in one go held the event
     # loop (and the authorize requests behind it) for a few milliseconds.

@@ -1,9 +1,11 @@
-"""The decision log: every decision (masked) recorded off the hot path, with its events.
+"""The decision log: every decision (masked) recorded with its events, group-committed.
 
-Decisions are queued in memory and written in batches (one transaction per batch: the rows
-and their outbox events together). A process killed mid-batch loses at most the decisions of
-the last ``max_delay_s`` (0.1 s by default) — the price of keeping the database off the
-authorize hot path, as the issue asks; budgets are reserved synchronously and are never lost.
+Decisions are written in batches, one transaction per batch: the rows and their outbox events
+together. By default (``decision_log_durable``) ``authorize`` waits for its batch's commit
+before it answers — a batch is flushed as soon as the previous one is done, so concurrent
+requests share one transaction — and a failed write answers 503, never an unrecorded
+decision. With ``decision_log_durable=false`` the log is write-behind: decisions are queued in
+memory and a process killed mid-batch loses the decisions of the last ``decision_log_delay_s``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from cortex_contracts import (
     pack,
     subject_for,
 )
+from cortex_kit.batching import BatchWriteFailed, BatchWriter
 from cortex_kit.db import Database
+from cortex_kit.errors import Unavailable
 from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
 from policy_engine.domain.decision import DecisionResult
 from policy_engine.models import decisions
@@ -250,4 +254,27 @@ class DecisionLog:
                 await add_to_outbox(session, self.outbox, [e for d in chunk for e in _events(d)])
 
 
-__all__ = ["DecisionLog", "LoggedDecision", "stored_json"]
+class DecisionLogUnavailable(Unavailable):
+    code = "decision_log_unavailable"
+    title = "Decision log unavailable"
+
+
+async def record(
+    writer: BatchWriter[LoggedDecision], durable: bool, decision: LoggedDecision
+) -> None:
+    """Log ``decision``: committed before this returns when ``durable``, else queued."""
+    if not durable:
+        await writer.submit(decision)
+        return
+    try:
+        await writer.write(decision)
+    except BatchWriteFailed as exc:
+        raise DecisionLogUnavailable(
+            "The decision could not be recorded in the decision log, so it is not given "
+            "(an unrecorded decision is never answered).",
+            remediation="Retry after the Retry-After delay; if it persists, check the policy "
+            "engine's database (`GET /readyz`) and its log for `batch.flush_failed`.",
+        ) from exc
+
+
+__all__ = ["DecisionLog", "DecisionLogUnavailable", "LoggedDecision", "record", "stored_json"]

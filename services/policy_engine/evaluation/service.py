@@ -27,7 +27,7 @@ from policy_engine.domain.evaluator import (
 from policy_engine.domain.pii import PayloadScan, mask_all, mask_payload, scan_payload
 from policy_engine.domain.pii_model import Entity
 from policy_engine.evaluation.cache import PolicyCache
-from policy_engine.evaluation.decision_log import LoggedDecision, stored_json
+from policy_engine.evaluation.decision_log import LoggedDecision, record, stored_json
 from policy_engine.evaluation.metrics import DECISIONS, EVALUATION_SECONDS
 from policy_engine.evaluation.schemas import AuthorizeRequest
 
@@ -66,6 +66,8 @@ class Authorizer:
     cache: PolicyCache
     log: BatchWriter[LoggedDecision]
     violations: RecentViolations
+    durable_log: bool = True
+    """The answer waits for the decision's commit in the log (see decision_log)."""
 
 
 def _input(agency: str, req: AuthorizeRequest) -> AuthorizeInput:
@@ -191,8 +193,9 @@ class Authorization:
 
 
 async def authorize(auth: Authorizer, agency: str, req: AuthorizeRequest) -> Authorization:
-    """Decide; the decision is logged behind the answer. Budgets, when the policy has any, are
-    read and reserved in a transaction of their own (committed before this returns)."""
+    """Decide and log the decision (committed before this returns, unless the log is
+    write-behind). Budgets, when the policy has any, are read and reserved in a transaction of
+    their own, committed before the decision is logged."""
     started = time.perf_counter()
     now = datetime.now(UTC)
     decision_id = new_event_id()
@@ -211,7 +214,9 @@ async def authorize(auth: Authorizer, agency: str, req: AuthorizeRequest) -> Aut
         auth.violations.record(agency, req.agent_id, now)
     DECISIONS.labels(result.decision).inc()
     EVALUATION_SECONDS.observe(evaluated_us / 1e6)
-    await auth.log.submit(
+    await record(
+        auth.log,
+        auth.durable_log,
         LoggedDecision(
             decision_id=decision_id,
             agency=agency,
@@ -225,7 +230,7 @@ async def authorize(auth: Authorizer, agency: str, req: AuthorizeRequest) -> Aut
             created_at=now,
             input_json=stored_json(_record(req, ctx, _stored_payload(req.payload, scan))),
             trace_context=dict(inject_context({})),
-        )
+        ),
     )
     return Authorization(
         decision_id=decision_id,

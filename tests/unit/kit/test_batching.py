@@ -3,7 +3,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from cortex_kit.batching import BatchWriter
+import pytest
+
+from cortex_kit.batching import BatchWriteFailed, BatchWriter
 
 
 async def test_items_are_flushed_in_batches_of_at_most_max_batch() -> None:
@@ -71,3 +73,81 @@ async def test_a_full_batch_is_flushed_without_waiting_for_the_delay() -> None:
     await asyncio.wait_for(flushed.wait(), 5)
     await writer.stop()
     assert batches == [[0, 1, 2, 3]]
+
+
+# group commit: ``write`` waits for the batch's commit ------------------------------------------
+
+
+async def test_write_returns_only_once_its_batch_is_flushed() -> None:
+    release = asyncio.Event()
+    flushed: list[int] = []
+
+    async def flush(items: Sequence[int]) -> None:
+        await release.wait()
+        flushed.extend(items)
+
+    writer = BatchWriter(flush, name="t", max_delay_s=3600)
+    writer.start()
+    writing = asyncio.create_task(writer.write(1))
+    await asyncio.sleep(0.05)
+    assert not writing.done()
+    release.set()
+    await asyncio.wait_for(writing, 2)
+    assert flushed == [1]
+    await writer.stop()
+
+
+async def test_writes_arriving_during_a_flush_share_the_next_one() -> None:
+    batches: list[list[int]] = []
+    first_started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def flush(items: Sequence[int]) -> None:
+        batches.append(list(items))
+        first_started.set()
+        await release.wait()
+
+    writer = BatchWriter(flush, name="t", max_delay_s=3600)
+    writer.start()
+    first = asyncio.create_task(writer.write(0))
+    await asyncio.wait_for(first_started.wait(), 2)
+    rest = [asyncio.create_task(writer.write(i)) for i in range(1, 21)]
+    await asyncio.sleep(0.01)
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, *rest), 2)
+    assert batches == [[0], list(range(1, 21))]
+    await writer.stop()
+
+
+async def test_a_failed_flush_fails_its_writers_and_retries_only_submitted_items() -> None:
+    calls: list[list[int]] = []
+
+    async def flush(items: Sequence[int]) -> None:
+        calls.append(list(items))
+        if len(calls) == 1:
+            raise ConnectionError("db down")
+
+    writer = BatchWriter(flush, name="t", max_delay_s=0.01)
+    await writer.submit(1)
+    waiting = asyncio.create_task(writer.write(2))
+    await asyncio.sleep(0)
+    writer.start()
+    with pytest.raises(BatchWriteFailed, match="db down"):
+        await asyncio.wait_for(waiting, 2)
+    for _ in range(100):
+        if len(calls) == 2:
+            break
+        await asyncio.sleep(0.02)
+    await writer.stop()
+    assert calls == [[1, 2], [1]]
+
+
+async def test_a_flush_that_hangs_fails_its_writers_after_the_timeout() -> None:
+    async def flush(items: Sequence[int]) -> None:
+        await asyncio.sleep(3600)
+
+    writer = BatchWriter(flush, name="t", flush_timeout_s=0.05)
+    writer.start()
+    with pytest.raises(BatchWriteFailed, match="TimeoutError"):
+        await asyncio.wait_for(writer.write(1), 2)
+    await writer.stop()
