@@ -135,3 +135,33 @@ async def test_a_webhook_whose_commit_fails_is_a_503(cluster: Cluster) -> None:
             )
     assert resp.status_code == 503, resp.text
     assert await _count(cluster, "SELECT count(*) FROM gateway.outbox") == 0
+
+
+async def test_a_key_created_on_one_gateway_works_at_once_on_another(cluster: Cluster) -> None:
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    from .conftest import _common, serve_app
+
+    second = await serve_app(
+        lambda port: create_app(
+            Settings(
+                **_common(cluster, port),
+                policy_engine_url=cluster.processes["policy_engine"].url,
+                metrics_collector_url=cluster.processes["metrics_collector"].url,
+            )
+        )
+    )
+    try:
+        async with cluster.client() as admin:
+            for _ in range(50):
+                created = await admin.post("/v1/keys", json={"agency": "acme", "role": "viewer"})
+                assert created.status_code == 201
+                async with httpx.AsyncClient(
+                    base_url=second.url,
+                    headers={"Authorization": f"Bearer {created.json()['key']}"},
+                ) as replica:
+                    resp = await replica.get("/v1/webhooks/github/secret")
+                assert resp.status_code == 200, resp.text
+    finally:
+        await second.stop()
