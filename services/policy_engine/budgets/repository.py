@@ -1,8 +1,11 @@
-"""All SQL of budgets: running totals per window, reservations and their settlement.
+"""All SQL of budgets: running totals per window, reservations and their settlement, alerts.
 
 A reservation adds the estimated cost to every applicable counter in ONE conditional UPDATE
 (``usd + :cost <= :limit``); PostgreSQL row locks make it atomic across concurrent requests and
-replicas, so a hard limit can never be exceeded by reservations.
+replicas, so a hard limit can never be exceeded by reservations. The UPDATE returns each
+counter's totals before and after it (the row lock orders the updates, so every value a total
+passes through belongs to exactly one of them): the crossings of alert thresholds are read
+from those, and claimed once per window in ``budget_alerts``.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Result, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -35,6 +39,32 @@ class Usage:
     tokens: int
 
 
+@dataclass(frozen=True)
+class Change:
+    """What one atomic update did to one counter: its totals before and after."""
+
+    agent_id: str
+    period: str
+    usd_before: Decimal
+    usd_after: Decimal
+    tokens_before: int
+    tokens_after: int
+
+
+@dataclass(frozen=True)
+class AlertClaim:
+    """One alert threshold crossed in one window (the unique key) and what crossed it."""
+
+    agent_id: str
+    period: str
+    period_start: date
+    unit: str
+    threshold: Decimal
+    used_before: Decimal
+    used_after: Decimal
+    limit: Decimal
+
+
 _ENSURE = text(
     """
     INSERT INTO policy.budget_usage (agency, agent_id, period, period_start)
@@ -55,7 +85,35 @@ _RESERVE = text(
        AND u.period_start = c.period_start
        AND (c.max_usd IS NULL OR u.usd + :usd <= c.max_usd)
        AND (c.max_tokens IS NULL OR u.tokens + :tokens <= c.max_tokens)
-    RETURNING u.agent_id, u.period, u.usd, u.tokens
+    RETURNING u.agent_id, u.period, u.usd - :usd AS usd_before, u.usd AS usd_after,
+              u.tokens - :tokens AS tokens_before, u.tokens AS tokens_after
+    """
+)
+
+_ADD = text(
+    """
+    UPDATE policy.budget_usage AS u SET usd = u.usd + :usd, tokens = u.tokens + :tokens
+      FROM unnest(CAST(:agents AS text[]), CAST(:periods AS text[]),
+                  CAST(:starts AS date[])) AS c(agent_id, period, period_start)
+     WHERE u.agency = :agency AND u.agent_id = c.agent_id AND u.period = c.period
+       AND u.period_start = c.period_start
+    RETURNING u.agent_id, u.period, u.usd - :usd AS usd_before, u.usd AS usd_after,
+              u.tokens - :tokens AS tokens_before, u.tokens AS tokens_after
+    """
+)
+
+_CLAIM = text(
+    """
+    INSERT INTO policy.budget_alerts AS b
+        (agency, agent_id, period, period_start, unit, threshold, decision_id,
+         used_before, used_after, "limit")
+    SELECT :agency, a, p, s, un, t, :decision_id, ub, ua, l
+      FROM unnest(CAST(:agents AS text[]), CAST(:periods AS text[]), CAST(:starts AS date[]),
+                  CAST(:units AS text[]), CAST(:thresholds AS numeric[]),
+                  CAST(:before AS numeric[]), CAST(:after AS numeric[]),
+                  CAST(:limits AS numeric[])) AS c(a, p, s, un, t, ub, ua, l)
+    ON CONFLICT DO NOTHING
+    RETURNING b.agent_id, b.period, b.unit, b.threshold
     """
 )
 
@@ -88,14 +146,28 @@ async def usage(
     return [Usage(r.agent_id, r.period, Decimal(r.usd), int(r.tokens)) for r in rows]
 
 
+def _changes(rows: Result[Any]) -> list[Change]:
+    return [
+        Change(
+            r.agent_id,
+            r.period,
+            Decimal(r.usd_before),
+            Decimal(r.usd_after),
+            int(r.tokens_before),
+            int(r.tokens_after),
+        )
+        for r in rows
+    ]
+
+
 async def reserve(
     session: AsyncSession,
     agency: str,
     counters: Sequence[Counter],
     usd: Decimal,
     tokens: int,
-) -> tuple[set[tuple[str, str]], list[Usage]]:
-    """Add to every counter or to none: (the counters that refused, the new totals)."""
+) -> tuple[set[tuple[str, str]], list[Change]]:
+    """Add to every counter or to none: (the counters that refused, what it did to each)."""
     if not counters:
         return set(), []
     arrays = _arrays(counters)
@@ -104,32 +176,24 @@ async def reserve(
         rows = await session.execute(
             _RESERVE, {"agency": agency, "usd": usd, "tokens": tokens, **arrays}
         )
-        totals = [Usage(r.agent_id, r.period, Decimal(r.usd), int(r.tokens)) for r in rows]
+        changes = _changes(rows)
         refused = {(c.agent_id, c.period) for c in counters} - {
-            (u.agent_id, u.period) for u in totals
+            (u.agent_id, u.period) for u in changes
         }
         if refused:
             await savepoint.rollback()
             return refused, []
-    return refused, totals
+    return refused, changes
 
 
 async def add_usage(
     session: AsyncSession, agency: str, counters: Sequence[Counter], usd: Decimal, tokens: int
-) -> None:
+) -> list[Change]:
     """Unconditional adjustment (settlement of actual usage; may be negative)."""
     arrays = _arrays(counters)
     await session.execute(_ENSURE, {"agency": agency, **arrays})
-    await session.execute(
-        text(
-            """
-            UPDATE policy.budget_usage AS u SET usd = u.usd + :usd, tokens = u.tokens + :tokens
-              FROM unnest(CAST(:agents AS text[]), CAST(:periods AS text[]),
-                          CAST(:starts AS date[])) AS c(agent_id, period, period_start)
-             WHERE u.agency = :agency AND u.agent_id = c.agent_id AND u.period = c.period
-               AND u.period_start = c.period_start
-            """
-        ),
+    rows = await session.execute(
+        _ADD,
         {
             "agency": agency,
             "usd": usd,
@@ -139,6 +203,32 @@ async def add_usage(
             "starts": arrays["starts"],
         },
     )
+    return _changes(rows)
+
+
+async def claim_alerts(
+    session: AsyncSession, agency: str, decision_id: str, claims: Sequence[AlertClaim]
+) -> set[tuple[str, str, str, Decimal]]:
+    """Record each crossing unless its window has it already: the (agent, period, unit,
+    threshold) of those that are new — the ones whose alert this transaction emits."""
+    if not claims:
+        return set()
+    rows = await session.execute(
+        _CLAIM,
+        {
+            "agency": agency,
+            "decision_id": decision_id,
+            "agents": [c.agent_id for c in claims],
+            "periods": [c.period for c in claims],
+            "starts": [c.period_start for c in claims],
+            "units": [c.unit for c in claims],
+            "thresholds": [c.threshold for c in claims],
+            "before": [c.used_before for c in claims],
+            "after": [c.used_after for c in claims],
+            "limits": [c.limit for c in claims],
+        },
+    )
+    return {(r.agent_id, r.period, r.unit, Decimal(r.threshold)) for r in rows}
 
 
 async def insert_reservation(session: AsyncSession, **values: object) -> None:

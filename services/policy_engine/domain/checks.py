@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -11,6 +11,7 @@ from typing import Any
 
 import cel
 
+from policy_engine.domain.budget import exact, headroom, thresholds_crossed
 from policy_engine.domain.celexpr import bind, unflatten_names
 from policy_engine.domain.compiler import (
     MEMO_LIMIT,
@@ -308,31 +309,47 @@ def check_budgets(
     now: datetime,
     reasons: list[Reason],
 ) -> list[BudgetAlert] | None:
-    """Appends the reasons of exceeded / crossed budgets; returns the alerts (None: none)."""
+    """Appends the reasons of exceeded / crossed budgets; returns the alerts (None: none): one
+    per threshold crossed. Amounts are compared as decimals (see ``domain.budget``)."""
     thresholds = compiled.alert_thresholds
     alerts: list[BudgetAlert] | None = None
     for budget in compiled.budgets:
         spent = getattr(usage, budget.usage_field)
-        after = spent + (cost_usd if budget.unit == "usd" else tokens)
-        if after > budget.limit:
+        amount = cost_usd if budget.unit == "usd" else tokens
+        total = exact(spent) + exact(amount)
+        after = float(total) if budget.unit == "usd" else int(total)
+        if total > exact(budget.limit):
             reasons.append(_budget_exceeded(budget, spent, after, now))
-        elif thresholds and after >= thresholds[0] * budget.limit and after > spent:
-            crossed = [t for t in thresholds if spent < t * budget.limit <= after]
-            if crossed:
-                reasons.append(_threshold_crossed(budget, crossed[-1], after))
-                alert = BudgetAlert(
-                    budget.scope,
-                    budget.period,
-                    budget.unit,
-                    crossed[-1],
-                    spent,
-                    after,
-                    budget.limit,
-                )
-                if alerts is None:
-                    alerts = []
-                alerts.append(alert)
+            continue
+        crossed = thresholds_crossed(thresholds, budget.limit, spent, total) if amount else ()
+        if crossed:
+            reasons.append(_threshold_crossed(budget, crossed[-1], after))
+            if alerts is None:
+                alerts = []
+            alerts += [
+                BudgetAlert(budget.scope, budget.period, budget.unit, t, spent, after, budget.limit)
+                for t in crossed
+            ]
     return alerts
+
+
+def with_budget_alerts(
+    result: DecisionResult, alerts: Sequence[BudgetAlert], compiled: CompiledPolicy
+) -> DecisionResult:
+    """``result`` with ``alerts`` (those its budget reservation crossed and claimed) in place of
+    the ones evaluated on the usage read before it: a warning reason per budget, for the
+    highest threshold crossed."""
+    reasons = [r for r in result.reasons if r.code != BUDGET_THRESHOLD_CROSSED]
+    highest: dict[tuple[str, str, str], BudgetAlert] = {}
+    for alert in alerts:
+        key = (alert.scope, alert.period, alert.unit)
+        if key not in highest or alert.threshold > highest[key].threshold:
+            highest[key] = alert
+    for budget in compiled.budgets:
+        top = highest.get((budget.scope, budget.period, budget.unit))
+        if top is not None:
+            reasons.append(_threshold_crossed(budget, top.threshold, top.used_after))
+    return result._replace(reasons=tuple(reasons), budget_alerts=tuple(alerts))
 
 
 _amount = format_amount
@@ -362,13 +379,11 @@ def _reset_text(period: str, now: datetime) -> str:
 
 
 def _budget_exceeded(budget: BudgetLimit, spent: float, after: float, now: datetime) -> Reason:
-    remaining = max(budget.limit - spent, 0.0)
-    if budget.unit == "usd":
-        remaining = int(remaining * 100) / 100
+    remaining = headroom(budget.unit, budget.limit, spent)
     reset = _reset_text(budget.period, now)
     if remaining > 0:
         what = "cost" if budget.unit == "usd" else "usage"
-        counterfactual = f"reduce {what} to ≤ {_amount(budget.unit, remaining)}"
+        counterfactual = f"reduce {what} to ≤ {_amount(budget.unit, float(remaining))}"
     else:
         counterfactual = f"wait until the {budget.period} budget resets at {reset}"
     return _reason(

@@ -33,7 +33,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.types import TypeEngine
 
 from cortex_contracts import (
-    BudgetThresholdCrossed,
     Decision,
     DecisionRecorded,
     PolicyLayer,
@@ -137,20 +136,7 @@ def _events(d: LoggedDecision) -> list[PendingEvent]:
         for x in r.reasons
         if x.effect == "deny"
     ]
-    payloads += [
-        BudgetThresholdCrossed(
-            agency=d.agency,
-            agent_id="" if a.scope == "agency" else d.agent_id,
-            scope=a.scope,
-            period=a.period,
-            unit=a.unit,
-            threshold=a.threshold,
-            used=float(a.used_after),
-            limit=float(a.limit),
-            decision_id=d.decision_id,
-        )
-        for a in r.budget_alerts
-    ]
+    # Budget alerts are not here: the reservation that crossed them staged their events.
     return [
         PendingEvent(
             subject_for(p, d.agency),

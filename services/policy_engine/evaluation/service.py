@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from cortex_kit.batching import BatchWriter
 from cortex_kit.db import Database
 from cortex_kit.observability import inject_context
 from policy_engine.budgets import service as budgets
+from policy_engine.domain.checks import with_budget_alerts
 from policy_engine.domain.compiler import CompiledPolicy
 from policy_engine.domain.decision import DecisionResult
 from policy_engine.domain.evaluator import (
@@ -166,17 +168,23 @@ async def _decide_with_budgets(
         costs = inp.estimated_cost_usd > 0 or inp.estimated_tokens > 0
         if result.decision == "deny" or not costs:
             return result, ctx
-        if await budgets.reserve(
+        reservation = await budgets.reserve(
             session,
             agency=inp.agency,
             agent_id=inp.agent_id,
             decision_id=decision_id,
             limits=compiled.budgets,
+            thresholds=compiled.alert_thresholds,
+            usage=usage,
             usd=inp.estimated_cost_usd,
             tokens=inp.estimated_tokens,
             now=now,
-        ):
-            return result, ctx
+        )
+        if reservation is not None:
+            # The reservation's own totals, not the read before it (concurrent requests may
+            # have moved them): the snapshot logged, and the alerts this request crossed.
+            ctx = dataclasses.replace(ctx, budget=reservation.before)
+            return with_budget_alerts(result, reservation.alerts, compiled), ctx
         # Another request took the budget in between: evaluate again on fresh usage.
     return fail_closed("the budget changed under concurrent requests; retry"), ctx
 

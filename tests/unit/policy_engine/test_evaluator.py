@@ -206,14 +206,15 @@ def test_crossing_a_soft_threshold_warns_and_raises_an_alert() -> None:
     assert result.decision == "allow"
     reason = single(result, "budget_threshold_crossed")
     assert (reason.severity, reason.effect) == ("warning", "alert")
-    [alert] = result.budget_alerts
-    assert (alert.scope, alert.period, alert.unit, alert.threshold) == (
-        "agent",
-        "daily",
-        "usd",
-        0.8,
-    )
-    assert (alert.used_before, alert.used_after, alert.limit) == (4.0, 8.5, 10.0)
+    assert reason.message.startswith("the agent daily usd budget passes 80%")
+    # 4.0 → 8.5 of 10 crosses both thresholds: one alert each
+    assert [(a.scope, a.period, a.unit, a.threshold) for a in result.budget_alerts] == [
+        ("agent", "daily", "usd", 0.5),
+        ("agent", "daily", "usd", 0.8),
+    ]
+    assert {(a.used_before, a.used_after, a.limit) for a in result.budget_alerts} == {
+        (4.0, 8.5, 10.0)
+    }
 
 
 def test_no_alert_once_above_the_threshold_or_when_denied() -> None:
