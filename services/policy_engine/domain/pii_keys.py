@@ -11,6 +11,7 @@ a credential at all (``page_token``, ``max_token``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
@@ -44,6 +45,12 @@ _NOT_CREDENTIAL_BEFORE = _words(
 )
 
 
+@lru_cache(maxsize=4096)
+def names_authorization(key: str) -> bool:
+    """True for ``Authorization``, ``proxy_authorization`` (``<scheme> <credential>`` values)."""
+    return "authorization" in key_words(key)
+
+
 def key_words(key: str) -> list[str]:
     """``SecretAccessKey`` → ``['secret', 'access', 'key']``, ``DB_PASS`` → ``['db', 'pass']``."""
     return [word.lower() for word in _WORDS.findall(key)]
@@ -59,6 +66,7 @@ def _secret_word_at(words: list[str]) -> int:
     return -1
 
 
+@lru_cache(maxsize=4096)  # asked for every key of every payload; key names repeat
 def names_a_secret(key: str) -> bool:
     """True for ``password``, ``api_key``, ``X-Api-Key``, ``id_token``; False for ``max_tokens``."""
     words = key_words(key)

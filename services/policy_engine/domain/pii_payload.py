@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -52,8 +51,17 @@ class PayloadScan:
 
     @classmethod
     def of(cls, findings: list[LocatedFinding], stopped: StopReason | None = None) -> PayloadScan:
-        counts = Counter(located.finding.entity for located in findings)
-        return cls(tuple(findings), MappingProxyType(dict(counts)), stopped is not None, stopped)
+        if not findings and stopped is None:
+            return CLEAN  # most payloads: no allocation at all
+        counts: dict[Entity, int] = {}
+        for located in findings:
+            entity = located.finding.entity
+            counts[entity] = counts.get(entity, 0) + 1
+        return cls(tuple(findings), MappingProxyType(counts), stopped is not None, stopped)
+
+
+CLEAN = PayloadScan((), MappingProxyType({}), oversize=False)
+"""The scan of a payload without findings."""
 
 
 def _too_big(payload: object, max_bytes: int) -> StopReason | None:

@@ -24,7 +24,12 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from policy_engine.domain.pii_keys import is_placeholder, key_words, names_a_secret
+from policy_engine.domain.pii_keys import (
+    is_placeholder,
+    key_words,
+    names_a_secret,
+    names_authorization,
+)
 from policy_engine.domain.pii_model import Entity, Finding
 
 KNOWN_EXAMPLES = frozenset(
@@ -307,7 +312,7 @@ def secret_under_key(key: str, value: str) -> Finding | None:
     """A JSON value whose key names a secret, e.g. ``{"password": "…"}``; spans the value."""
     stripped = value.strip()
     start = value.find(stripped) if stripped else 0
-    if "authorization" in key_words(key):
+    if names_authorization(key):
         scheme = _AUTH_SCHEME.match(stripped)
         if scheme is None or not _credential(stripped[scheme.end() :]):
             return None

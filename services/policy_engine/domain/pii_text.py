@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 from policy_engine.domain.pii_model import Entity, Finding
 from policy_engine.domain.pii_phone import find_phones
@@ -66,10 +67,31 @@ def without_overlaps(findings: list[Finding]) -> list[Finding]:
     return kept
 
 
+SHORT_TEXT = 256
+"""Texts up to this length are scanned once and remembered (see :func:`scan_text_under`)."""
+
+
 def scan_text_under(text: str, key: str) -> list[Finding]:
-    """:func:`scan_text` for a text stored under ``key``, which is context (``phone``, ``ssn``)."""
+    """:func:`scan_text` for a text stored under ``key``, which is context (``phone``, ``ssn``).
+
+    Short texts repeat from request to request (agent ids, action types, models, resources,
+    label and context keys), and every detector together costs a few microseconds per text:
+    their findings are remembered in a bounded LRU (the detectors are pure functions of
+    ``(text, key)``).
+    """
     if len(text) < 3:
         return []
+    if len(text) <= SHORT_TEXT:
+        return list(_scan_short(text, key))
+    return _scan(text, key)
+
+
+@lru_cache(maxsize=8192)
+def _scan_short(text: str, key: str) -> tuple[Finding, ...]:
+    return tuple(_scan(text, key))
+
+
+def _scan(text: str, key: str) -> list[Finding]:
     found: list[Finding] = []
     for detector in _SECRET_DETECTORS:
         found += detector(text, key)
