@@ -25,6 +25,7 @@ from policy_engine.domain.decision import (
     BUDGET_EXCEEDED,
     BUDGET_THRESHOLD_CROSSED,
     DATA_CLASS_NOT_ALLOWED,
+    NO_POLICY,
     PAYLOAD_MASKED,
     PAYLOAD_TOO_LARGE,
     PII_DENIED,
@@ -218,10 +219,16 @@ def check_pii(
     oversize: bool,
     payload_bytes: int | None,
     reasons: list[Reason],
+    *,
+    fields: Mapping[str, tuple[str, ...]] | None = None,
+    oversize_fields: tuple[str, ...] = (),
 ) -> tuple[list[str], bool]:
-    """Appends the PII reasons; returns the entities to mask and whether to mask everything."""
+    """Appends the PII reasons; returns the entities to mask and whether to mask everything.
+
+    ``fields`` names, per entity, the request fields it was found in (``payload`` if absent).
+    """
     masked: list[str] = []
-    mask_all = oversize and _oversize(compiled, payload_bytes, reasons)
+    mask_all = oversize and _oversize(compiled, payload_bytes, oversize_fields, reasons)
     if mask_all:
         masked = list(PII_ENTITIES)
     for entity in sorted(found, key=lambda e: (_ENTITY_ORDER.get(e, len(_ENTITY_ORDER)), e)):
@@ -233,22 +240,33 @@ def check_pii(
             continue
         if action.value == "mask":
             masked.append(entity)
-        key = ("pii", entity, count)
+        where = (fields.get(entity) if fields else None) or _PAYLOAD
+        key = ("pii", entity, count, where)
         reasons.append(
-            compiled.reasons.get(key) or _remember(compiled, key, _pii(entity, count, action))
+            compiled.reasons.get(key)
+            or _remember(compiled, key, _pii(entity, count, action, _named(where)))
         )
     return masked, mask_all
 
 
-def _pii(entity: str, count: int, action: Sourced[str]) -> Reason:
+_PAYLOAD = ("payload",)
+
+
+def _named(fields: tuple[str, ...]) -> str:
+    """``the payload``, ``context``, ``action.resource and payload``."""
+    names = [f"the {f}" if f == "payload" else f for f in fields]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _pii(entity: str, count: int, action: Sourced[str], where: str) -> Reason:
     rule_id = f"pii.entities.{entity}"
     if action.value == "deny":
         return _reason(
             PII_DENIED,
             action.source,
             rule_id,
-            message=f"the payload contains {count} {entity} value(s); the policy denies {entity}",
-            remediation=f"remove the {entity} values from the payload before sending it",
+            message=f"{count} {entity} value(s) found in {where}; the policy denies {entity}",
+            remediation=f"remove the {entity} values from {where} before sending the request",
             counterfactual=f"remove the {count} {entity} value(s)",
             actual=count,
             limit=0,
@@ -257,7 +275,7 @@ def _pii(entity: str, count: int, action: Sourced[str]) -> Reason:
         PII_MASKED,
         action.source,
         rule_id,
-        message=f"{count} {entity} value(s) will be masked",
+        message=f"{count} {entity} value(s) in {where} will be masked",
         remediation="none needed; send placeholders yourself to keep the text stable",
         counterfactual="none needed",
         actual=count,
@@ -266,17 +284,24 @@ def _pii(entity: str, count: int, action: Sourced[str]) -> Reason:
     )
 
 
-def _oversize(compiled: CompiledPolicy, payload_bytes: int | None, reasons: list[Reason]) -> bool:
+def _oversize(
+    compiled: CompiledPolicy,
+    payload_bytes: int | None,
+    fields: tuple[str, ...],
+    reasons: list[Reason],
+) -> bool:
     """Appends the reason for an oversize payload; True when all of it is to be masked."""
     limit = compiled.max_payload_bytes
     source = compiled.on_oversize.source
+    where = _named(fields or _PAYLOAD)
     if compiled.on_oversize.value == "deny":
         reasons.append(
             _reason(
                 PAYLOAD_TOO_LARGE,
                 source,
                 "pii.on_oversize",
-                message=f"the payload is larger than {limit} bytes and cannot be scanned for PII",
+                message=f"{where} is larger than {limit} bytes (or nested too deeply) and "
+                "cannot be scanned for PII",
                 remediation=f"send at most {limit} bytes per request",
                 counterfactual=f"reduce the payload to ≤ {limit} bytes",
                 actual=payload_bytes,
@@ -289,7 +314,8 @@ def _oversize(compiled: CompiledPolicy, payload_bytes: int | None, reasons: list
             PAYLOAD_MASKED,
             source,
             "pii.on_oversize",
-            message=f"the payload is larger than {limit} bytes; all of it will be masked",
+            message=f"{where} is larger than {limit} bytes (or nested too deeply); all of it "
+            "will be masked",
             remediation=f"send at most {limit} bytes to keep the payload readable",
             counterfactual=f"reduce the payload to ≤ {limit} bytes",
             actual=payload_bytes,
@@ -492,5 +518,22 @@ def fail_closed(message: str) -> DecisionResult:
         "simulate the request to see the failure",
         docs_url=docs_url(POLICY_EVALUATION_ERROR),
         counterfactual="none: fix the cause of the evaluation error",
+    )
+    return DecisionResult(decision="deny", risk_score=1.0, reasons=(reason,))
+
+
+def no_policy(agency: str) -> DecisionResult:
+    """The deny for an agency no policy may decide for (see ``inheritance.governs``)."""
+    reason = Reason(
+        code=NO_POLICY,
+        severity="critical",
+        effect="deny",
+        message=f"agency {agency!r} has no policy of its own, and the org baseline does not "
+        "admit agencies without one (or no org baseline is published): every action is denied",
+        remediation=f"publish a policy for agency {agency!r} (PUT /v1/agencies/{agency}/policy, "
+        f"or answer the wizard: /v1/agencies/{agency}/wizard), or have an org admin set "
+        "spec.agencies_without_policy: baseline in the org baseline (PUT /v1/org/policy)",
+        docs_url=docs_url(NO_POLICY),
+        counterfactual=f"publish a policy for agency {agency!r}",
     )
     return DecisionResult(decision="deny", risk_score=1.0, reasons=(reason,))

@@ -33,6 +33,7 @@ TOO_MANY_CONFIG_CHANGES = "too_many_config_changes"
 FREEZE_WINDOW = "freeze_window"
 RISK_ABOVE_THRESHOLD = "risk_above_threshold"
 POLICY_EVALUATION_ERROR = "policy_evaluation_error"
+NO_POLICY = "no_policy"
 
 
 def docs_url(code: str) -> str:

@@ -89,8 +89,15 @@ class EvalContext:
 
     now: datetime
     pii_entities_found: Mapping[str, int] = field(default_factory=dict)
+    """Entity → values found, over every scanned field of the request."""
     payload_oversize: bool = False
+    """Some scanned field (the payload, context, labels) could not be scanned fully."""
     payload_bytes: int | None = None
+    pii_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Entity → the request fields it was found in (``payload``, ``context``, …), for reasons;
+    an entity not listed here was found in ``payload``."""
+    oversize_fields: tuple[str, ...] = ()
+    """The fields that could not be scanned fully (``payload`` when not said)."""
     budget: BudgetUsage = field(default_factory=BudgetUsage)
     recent_violations: int = 0
 
@@ -178,7 +185,13 @@ def _evaluate(compiled: CompiledPolicy, inp: AuthorizeInput, ctx: EvalContext) -
     mask_all = False
     if ctx.pii_entities_found or ctx.payload_oversize:
         masked, mask_all = check_pii(
-            compiled, ctx.pii_entities_found, ctx.payload_oversize, ctx.payload_bytes, reasons
+            compiled,
+            ctx.pii_entities_found,
+            ctx.payload_oversize,
+            ctx.payload_bytes,
+            reasons,
+            fields=ctx.pii_fields,
+            oversize_fields=ctx.oversize_fields,
         )
     alerts = None
     if compiled.budgets:

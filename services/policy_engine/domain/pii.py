@@ -20,7 +20,7 @@ What each detector accepts and deliberately rejects is documented with it: ``pii
 ``pii_text`` resolves overlapping readings to the most specific one.
 """
 
-from policy_engine.domain.pii_mask import MASKED, mask_all, mask_payload
+from policy_engine.domain.pii_mask import MASKED, mask_all, mask_payload, mask_text
 from policy_engine.domain.pii_model import Entity, Finding
 from policy_engine.domain.pii_payload import (
     MAX_DEPTH,
@@ -41,6 +41,7 @@ __all__ = [
     "StopReason",
     "mask_all",
     "mask_payload",
+    "mask_text",
     "scan_payload",
     "scan_text",
 ]

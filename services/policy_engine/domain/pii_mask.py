@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from policy_engine.domain.pii_model import Entity, Finding
 from policy_engine.domain.pii_payload import MAX_DEPTH, Path, PayloadScan
@@ -11,7 +11,12 @@ from policy_engine.domain.pii_payload import MAX_DEPTH, Path, PayloadScan
 MASKED = "[MASKED]"
 
 
-def _masked_text(text: str, findings: list[Finding]) -> str:
+def mask_text(text: str, findings: Sequence[Finding]) -> str:
+    """``text`` with every finding (of a scan of this very text) replaced by ``[ENTITY]``."""
+    return _masked_text(text, findings)
+
+
+def _masked_text(text: str, findings: Sequence[Finding]) -> str:
     pieces, at = [], 0
     for f in sorted(findings, key=lambda f: f.start):
         if f.start < at or f.end > len(text):

@@ -16,7 +16,7 @@ from cortex_kit.batching import BatchWriter
 from cortex_kit.db import Database
 from cortex_kit.observability import inject_context
 from policy_engine.budgets import service as budgets
-from policy_engine.domain.checks import with_budget_alerts
+from policy_engine.domain.checks import no_policy, with_budget_alerts
 from policy_engine.domain.compiler import CompiledPolicy
 from policy_engine.domain.decision import DecisionResult
 from policy_engine.domain.evaluator import (
@@ -26,16 +26,24 @@ from policy_engine.domain.evaluator import (
     evaluate,
     fail_closed,
 )
-from policy_engine.domain.pii import PayloadScan, mask_all, mask_payload, scan_payload
-from policy_engine.domain.pii_model import Entity
 from policy_engine.evaluation.cache import PolicyCache
 from policy_engine.evaluation.decision_log import LoggedDecision, record, stored_json
 from policy_engine.evaluation.metrics import DECISIONS, EVALUATION_SECONDS
+from policy_engine.evaluation.scanning import (
+    RequestScan,
+    answered_payload,
+    scan_request,
+    stored_fields,
+    stored_payload,
+    stored_request,
+    stored_result,
+)
 from policy_engine.evaluation.schemas import AuthorizeRequest
 
 PII_DEADLINE_S = 0.05
 MAX_REMEMBERED_VIOLATIONS = 1000
-ALL_ENTITIES = tuple(Entity)
+NO_POLICY_MAX_BYTES = 1_048_576
+"""Scan cap of a request no policy decides for (the built-in ``pii.max_payload_bytes``)."""
 
 
 class RecentViolations:
@@ -92,42 +100,40 @@ def _input(agency: str, req: AuthorizeRequest) -> AuthorizeInput:
     )
 
 
-def _scan(compiled: CompiledPolicy, payload: Any) -> PayloadScan | None:
-    if payload is None:
-        return None
-    return scan_payload(payload, max_bytes=compiled.max_payload_bytes, deadline_s=PII_DEADLINE_S)
+def _scan(compiled: CompiledPolicy | None, req: AuthorizeRequest) -> RequestScan:
+    """Every field that can carry data (see scanning.py); without a policy the payload is not
+    scanned (the request is denied, and its payload not stored)."""
+    if compiled is None:
+        return scan_request(
+            req, max_bytes=NO_POLICY_MAX_BYTES, deadline_s=PII_DEADLINE_S, with_payload=False
+        )
+    return scan_request(req, max_bytes=compiled.max_payload_bytes, deadline_s=PII_DEADLINE_S)
 
 
-def _masked(payload: Any, scan: PayloadScan | None, result: DecisionResult) -> Any:
-    if scan is None:
-        return None
-    if result.mask_all:
-        return mask_all(payload)
-    if scan.oversize:  # partial findings never pass for a full mask; the policy decided above
-        return None
-    if result.masked_entities:
-        return mask_payload(payload, scan, [Entity(e) for e in result.masked_entities])
-    return None
+def _masked(req: AuthorizeRequest, scan: RequestScan, result: DecisionResult) -> Any:
+    return answered_payload(req.payload, scan.payload, result)
 
 
-def _stored_payload(payload: Any, scan: PayloadScan | None) -> Any:
+def _stored_payload(req: AuthorizeRequest, scan: RequestScan) -> Any:
     """Raw PII is never stored: every detected entity is masked in the decision log."""
-    if scan is None:
-        return None
-    return mask_all(payload) if scan.oversize else mask_payload(payload, scan, ALL_ENTITIES)
+    return stored_payload(req.payload, scan.payload)
 
 
-def _no_policy_result() -> DecisionResult:
-    return fail_closed("no policy is published for this agency (publish one, or run the wizard)")
+def _no_policy_result(agency: str) -> DecisionResult:
+    return no_policy(agency)
 
 
 def _context(
-    scan: PayloadScan | None, recent: int, now: datetime, usage: BudgetUsage
+    scan: RequestScan | None, recent: int, now: datetime, usage: BudgetUsage
 ) -> EvalContext:
+    if scan is None or (not scan.entities and not scan.oversize):
+        return EvalContext(now=now, budget=usage, recent_violations=recent)
     return EvalContext(
         now=now,
-        pii_entities_found={str(k): v for k, v in scan.findings_by_entity.items()} if scan else {},
-        payload_oversize=bool(scan and scan.oversize),
+        pii_entities_found=scan.entities,
+        payload_oversize=scan.oversize,
+        pii_fields=scan.fields,
+        oversize_fields=scan.oversize_fields,
         budget=usage,
         recent_violations=recent,
     )
@@ -137,7 +143,7 @@ async def _decide(
     db: Database,
     compiled: CompiledPolicy,
     inp: AuthorizeInput,
-    scan: PayloadScan | None,
+    scan: RequestScan | None,
     recent: int,
     decision_id: str,
     now: datetime,
@@ -155,7 +161,7 @@ async def _decide_with_budgets(
     session: AsyncSession,
     compiled: CompiledPolicy,
     inp: AuthorizeInput,
-    scan: PayloadScan | None,
+    scan: RequestScan | None,
     recent: int,
     decision_id: str,
     now: datetime,
@@ -210,48 +216,50 @@ async def authorize(auth: Authorizer, agency: str, req: AuthorizeRequest) -> Aut
     inp = _input(agency, req)
     entry = await auth.cache.get(agency, req.team)
     recent = auth.violations.count(agency, req.agent_id, now)
-    scan: PayloadScan | None = None
+    scan = _scan(entry.compiled, req)
     ctx = EvalContext(now=now, recent_violations=recent)
     if entry.compiled is None:
-        result = _no_policy_result()
+        result = _no_policy_result(agency)
     else:
-        scan = _scan(entry.compiled, req.payload)
         result, ctx = await _decide(auth.db, entry.compiled, inp, scan, recent, decision_id, now)
     evaluated_us = (time.perf_counter() - started) * 1e6
     if result.decision == "deny":
         auth.violations.record(agency, req.agent_id, now)
     DECISIONS.labels(result.decision).inc()
     EVALUATION_SECONDS.observe(evaluated_us / 1e6)
+    kept = stored_fields(req, scan)  # what the log and its events keep: masked
     await record(
         auth.log,
         auth.durable_log,
         LoggedDecision(
             decision_id=decision_id,
             agency=agency,
-            agent_id=req.agent_id,
-            action_type=inp.action_type,
-            resource=inp.resource,
-            deployment_id=req.deployment_id,
-            result=result,
+            agent_id=kept.agent_id,
+            action_type=kept.action_type,
+            resource=kept.resource,
+            deployment_id=kept.deployment_id,
+            result=stored_result(req, scan, result),
             policy_version=entry.version,
             evaluated_us=evaluated_us,
             created_at=now,
-            input_json=stored_json(_record(req, ctx, _stored_payload(req.payload, scan))),
+            input_json=stored_json(
+                _record(stored_request(req, scan, _stored_payload(req, scan)), ctx)
+            ),
             trace_context=dict(inject_context({})),
         ),
     )
     return Authorization(
         decision_id=decision_id,
         result=result,
-        masked_payload=_masked(req.payload, scan, result),
+        masked_payload=_masked(req, scan, result),
         policy_version=entry.version,
         evaluated_us=evaluated_us,
     )
 
 
-def _record(req: AuthorizeRequest, ctx: EvalContext, payload: Any) -> dict[str, Any]:
+def _record(request: dict[str, Any], ctx: EvalContext) -> dict[str, Any]:
     return {
-        "request": {**req.model_dump(mode="json", exclude={"payload"}), "payload": payload},
+        "request": request,
         "context": {
             "now": ctx.now.isoformat(),
             "pii_entities_found": dict(ctx.pii_entities_found),
