@@ -23,7 +23,7 @@ from policy_engine.domain.limits import GLOB_FAMILIES, SCALARS, GlobFamily, Scal
 from policy_engine.domain.loader import Issue, Path, SourceMap, format_path, sort_issues
 from policy_engine.domain.schema import LAYER_ORDER, LayerName, PolicyDocument
 
-__all__ = ["EffectivePolicy", "Layer", "check_overlay", "merge"]
+__all__ = ["EffectivePolicy", "Layer", "check_overlay", "governs", "merge"]
 
 
 class Layer(NamedTuple):
@@ -228,3 +228,13 @@ def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)
+
+
+def governs(layers: Sequence[Layer]) -> bool:
+    """Whether ``layers`` (org first) may decide for their agency: it has a policy of its own
+    (an agency or team layer), or the org baseline admits agencies without one
+    (``spec.agencies_without_policy: baseline``). Otherwise the agency is denied (fail closed).
+    """
+    if any(layer.layer != "org" for layer in layers):
+        return True
+    return any(layer.document.spec.agencies_without_policy == "baseline" for layer in layers)

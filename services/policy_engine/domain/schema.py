@@ -347,7 +347,14 @@ class DeploymentPolicy(_Model):
     rollback_triggers: RollbackTriggers = Field(default_factory=RollbackTriggers)
 
 
+AgenciesWithoutPolicy = Literal["deny", "baseline"]
+
+
 class Spec(_Model):
+    agencies_without_policy: AgenciesWithoutPolicy | None = None
+    """Org baseline only. What an agency that has no policy of its own may do: `deny`
+    (the default: every action is refused with `no_policy`) or `baseline` (its actions are
+    evaluated under this baseline alone)."""
     models: ModelsPolicy = Field(default_factory=ModelsPolicy)
     autonomy: AutonomyPolicy = Field(default_factory=AutonomyPolicy)
     rules: tuple[Rule, ...] = ()
@@ -377,6 +384,21 @@ class PolicyDocument(_Model):
     kind: Literal["AIPolicy"]
     metadata: Metadata
     spec: Spec = Field(default_factory=Spec)
+
+    @model_validator(mode="after")
+    def _org_only(self) -> PolicyDocument:
+        if self.spec.agencies_without_policy is not None and self.metadata.layer != "org":
+            raise PydanticCustomError(
+                "org_only_setting",
+                "spec.agencies_without_policy is set in a {layer} policy; only the org "
+                "baseline decides about agencies without a policy",
+                {
+                    "layer": self.metadata.layer,
+                    "remediation": "remove spec.agencies_without_policy; an agency that has "
+                    "this policy is not an agency without one",
+                },
+            )
+        return self
 
 
 @lru_cache(maxsize=1)
