@@ -137,7 +137,10 @@ async def bootstrap_admin(session: AsyncSession, token: str) -> bool:
     """Create the first admin key from ``token`` unless any key exists (first start only)."""
     parsed = parse_token(token)
     if parsed is None:
-        raise ValueError("bootstrap admin key must look like cvc_<12 hex>_<secret>")
+        raise ValueError(
+            "the bootstrap admin key must look exactly like "
+            "cvc_<12 hex>_<32 to 64 of A-Z a-z 0-9 _ ->"
+        )
     await repository.lock_bootstrap(session)
     if await repository.any_key_exists(session):
         return False

@@ -20,7 +20,7 @@ __all__ = [
 
 ADMIN_KEY_FILE = "admin.key"
 ADMIN_KEY_ENVVAR = "CORTEX_BOOTSTRAP_ADMIN_KEY"
-_ADMIN_KEY_SHAPE = re.compile(r"cvc_[A-Za-z0-9]+_[A-Za-z0-9_-]+")
+_ADMIN_KEY_SHAPE = re.compile(r"cvc_[0-9a-f]{12}_[A-Za-z0-9_-]{32,64}")  # as the gateway parses it
 
 
 class AdminKeyError(ValueError):
@@ -33,6 +33,9 @@ class AdminKey:
     path: Path
     created: bool  # written by this start (first start of this data dir)
     generated: bool  # made here, not taken from CORTEX_BOOTSTRAP_ADMIN_KEY
+
+
+KEY_FORMAT = "cvc_<12 hex>_<32 to 64 of A-Z a-z 0-9 _ ->"
 
 
 def generate_admin_key() -> str:
@@ -50,7 +53,10 @@ def load_admin_key(data_dir: Path, environ: Mapping[str, str] = os.environ) -> A
         return AdminKey(value, path, created=False, generated=False)
     supplied = environ.get(ADMIN_KEY_ENVVAR, "").strip()
     if supplied and not _ADMIN_KEY_SHAPE.fullmatch(supplied):
-        raise AdminKeyError(f"{ADMIN_KEY_ENVVAR} must look like cvc_<id>_<secret>")
+        raise AdminKeyError(
+            f"{ADMIN_KEY_ENVVAR} must look exactly like {KEY_FORMAT}, e.g. "
+            "cvc_0123456789ab_$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     value = supplied or generate_admin_key()
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as out:

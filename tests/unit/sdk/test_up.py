@@ -306,9 +306,50 @@ def test_first_start_takes_the_key_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_a_malformed_bootstrap_key_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(AdminKeyError, match="cvc_<id>_<secret>"):
+    with pytest.raises(AdminKeyError, match=r"cvc_<12 hex>_<32 to 64 of A-Z a-z 0-9 _ ->"):
         load_admin_key(tmp_path, environ={"CORTEX_BOOTSTRAP_ADMIN_KEY": "hunter2"})
     assert not (tmp_path / "admin.key").exists()
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "cvc_ABCDEF012345_" + "a" * 43,  # the id is lower-case hex
+        "cvc_0123456789a_" + "a" * 43,  # 11 hex
+        "cvc_0123456789ab_" + "a" * 31,  # secret too short
+        "cvc_0123456789ab_" + "a" * 65,  # secret too long
+        "cvc_0123456789ab_" + "a" * 42 + "!",
+    ],
+)
+def test_a_bootstrap_key_the_gateway_would_refuse_is_refused_at_start(
+    tmp_path: Path, key: str
+) -> None:
+    with pytest.raises(AdminKeyError, match="must look exactly like"):
+        load_admin_key(tmp_path, environ={"CORTEX_BOOTSTRAP_ADMIN_KEY": key})
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "cvc_0123456789ab_" + "A" * 43,
+        "cvc_0123456789ab_" + "-" * 32,
+        "cvc_0123456789ab_" + "_" * 64,
+        "cvc_0123456789ab_" + "a" * 65,
+        "cvc_0123456789AB_" + "a" * 43,
+    ],
+)
+def test_cortex_up_accepts_a_bootstrap_key_exactly_when_the_gateway_does(
+    tmp_path: Path, key: str
+) -> None:
+    from gateway.domain.keys import parse_token
+
+    try:
+        load_admin_key(tmp_path, environ={"CORTEX_BOOTSTRAP_ADMIN_KEY": key})
+    except AdminKeyError:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted == (parse_token(key) is not None)
 
 
 def test_banner_shows_a_generated_key_only_on_first_start(
