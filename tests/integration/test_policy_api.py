@@ -304,7 +304,7 @@ async def test_agent_without_policy_is_denied_fail_closed(cluster: Cluster) -> N
             await client.post("/v1/authorize", json={"agent_id": "a", "action": action()})
         ).json()
     assert resp["decision"] == "deny"
-    assert resp["reasons"][0]["code"] == "policy_evaluation_error"
+    assert resp["reasons"][0]["code"] == "no_policy"
 
 
 async def test_simulate_reports_decisions_a_candidate_would_change(cluster: Cluster) -> None:
