@@ -77,6 +77,7 @@ from cortex_contracts import (
 from cortex_kit.db import Database
 from cortex_kit.embedded import free_port
 from cortex_kit.migrations import upgrade_to_head
+from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, signed
 from cortex_kit.web import AGENCY_HEADER
 from metrics_collector.domain.dora import (
     Change,
@@ -156,7 +157,13 @@ async def _process(
 ) -> AsyncIterator[Process]:
     """``python -m <module>`` configured by ``<prefix>*`` variables, ready; SIGINT after."""
     port = free_port()
-    settings = {"PORT": str(port), "HOST": HOST, "LOG_LEVEL": "WARNING", **env}
+    settings = {
+        "PORT": str(port),
+        "HOST": HOST,
+        "LOG_LEVEL": "WARNING",
+        "INTERNAL_SECRET": TEST_INTERNAL_SECRET,
+        **env,
+    }
     full_env = {**os.environ, **{prefix + k: v for k, v in settings.items()}}
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
@@ -207,7 +214,9 @@ async def _timed_get(client: httpx.AsyncClient, params: dict[str, str]) -> tuple
 
 async def _cold_load(collector: str, params: dict[str, str]) -> float:
     headers = {AGENCY_HEADER: AGENCY}
-    async with httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(3600.0)) as raw:
+    async with httpx.AsyncClient(
+        headers=headers, auth=signed(), timeout=httpx.Timeout(3600.0)
+    ) as raw:
         started = time.perf_counter()
         resp = await raw.get(f"{collector}/v1/metrics/dora", params=params)
         elapsed = (time.perf_counter() - started) * 1000

@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,7 @@ import httpx
 from benchmarks.common import CpuMeter, Servers, percentile
 from benchmarks.policy_cases import CASES
 from cortex_kit.embedded import free_port
+from cortex_kit.internal_auth import SIGNATURE_HEADER, sign
 
 HOST = "127.0.0.1"
 DATABASE = "policy_bench"
@@ -45,8 +47,13 @@ AUTHORIZE = "/v1/authorize"
 HEALTHZ = "/healthz"
 
 
-def headers(agency: str) -> dict[str, str]:
-    return {"X-Cortex-Agency": agency, "X-Cortex-Principal": "bench"}
+# The engine accepts only signed calls (cortex_kit.internal_auth), as from the gateway.
+INTERNAL_SECRET = secrets.token_urlsafe(32)
+
+
+def headers(agency: str, method: str = "POST", path: str = AUTHORIZE) -> dict[str, str]:
+    signature = sign(INTERNAL_SECRET, method, path.encode(), agency.encode(), b"bench")
+    return {"X-Cortex-Agency": agency, "X-Cortex-Principal": "bench", SIGNATURE_HEADER: signature}
 
 
 def _log(text: str) -> None:
@@ -291,6 +298,9 @@ def policy_engine(servers: Servers) -> Iterator[Service]:
         "CORTEX_POLICY_ENGINE_DATABASE_URL": servers.postgres.url(DATABASE),
         "CORTEX_POLICY_ENGINE_NATS_URL": servers.nats.url,
         "CORTEX_POLICY_ENGINE_LOG_LEVEL": "WARNING",
+        "CORTEX_POLICY_ENGINE_INTERNAL_SECRET": INTERNAL_SECRET,
+        # wrk replays the headers signed when its target was made for the whole run.
+        "CORTEX_POLICY_ENGINE_INTERNAL_SIGNATURE_MAX_AGE_S": "3600",
     }
     log_path = servers.root / "policy-engine.log"
     with log_path.open("wb") as log:
@@ -342,7 +352,10 @@ def publish(client: httpx.Client, url: str, agency: str, text: str) -> int:
     answer = client.put(
         f"{url}/v1/agencies/{agency}/policy",
         content=text.encode(),
-        headers={**headers(agency), "Content-Type": "application/yaml"},
+        headers={
+            **headers(agency, "PUT", f"/v1/agencies/{agency}/policy"),
+            "Content-Type": "application/yaml",
+        },
     )
     if answer.status_code not in (200, 201):
         raise RuntimeError(f"publishing {agency}: {answer.status_code} {answer.text}")

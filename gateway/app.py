@@ -3,6 +3,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from cortex_contracts import STREAMS
+from cortex_kit.internal_auth import InternalSigner
 from cortex_kit.logs import get_logger
 from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
 from gateway.auth.endpoints import router as keys_router
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "analytics": cfg.analytics_url,
                 },
                 cfg.upstream_timeout_s,
+                signer=InternalSigner(cfg.internal_secret),
             ),
             max_events=cfg.max_events_per_request,
         )

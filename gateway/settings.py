@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -6,6 +8,9 @@ from cortex_kit.settings import ProcessSettings
 
 class Settings(ProcessSettings):
     model_config = SettingsConfigDict(env_prefix="CORTEX_GATEWAY_", frozen=True)
+
+    # The public edge: callers authenticate with API keys; the gateway signs what it forwards.
+    verifies_internal_signatures: ClassVar[bool] = False
 
     service_name: str = "gateway"
     schema_name: str = "gateway"

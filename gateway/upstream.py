@@ -19,11 +19,14 @@ _RELAYED_HEADERS = ("retry-after", "allow", "location")
 
 
 class Upstreams:
-    def __init__(self, urls: Mapping[str, str], timeout_s: float) -> None:
+    def __init__(self, urls: Mapping[str, str], timeout_s: float, *, signer: httpx.Auth) -> None:
+        # The signer adds X-Cortex-Signature to each request as sent (cortex_kit.internal_auth):
+        # services refuse any call without it.
         self._clients = {
             name: httpx.AsyncClient(
                 base_url=url,
                 timeout=timeout_s,
+                auth=signer,
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
             )
             for name, url in urls.items()

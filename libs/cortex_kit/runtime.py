@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_kit.db import Database
+from cortex_kit.internal_auth import install_internal_auth
 from cortex_kit.logs import configure_logging, get_logger
 from cortex_kit.messaging.bus import Bus, StreamDeclaration
 from cortex_kit.messaging.consumer import ConsumerRunner, ConsumerSpec
@@ -172,6 +173,7 @@ def create_service_app(settings: ProcessSettings, definition: ServiceDefinition)
     app.add_middleware(
         RequestGuard, max_body_bytes=definition.max_body_bytes, body_limits=definition.body_limits
     )
+    install_internal_auth(app, settings)  # services accept only calls the gateway signed
     app.add_middleware(ObservabilityMiddleware, service=settings.service_name)
     install_problem_handlers(app)
     install_health(app, _readiness(runtime_ref, definition))

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_CHARS = 32
+_PLACEHOLDERS = ("changethis", "changeme", "change-me", "change_me", "replaceme", "xxxxxxxx")
+
+
+def refuse_weak_secret(name: str, value: str) -> None:
+    """ValueError unless ``value`` looks like a generated secret: at least 32 characters, not a
+    placeholder, not one character repeated (as the full-stack FastAPI template refuses
+    ``changethis``)."""
+    how = "generate one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+    if not value:
+        raise ValueError(f"{name} is not set; {how}")
+    if len(value) < MIN_SECRET_CHARS:
+        raise ValueError(f"{name} is shorter than {MIN_SECRET_CHARS} characters; {how}")
+    lowered = value.lower()
+    if any(word in lowered for word in _PLACEHOLDERS) or len(set(value)) < 8:
+        raise ValueError(f"{name} is a placeholder, not a secret; {how}")
 
 
 class ProcessSettings(BaseSettings):
@@ -34,3 +51,17 @@ class ProcessSettings(BaseSettings):
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_max_deliver: int = Field(default=5, ge=1)
     consumer_ack_wait_s: float = Field(default=30.0, gt=0)
+    # Shared by every process of a cluster: the gateway signs its calls to the services with it
+    # and the services accept no unsigned call (cortex_kit.internal_auth). `cortex up` generates
+    # it; elsewhere it comes from a Secret. No default: a process without it does not start.
+    internal_secret: SecretStr = Field(default=SecretStr(""), validate_default=True)
+    internal_signature_max_age_s: float = Field(default=30.0, gt=0, le=3600)
+    # False only for the public edge (the gateway), which authenticates callers by API key.
+    verifies_internal_signatures: ClassVar[bool] = True
+
+    @field_validator("internal_secret")
+    @classmethod
+    def _strong_internal_secret(cls, value: SecretStr) -> SecretStr:
+        prefix = cls.model_config.get("env_prefix", "")
+        refuse_weak_secret(f"{prefix}INTERNAL_SECRET", value.get_secret_value())
+        return value

@@ -15,11 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import quote
 
 import click
 
 from cortex_sdk.admin_key import AdminKey, AdminKeyError, load_admin_key
 from cortex_sdk.cli_context import CliState
+from cortex_sdk.cluster_secrets import ClusterSecrets, ClusterSecretsError, load_cluster_secrets
 from cortex_sdk.console import Console
 from cortex_sdk.processes import (
     DATABASE_NAME,
@@ -81,11 +83,10 @@ class UpConfig:
     def nats_url(self) -> str:
         return f"nats://{self.client_host}:{self.nats_port}"
 
-    @property
-    def database_url(self) -> str:
-        return (
-            f"postgresql+asyncpg://postgres@{self.client_host}:{self.postgres_port}/{DATABASE_NAME}"
-        )
+    def database_url(self, password: str) -> str:
+        host = f"[{self.client_host}]" if ":" in self.client_host else self.client_host
+        user = f"postgres:{quote(password, safe='')}"
+        return f"postgresql+asyncpg://{user}@{host}:{self.postgres_port}/{DATABASE_NAME}"
 
 
 # ------------------------------------------------------------------------------------ ports
@@ -144,15 +145,21 @@ def _leftover_hint(claim: _PortClaim, config: UpConfig) -> str:
 
 
 def process_env(
-    spec: ProcessSpec, config: UpConfig, processes: Sequence[ProcessSpec], admin_key: str
+    spec: ProcessSpec,
+    config: UpConfig,
+    processes: Sequence[ProcessSpec],
+    admin_key: str,
+    secrets: ClusterSecrets,
 ) -> dict[str, str]:
     """The `<PREFIX>*` variables a process is started with (on top of our environment)."""
     prefix = spec.env_prefix
     env = {
         f"{prefix}HOST": config.host,
         f"{prefix}PORT": str(config.port_of(spec)),
-        f"{prefix}DATABASE_URL": config.database_url,
+        f"{prefix}DATABASE_URL": config.database_url(secrets.postgres_password),
         f"{prefix}NATS_URL": config.nats_url,
+        # The gateway signs its calls with it; the services accept no call without it.
+        f"{prefix}INTERNAL_SECRET": secrets.internal_secret,
     }
     if spec.name == GATEWAY:
         for upstream in processes:
@@ -160,14 +167,19 @@ def process_env(
                 env[f"{prefix}{upstream.name.upper()}_URL"] = config.http_url(upstream)
         # The gateway creates this key only when no key exists yet.
         env[f"{prefix}BOOTSTRAP_ADMIN_KEY"] = admin_key
+        env[f"{prefix}SECRETS_KEY"] = secrets.secrets_key
     return env
 
 
 def _child_spec(
-    spec: ProcessSpec, config: UpConfig, processes: Sequence[ProcessSpec], admin_key: str
+    spec: ProcessSpec,
+    config: UpConfig,
+    processes: Sequence[ProcessSpec],
+    admin_key: str,
+    secrets: ClusterSecrets,
 ) -> ChildSpec:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env |= process_env(spec, config, processes, admin_key)
+    env |= process_env(spec, config, processes, admin_key, secrets)
     return ChildSpec(
         name=spec.name,
         argv=(sys.executable, "-m", spec.module),
@@ -193,6 +205,7 @@ class Cluster:
         self.console = console or Console([p.name for p in processes])
         self.data_dir = config.data_dir.absolute()
         self.admin_key: AdminKey | None = None
+        self.secrets: ClusterSecrets | None = None
         self.nats: EmbeddedNats | None = None
         self.postgres: EmbeddedPostgres | None = None
         self.supervisor: Supervisor | None = None
@@ -205,9 +218,10 @@ class Cluster:
         try:
             self._prepare_data_dir()
             self.admin_key = load_admin_key(self.data_dir)
+            self.secrets = load_cluster_secrets(self.data_dir)
         except OSError as exc:
             raise UpError(f"cannot use data directory {self.data_dir}: {exc}") from exc
-        except AdminKeyError as exc:
+        except (AdminKeyError, ClusterSecretsError) as exc:
             raise UpError(str(exc)) from exc
         cfg = self.config
         try:
@@ -226,7 +240,7 @@ class Cluster:
             )
         except EmbeddedError as exc:
             raise UpError(str(exc)) from exc
-        await self._start_processes(self.admin_key.value)
+        await self._start_processes(self.admin_key.value, self.secrets)
         self._watchdog = asyncio.create_task(self._watch_infrastructure())
 
     def _prepare_data_dir(self) -> None:
@@ -235,8 +249,10 @@ class Cluster:
             # As root, PostgreSQL runs as an unprivileged user that must reach DATA/postgres.
             self.data_dir.chmod(0o755)
 
-    async def _start_processes(self, admin_key: str) -> None:
-        specs = [_child_spec(p, self.config, self.processes, admin_key) for p in self.processes]
+    async def _start_processes(self, admin_key: str, secrets: ClusterSecrets) -> None:
+        specs = [
+            _child_spec(p, self.config, self.processes, admin_key, secrets) for p in self.processes
+        ]
         self.supervisor = Supervisor(
             specs,
             output=self.console.output,

@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from cortex_kit.embedded import free_port
+from cortex_kit.testing.internal import TEST_INTERNAL_SECRET
 
 ADMIN_KEY = "cvc_0123456789ab_" + "A" * 43
 
@@ -75,6 +76,7 @@ def _common(cluster: Cluster, port: int) -> dict[str, Any]:
         "log_level": "WARNING",
         "outbox_poll_interval_s": 0.2,
         "consumer_ack_wait_s": 5.0,
+        "internal_secret": TEST_INTERNAL_SECRET,
     }
 
 

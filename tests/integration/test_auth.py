@@ -7,6 +7,8 @@ import asyncio
 import httpx
 import pytest
 
+from cortex_kit.testing.internal import TEST_INTERNAL_SECRET
+
 from .conftest import Cluster
 from .test_events_flow import CHANGE, wait_for
 
@@ -131,6 +133,7 @@ async def test_bootstrap_admin_key_is_created_only_once(cluster: Cluster) -> Non
                 database_url=cluster.database_url,
                 nats_url=cluster.nats_url,
                 bootstrap_admin_key=other,
+                internal_secret=TEST_INTERNAL_SECRET,
                 log_json=False,
                 log_level="WARNING",
             )

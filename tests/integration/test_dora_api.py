@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from cortex_kit.testing.internal import signed
 from cortex_kit.web import AGENCY_HEADER
 
 from .conftest import Cluster, _common, serve_app
@@ -346,7 +347,7 @@ async def test_every_replica_converges_whichever_consumed_the_events(cluster: Cl
 
         async def counts() -> list[int]:
             found = []
-            async with httpx.AsyncClient(headers={AGENCY_HEADER: "acme"}) as raw:
+            async with httpx.AsyncClient(headers={AGENCY_HEADER: "acme"}, auth=signed()) as raw:
                 for url in urls:
                     resp = await raw.get(f"{url}/v1/metrics/dora", params=WEEK)
                     found.append(resp.json()["lead_time"]["n"])
@@ -363,7 +364,7 @@ async def test_every_replica_converges_whichever_consumed_the_events(cluster: Cl
 
         async def failed() -> list[tuple[int, str]]:
             found = []
-            async with httpx.AsyncClient(headers={AGENCY_HEADER: "acme"}) as raw:
+            async with httpx.AsyncClient(headers={AGENCY_HEADER: "acme"}, auth=signed()) as raw:
                 for url in urls:
                     r = (await raw.get(f"{url}/v1/metrics/dora", params=WEEK)).json()
                     found.append((r["change_failure_rate"]["failed"], r["linking"]["strategy"]))

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from cortex_kit.testing.internal import signed
+
 from .conftest import Cluster
 from .test_auth import create_key
 
@@ -261,7 +263,7 @@ async def test_authorize_refuses_bad_input_with_a_problem(cluster: Cluster) -> N
 
 async def test_the_engine_refuses_authorize_without_the_caller_agency(cluster: Cluster) -> None:
     engine = cluster.processes["policy_engine"].url
-    async with httpx.AsyncClient(base_url=engine) as client:
+    async with httpx.AsyncClient(base_url=engine, auth=signed()) as client:
         resp = await client.post("/v1/authorize", json={"agent_id": "a", "action": action()})
     assert resp.status_code == 400
     assert resp.json()["code"] == "agency_required"
@@ -273,7 +275,9 @@ async def test_authorize_answers_the_documented_shape(cluster: Cluster) -> None:
         await publish_baseline(admin)
     async with cluster.client(key=agent) as client:
         resp = await client.post("/v1/authorize", json={"agent_id": "a1", "action": action()})
-    async with httpx.AsyncClient(base_url=cluster.processes["policy_engine"].url) as engine:
+    async with httpx.AsyncClient(
+        base_url=cluster.processes["policy_engine"].url, auth=signed()
+    ) as engine:
         schema = (await engine.get("/openapi.json")).json()
     assert resp.status_code == 200
     assert resp.headers["content-type"] == "application/json"

@@ -20,6 +20,7 @@ from cortex_contracts import (
 )
 from cortex_kit.db import Database
 from cortex_kit.migrations import upgrade_to_head
+from cortex_kit.testing.internal import signed
 
 from .conftest import Cluster, _common, serve_app
 from .test_auth import create_key
@@ -54,7 +55,7 @@ async def test_a_second_replica_converges_within_a_second(cluster: Cluster) -> N
         async with cluster.client() as admin:
             await publish_baseline(admin)
         req = {"agent_id": "a", "action": action(autonomy_level="L2")}
-        async with httpx.AsyncClient(headers=HEADERS) as client:
+        async with httpx.AsyncClient(headers=HEADERS, auth=signed()) as client:
             for url in (first, replica.url):  # both replicas cache the current policy
                 resp = await client.post(f"{url}/v1/authorize", json=req)
                 assert resp.json()["decision"] == "allow"

@@ -23,6 +23,7 @@ MODULES = {
 VALUES: dict[str, Any] = {
     "database": {"url": "postgresql+asyncpg://cortex:pw@pg-rw:5432/cortex"},
     "bootstrapAdminKey": {"value": "cvc_0123456789ab_" + "A" * 43},
+    "internalSecret": {"value": "chart-test-internal-secret-0123456789abcdef"},
     "serviceMonitor": {"enabled": True},
     "ingress": {"enabled": True},
 }
@@ -61,6 +62,8 @@ def test_each_process_gets_its_settings_probes_and_no_inline_secret() -> None:
         env = {e["name"]: e for e in container["env"]}
         db = next(e for name, e in env.items() if name.endswith("_DATABASE_URL"))
         assert "secretKeyRef" in db["valueFrom"]
+        secret = next(e for name, e in env.items() if name.endswith("_INTERNAL_SECRET"))
+        assert secret["valueFrom"]["secretKeyRef"]["key"] == "internal-secret"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     gateway = next(d for d in deployments if d["metadata"]["name"].endswith("gateway"))
@@ -74,3 +77,20 @@ def test_each_process_gets_its_settings_probes_and_no_inline_secret() -> None:
 def test_missing_database_is_a_clear_error() -> None:
     with pytest.raises(helm_python.HelmError, match=r"database\.url"):
         list(render({}))
+
+
+def test_missing_internal_secret_is_a_clear_error() -> None:
+    values = {k: v for k, v in VALUES.items() if k != "internalSecret"}
+    with pytest.raises(helm_python.HelmError, match=r"internalSecret\.value"):
+        list(render(values))
+
+
+def test_the_internal_secret_can_come_from_an_existing_secret() -> None:
+    values = {**VALUES, "internalSecret": {"existingSecret": "cluster-hmac"}}
+    docs = list(render(values))
+    for d in (d for d in docs if d["kind"] == "Deployment"):
+        env = d["spec"]["template"]["spec"]["containers"][0]["env"]
+        secret = next(e for e in env if e["name"].endswith("_INTERNAL_SECRET"))
+        assert secret["valueFrom"]["secretKeyRef"]["name"] == "cluster-hmac"
+    chart_secret = next(d for d in docs if d["kind"] == "Secret")
+    assert "internal-secret" not in chart_secret["stringData"]

@@ -7,6 +7,7 @@ place of the real services, against real NATS and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -29,6 +30,7 @@ from click.testing import CliRunner
 from cortex_kit.embedded import free_port
 from cortex_sdk.admin_key import AdminKeyError, load_admin_key
 from cortex_sdk.cli import cli
+from cortex_sdk.cluster_secrets import ClusterSecrets, load_cluster_secrets
 from cortex_sdk.console import Console
 from cortex_sdk.processes import PROCESSES, ProcessSpec
 from cortex_sdk.supervisor import Backoff
@@ -247,17 +249,23 @@ def test_cortex_up_with_a_taken_port_exits_1_and_starts_nothing(
 # -------------------------------------------------------------------------- environment
 
 
-def test_every_process_gets_host_port_database_and_nats() -> None:
+SECRETS = ClusterSecrets("internal-" + "s" * 40, "fernet-key", "pg/pass word", False)
+
+
+def test_every_process_gets_host_port_database_nats_and_the_internal_secret() -> None:
     config = make_config(Path("unused"), host="127.0.0.1", nats_port=14222, postgres_port=15432)
     spec = PROCESSES[0]
 
-    env = process_env(spec, config, PROCESSES, "cvc_key")
+    env = process_env(spec, config, PROCESSES, "cvc_key", SECRETS)
 
     assert env == {
         "CORTEX_POLICY_ENGINE_HOST": "127.0.0.1",
         "CORTEX_POLICY_ENGINE_PORT": "8101",
-        "CORTEX_POLICY_ENGINE_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:15432/cortex",
+        "CORTEX_POLICY_ENGINE_DATABASE_URL": (
+            "postgresql+asyncpg://postgres:pg%2Fpass%20word@127.0.0.1:15432/cortex"
+        ),
         "CORTEX_POLICY_ENGINE_NATS_URL": "nats://127.0.0.1:14222",
+        "CORTEX_POLICY_ENGINE_INTERNAL_SECRET": SECRETS.internal_secret,
     }
 
 
@@ -265,7 +273,7 @@ def test_the_gateway_also_gets_every_service_url_and_the_admin_key() -> None:
     config = make_config(Path("unused"), ports={"analytics": 9105})
     gateway = next(spec for spec in PROCESSES if spec.name == "gateway")
 
-    env = process_env(gateway, config, PROCESSES, "cvc_0123456789ab_secret")
+    env = process_env(gateway, config, PROCESSES, "cvc_0123456789ab_secret", SECRETS)
 
     assert env["CORTEX_GATEWAY_POLICY_ENGINE_URL"] == "http://127.0.0.1:8101"
     assert env["CORTEX_GATEWAY_METRICS_COLLECTOR_URL"] == "http://127.0.0.1:8102"
@@ -273,6 +281,36 @@ def test_the_gateway_also_gets_every_service_url_and_the_admin_key() -> None:
     assert env["CORTEX_GATEWAY_APPROVAL_WORKFLOW_URL"] == "http://127.0.0.1:8104"
     assert env["CORTEX_GATEWAY_ANALYTICS_URL"] == "http://127.0.0.1:9105"
     assert env["CORTEX_GATEWAY_BOOTSTRAP_ADMIN_KEY"] == "cvc_0123456789ab_secret"
+    assert env["CORTEX_GATEWAY_INTERNAL_SECRET"] == SECRETS.internal_secret
+    assert env["CORTEX_GATEWAY_SECRETS_KEY"] == "fernet-key"
+
+
+# ------------------------------------------------------------------------- cluster secrets
+
+
+def test_first_start_generates_private_cluster_secrets(tmp_path: Path) -> None:
+    kept = load_cluster_secrets(tmp_path)
+
+    for name in ("internal.secret", "secrets.key", "postgres.password"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    assert len(kept.internal_secret) >= 32
+    assert len(base64.urlsafe_b64decode(kept.secrets_key)) == 32  # a Fernet key
+    assert kept.postgres_password_created
+    assert kept.internal_secret not in repr(kept)
+
+
+def test_later_starts_reuse_the_cluster_secrets(tmp_path: Path) -> None:
+    first = load_cluster_secrets(tmp_path)
+    (tmp_path / "internal.secret").chmod(0o644)
+
+    again = load_cluster_secrets(tmp_path)
+
+    assert (again.internal_secret, again.secrets_key) == (first.internal_secret, first.secrets_key)
+    assert (again.postgres_password, again.postgres_password_created) == (
+        first.postgres_password,
+        False,
+    )
+    assert stat.S_IMODE((tmp_path / "internal.secret").stat().st_mode) == 0o600
 
 
 # ---------------------------------------------------------------------------- admin key
@@ -407,6 +445,8 @@ async def test_processes_reach_the_database_and_nats_they_are_given(
     )
     assert running_cluster.admin_key is not None
     assert env["CORTEX_GATEWAY_BOOTSTRAP_ADMIN_KEY"] == running_cluster.admin_key.value
+    assert running_cluster.secrets is not None
+    assert env["CORTEX_GATEWAY_INTERNAL_SECRET"] == running_cluster.secrets.internal_secret
     dsn = env["CORTEX_GATEWAY_DATABASE_URL"].replace("+asyncpg", "")
     await (await asyncpg.connect(dsn)).close()
     await (await nats.connect(env["CORTEX_GATEWAY_NATS_URL"])).close()
