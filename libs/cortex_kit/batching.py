@@ -88,6 +88,7 @@ class BatchWriter(Generic[T]):
         meanwhile: taking each one as it comes (``wait_for`` around ``get``) cost a task and a
         timer per item on the caller's event loop."""
         first = await self._queue.get()
+        self._in_flight = [first]  # kept for ``drain`` should the writer stop while it waits
         if first[1] is None and self._queue.qsize() < self.max_batch - 1:
             self._full.clear()
             with contextlib.suppress(TimeoutError):

@@ -22,6 +22,7 @@ from sqlalchemy import select, text
 
 from cortex_kit.db import Database
 from cortex_kit.embedded import free_port
+from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, signed
 from policy_engine.models import decisions
 
 from .conftest import Served, serve_app
@@ -47,7 +48,7 @@ def body(n: int) -> dict[str, object]:
 
 
 async def publish(url: str) -> None:
-    async with httpx.AsyncClient(headers=HEADERS) as client:
+    async with httpx.AsyncClient(headers=HEADERS, auth=signed()) as client:
         answer = await client.put(
             f"{url}/v1/agencies/{AGENCY}/policy",
             content=POLICY,
@@ -58,7 +59,7 @@ async def publish(url: str) -> None:
 
 async def authorize_loop(url: str, answered: list[str], offset: int) -> None:
     """Authorize until the engine goes away; the decision ids answered 200."""
-    async with httpx.AsyncClient(headers=HEADERS, timeout=5) as client:
+    async with httpx.AsyncClient(headers=HEADERS, auth=signed(), timeout=5) as client:
         n = offset
         while True:
             try:
@@ -92,6 +93,7 @@ def engine_process(database_url: str, nats_url: str, log: Path) -> Iterator[tupl
         "CORTEX_POLICY_ENGINE_NATS_URL": nats_url,
         "CORTEX_POLICY_ENGINE_LOG_LEVEL": "WARNING",
         "CORTEX_POLICY_ENGINE_LOG_JSON": "false",
+        "CORTEX_POLICY_ENGINE_INTERNAL_SECRET": TEST_INTERNAL_SECRET,
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -179,6 +181,7 @@ async def engine_in_loop(database_url: str, nats_url: str) -> Served:
                 nats_url=nats_url,
                 log_json=False,
                 log_level="ERROR",
+                internal_secret=TEST_INTERNAL_SECRET,
             )
         )
     )
@@ -189,7 +192,7 @@ async def engine_in_loop(database_url: str, nats_url: str) -> Served:
 async def test_a_decision_the_log_cannot_take_is_answered_503_never_200(
     engine: Served, database_url: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=engine.url, headers=HEADERS) as client:
+    async with httpx.AsyncClient(base_url=engine.url, headers=HEADERS, auth=signed()) as client:
         assert (await client.post("/v1/authorize", json=body(1))).status_code == 200
         await refuse_decision_writes(database_url, refuse=True)
         answers = await asyncio.gather(

@@ -151,3 +151,17 @@ async def test_a_flush_that_hangs_fails_its_writers_after_the_timeout() -> None:
     with pytest.raises(BatchWriteFailed, match="TimeoutError"):
         await asyncio.wait_for(writer.write(1), 2)
     await writer.stop()
+
+
+async def test_an_item_taken_while_its_batch_waits_to_fill_is_flushed_at_stop() -> None:
+    flushed: list[int] = []
+
+    async def flush(items: Sequence[int]) -> None:
+        flushed.extend(items)
+
+    writer = BatchWriter(flush, name="t", max_delay_s=3600)
+    writer.start()
+    await writer.submit(1)
+    await asyncio.sleep(0.01)  # the writer holds it, waiting for the batch to fill
+    await writer.stop()
+    assert flushed == [1]
