@@ -15,7 +15,9 @@
    both see the same machine. Every decision and every set of blocking rules must be equal in
    both engines, or the suite fails.
 3. **PII**: :func:`benchmarks.policy_pii.run_pii_benchmark`, merged as is.
-4. **HTTP**: :mod:`benchmarks.policy_http`.
+4. **HTTP**: :mod:`benchmarks.policy_http`, with the durable decision log (the default; the
+   established metric names) and with the write-behind one (``*_writebehind``), one engine
+   process after the other on the same servers; ``GET /healthz`` of the first is the baseline.
 
 Per-call latency on a shared machine includes preemption, and a call 7x longer is preempted
 7x more often; the CPU time per decision over a tight loop (``*_cpu_us_*``) is steadier and
@@ -36,7 +38,16 @@ from typing import Any, NoReturn
 
 import httpx
 
-from benchmarks.common import CpuMeter, Metric, Metrics, embedded_servers, metric, percentile, ratio
+from benchmarks.common import (
+    CpuMeter,
+    Metric,
+    Metrics,
+    Servers,
+    embedded_servers,
+    metric,
+    percentile,
+    ratio,
+)
 from benchmarks.policy_cases import (
     AGENCY,
     CASES,
@@ -244,10 +255,15 @@ def in_process(policies: Policies, sizes: Sizes) -> Metrics:
 # ------------------------------------------------------------------------------------ HTTP
 
 
-def http(sizes: Sizes) -> Metrics:
-    with embedded_servers(durable=True) as servers, policy_engine(servers) as service:
+def _engine_runs(
+    servers: Servers, sizes: Sizes, *, durable_log: bool, with_healthz: bool
+) -> tuple[dict[str, Load], dict[str, list[float]]]:
+    """One engine process: the authorize loads (and the healthz baseline) on it, and the
+    ``evaluated_us`` of sequential requests per agency."""
+    mode = "durable" if durable_log else "write-behind"
+    with policy_engine(servers, durable_log=durable_log) as service:
         url = service.url
-        _log(f"policy-engine pid {service.pid} at {url}")
+        _log(f"policy-engine ({mode} decision log) pid {service.pid} at {url}")
         with httpx.Client(timeout=10.0) as client:
             publish(client, url, AGENCY, without_budgets(POLICY_20))
             publish(client, url, BUDGET_AGENCY, with_agency(POLICY_20, BUDGET_AGENCY))
@@ -260,22 +276,34 @@ def http(sizes: Sizes) -> Metrics:
                     f"{percentile(evaluated[agency], 99):.0f}"
                 )
         meter = CpuMeter({"policy_engine": service.pid, "postgres": servers.postgres.pid})
-        runs: dict[str, Load] = {}
         plan: list[tuple[str, Any, int]] = [
             ("authorize_c1", authorize_target(AGENCY, sizes.agents), 1),
             ("authorize_c16", authorize_target(AGENCY, sizes.agents), 16),
-            ("healthz_c16", HEALTHZ_TARGET, 16),
             ("budget_c1", authorize_target(BUDGET_AGENCY, sizes.agents), 1),
             ("budget_c16", authorize_target(BUDGET_AGENCY, sizes.agents), 16),
         ]
+        if with_healthz:
+            plan.insert(2, ("healthz_c16", HEALTHZ_TARGET, 16))
+        runs: dict[str, Load] = {}
         for label, target, connections in plan:
             runs[label] = load(url, target, connections, sizes.http_s, meter)
-            _log(runs[label].describe(label))
+            _log(runs[label].describe(f"{mode} {label}"))
     errors = {label: run.errors for label, run in runs.items() if run.errors}
     if errors:
-        _fail(f"HTTP errors (non-2xx, timeouts, socket errors): {errors}")
+        _fail(f"HTTP errors ({mode} log; non-2xx, timeouts, socket errors): {errors}")
+    return runs, evaluated
+
+
+def http(sizes: Sizes) -> Metrics:
+    """Durable decision log (the default) under the established names; the write-behind log
+    (``CORTEX_POLICY_ENGINE_DECISION_LOG_DURABLE=false``) beside them as ``*_writebehind``."""
+    with embedded_servers(durable=True) as servers:
+        runs, evaluated = _engine_runs(servers, sizes, durable_log=True, with_healthz=True)
+        behind, _ = _engine_runs(servers, sizes, durable_log=False, with_healthz=False)
     a1, a16, h16 = runs["authorize_c1"], runs["authorize_c16"], runs["healthz_c16"]
     b1, b16 = runs["budget_c1"], runs["budget_c16"]
+    w1, w16 = behind["authorize_c1"], behind["authorize_c16"]
+    wb1, wb16 = behind["budget_c1"], behind["budget_c16"]
     ms, rps, cpu = "ms", "requests/s", "µs/request"
 
     def p(value: float) -> Metric:
@@ -284,21 +312,39 @@ def http(sizes: Sizes) -> Metrics:
     def us(values: list[float], q: float) -> Metric:
         return metric(round(percentile(values, q), 1), "µs", better="lower")
 
+    def per_s(run: Load) -> Metric:
+        return metric(round(run.rps, 1), rps, better="higher")
+
     return {
         "authorize_http_p50_ms_c1": p(a1.p50_ms),
         "authorize_http_p99_ms_c1": metric(
             round(a1.p99_ms, 3), ms, better="lower", target=TARGET_HTTP_P99_MS
         ),
-        "authorize_http_rps_c16": metric(round(a16.rps, 1), rps, better="higher"),
+        "authorize_http_rps_c16": per_s(a16),
         "authorize_http_p99_ms_c16": p(a16.p99_ms),
-        "healthz_rps_c16": metric(round(h16.rps, 1), rps, better="higher"),
+        "healthz_rps_c16": per_s(h16),
         "authorize_vs_healthz_ratio": metric(ratio(a16.rps, h16.rps), "ratio", better="higher"),
+        "authorize_http_p50_ms_c1_writebehind": p(w1.p50_ms),
+        "authorize_http_p99_ms_c1_writebehind": p(w1.p99_ms),
+        "authorize_http_rps_c16_writebehind": per_s(w16),
+        "authorize_http_p99_ms_c16_writebehind": p(w16.p99_ms),
+        "authorize_vs_healthz_ratio_writebehind": metric(
+            ratio(w16.rps, h16.rps), "ratio", better="higher"
+        ),
         "authorize_http_p50_ms_c1_budget": p(b1.p50_ms),
         "authorize_http_p99_ms_c1_budget": p(b1.p99_ms),
-        "authorize_http_rps_c16_budget": metric(round(b16.rps, 1), rps, better="higher"),
+        "authorize_http_rps_c16_budget": per_s(b16),
         "authorize_http_p99_ms_c16_budget": p(b16.p99_ms),
+        "authorize_http_p99_ms_c1_budget_writebehind": p(wb1.p99_ms),
+        "authorize_http_rps_c16_budget_writebehind": per_s(wb16),
         "authorize_http_server_cpu_us_c16": metric(
             a16.cpu_us_per_request("policy_engine"), cpu, better="lower"
+        ),
+        "authorize_http_postgres_cpu_us_c16": metric(
+            a16.cpu_us_per_request("postgres"), cpu, better="lower"
+        ),
+        "authorize_http_server_cpu_us_c16_writebehind": metric(
+            w16.cpu_us_per_request("policy_engine"), cpu, better="lower"
         ),
         "authorize_http_server_cpu_us_c16_budget": metric(
             b16.cpu_us_per_request("policy_engine"), cpu, better="lower"
@@ -307,8 +353,8 @@ def http(sizes: Sizes) -> Metrics:
             b16.cpu_us_per_request("postgres"), cpu, better="lower"
         ),
         # What the service reports as spent inside authorize (policy cache, PII scan, decision,
-        # budget reads and reservation), sequential requests: the rest of the HTTP latency is
-        # the web stack, the transport and the client.
+        # budget reads and reservation; not the decision log's commit), sequential requests:
+        # the rest of the HTTP latency is the log, the web stack, the transport and the client.
         "authorize_evaluated_us_p50": us(evaluated[AGENCY], 50),
         "authorize_evaluated_us_p99": us(evaluated[AGENCY], 99),
         "authorize_evaluated_us_p50_budget": us(evaluated[BUDGET_AGENCY], 50),

@@ -2,9 +2,11 @@
 
 ``python -m policy_engine`` runs as a subprocess (uvicorn, uvloop, httptools — as deployed) on a
 private NATS and PostgreSQL. Two agencies get a policy through ``PUT /v1/agencies/{a}/policy``:
-``bench`` the 20-rule policy without its budgets (18 rules: no request touches the database on
-the decision path; the decision log is still written, batched, behind it) and ``bench-budget``
+``bench`` the 20-rule policy without its budgets (18 rules: the decision path reads and reserves
+nothing in the database; the decision log is written) and ``bench-budget``
 the full 20-rule policy (every request reads the agent's budget use and reserves its cost).
+Each answer waits for its decision's commit in the decision log (group-committed), unless the
+engine runs with the write-behind log (``policy_engine(..., durable_log=False)``).
 
 Before timing, every request of ``CASES`` is sent once and must answer 200 with a decision.
 Load comes from ``wrk`` (one thread, keep-alive, a Lua script cycling through the request
@@ -287,8 +289,9 @@ class Service:
 
 
 @contextlib.contextmanager
-def policy_engine(servers: Servers) -> Iterator[Service]:
-    """``python -m policy_engine`` on the private servers, ready; stopped (SIGINT) after."""
+def policy_engine(servers: Servers, *, durable_log: bool = True) -> Iterator[Service]:
+    """``python -m policy_engine`` on the private servers, ready; stopped (SIGINT) after.
+    ``durable_log=False`` runs it with the write-behind decision log."""
     servers.postgres.ensure_database(DATABASE)
     port = free_port()
     env = {
@@ -298,6 +301,7 @@ def policy_engine(servers: Servers) -> Iterator[Service]:
         "CORTEX_POLICY_ENGINE_DATABASE_URL": servers.postgres.url(DATABASE),
         "CORTEX_POLICY_ENGINE_NATS_URL": servers.nats.url,
         "CORTEX_POLICY_ENGINE_LOG_LEVEL": "WARNING",
+        "CORTEX_POLICY_ENGINE_DECISION_LOG_DURABLE": str(durable_log).lower(),
         "CORTEX_POLICY_ENGINE_INTERNAL_SECRET": INTERNAL_SECRET,
         # wrk replays the headers signed when its target was made for the whole run.
         "CORTEX_POLICY_ENGINE_INTERNAL_SIGNATURE_MAX_AGE_S": "3600",
