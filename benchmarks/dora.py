@@ -77,7 +77,7 @@ from cortex_contracts import (
 from cortex_kit.db import Database
 from cortex_kit.embedded import free_port
 from cortex_kit.migrations import upgrade_to_head
-from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, signed
+from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, TEST_SECRETS_KEY, signed
 from cortex_kit.web import AGENCY_HEADER
 from metrics_collector.domain.dora import (
     Change,
@@ -583,6 +583,7 @@ async def _main(sizes: Sizes) -> Metrics:
                     **common,
                     "METRICS_COLLECTOR_URL": collector.url,
                     "BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+                    "SECRETS_KEY": TEST_SECRETS_KEY,
                 },
                 servers.root / "gateway.log",
             ) as gateway,

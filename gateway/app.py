@@ -15,6 +15,7 @@ from gateway.policies.endpoints import router as policies_router
 from gateway.settings import Settings
 from gateway.state import GatewayState, state_of
 from gateway.upstream import Upstreams
+from gateway.webhooks.at_rest import start_secrets_at_rest
 from gateway.webhooks.endpoints import router as webhooks_router
 
 log = get_logger("gateway")
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             max_events=cfg.max_events_per_request,
         )
+        await start_secrets_at_rest(rt, cfg.secrets_key)
         if cfg.bootstrap_admin_key and cfg.bootstrap_admin_key.get_secret_value():
             async with rt.db.session() as session:
                 await bootstrap_admin(session, cfg.bootstrap_admin_key.get_secret_value())

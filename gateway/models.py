@@ -1,6 +1,6 @@
 """Tables of the gateway (schema ``gateway``)."""
 
-from sqlalchemy import Column, DateTime, LargeBinary, MetaData, Table, Text, func
+from sqlalchemy import CheckConstraint, Column, DateTime, LargeBinary, MetaData, Table, Text, func
 
 from cortex_kit.messaging.tables import messaging_tables
 
@@ -21,14 +21,20 @@ api_keys = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 
-# Per-agency webhook secrets (docs/metrics.md "Webhooks"). Stored as given: verifying an HMAC
-# needs the secret itself, so it cannot be hashed; it is never returned nor logged.
+# Per-agency webhook secrets (docs/metrics.md "Webhooks"). Verifying an HMAC needs the secret
+# itself, so it cannot be hashed: it is stored encrypted under CORTEX_GATEWAY_SECRETS_KEY
+# (gateway/webhooks/crypto.py), never returned nor logged. `plaintext` only holds rows stored by
+# a gateway older than migration gateway_0003 until the next gateway start encrypts them.
 webhook_secrets = Table(
     "webhook_secrets",
     metadata,
     Column("agency", Text, primary_key=True),
     Column("provider", Text, primary_key=True),
-    Column("secret", Text, nullable=False),
+    Column("ciphertext", LargeBinary),
+    Column("plaintext", Text),
     Column("updated_by", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(
+        "(ciphertext IS NULL) <> (plaintext IS NULL)", name="ck_webhook_secrets_one_form"
+    ),
 )

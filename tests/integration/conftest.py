@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from cortex_kit.embedded import free_port
-from cortex_kit.testing.internal import TEST_INTERNAL_SECRET
+from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, TEST_SECRETS_KEY
 
 ADMIN_KEY = "cvc_0123456789ab_" + "A" * 43
 
@@ -77,6 +77,7 @@ def _common(cluster: Cluster, port: int) -> dict[str, Any]:
         "outbox_poll_interval_s": 0.2,
         "consumer_ack_wait_s": 5.0,
         "internal_secret": TEST_INTERNAL_SECRET,
+        "secrets_key": TEST_SECRETS_KEY,  # the gateway's; the services ignore it
     }
 
 

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from cortex_kit.testing.internal import TEST_INTERNAL_SECRET
+from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, TEST_SECRETS_KEY
 
 from .conftest import Cluster
 from .test_events_flow import CHANGE, wait_for
@@ -134,6 +134,7 @@ async def test_bootstrap_admin_key_is_created_only_once(cluster: Cluster) -> Non
                 nats_url=cluster.nats_url,
                 bootstrap_admin_key=other,
                 internal_secret=TEST_INTERNAL_SECRET,
+                secrets_key=TEST_SECRETS_KEY,
                 log_json=False,
                 log_level="WARNING",
             )

@@ -24,6 +24,7 @@ VALUES: dict[str, Any] = {
     "database": {"url": "postgresql+asyncpg://cortex:pw@pg-rw:5432/cortex"},
     "bootstrapAdminKey": {"value": "cvc_0123456789ab_" + "A" * 43},
     "internalSecret": {"value": "chart-test-internal-secret-0123456789abcdef"},
+    "secretsKey": {"value": "dGVzdC1vbmx5LXNlY3JldHMta2V5LTMyLWJ5dGVzISE="},
     "serviceMonitor": {"enabled": True},
     "ingress": {"enabled": True},
 }
@@ -72,6 +73,7 @@ def test_each_process_gets_its_settings_probes_and_no_inline_secret() -> None:
         env["CORTEX_GATEWAY_POLICY_ENGINE_URL"]["value"] == "http://prod-cortex-policy-engine:8101"
     )
     assert "secretKeyRef" in env["CORTEX_GATEWAY_BOOTSTRAP_ADMIN_KEY"]["valueFrom"]
+    assert env["CORTEX_GATEWAY_SECRETS_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "secrets-key"
 
 
 def test_missing_database_is_a_clear_error() -> None:
@@ -82,6 +84,12 @@ def test_missing_database_is_a_clear_error() -> None:
 def test_missing_internal_secret_is_a_clear_error() -> None:
     values = {k: v for k, v in VALUES.items() if k != "internalSecret"}
     with pytest.raises(helm_python.HelmError, match=r"internalSecret\.value"):
+        list(render(values))
+
+
+def test_missing_secrets_key_is_a_clear_error() -> None:
+    values = {k: v for k, v in VALUES.items() if k != "secretsKey"}
+    with pytest.raises(helm_python.HelmError, match=r"secretsKey\.value"):
         list(render(values))
 
 

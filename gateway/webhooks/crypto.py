@@ -1,0 +1,98 @@
+"""Webhook secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256) under ``CORTEX_GATEWAY_SECRETS_KEY``.
+
+Verifying a provider's HMAC needs the secret itself, so it cannot be hashed like an API key; it
+is stored encrypted instead, and only the repository ever sees the ciphertext. The setting holds
+one or more comma-separated keys: the first encrypts, any of them decrypts, so a key is rotated
+by putting a new one first and restarting (the gateway re-encrypts every row under it at start),
+then dropping the old one.
+
+The box reaches the repository through the session (``Session.info``), set once for the
+gateway's database at start: the use cases keep handling plaintext secrets and never hold a key.
+"""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cortex_kit.db import Database
+from cortex_kit.errors import CortexError
+
+__all__ = ["SecretBox", "WebhookSecretUnreadable", "bind_secret_box", "parse_keys", "secret_box"]
+
+_INFO_KEY = "cortex.gateway.webhook_secret_box"
+_SETTING = "CORTEX_GATEWAY_SECRETS_KEY"
+
+
+class WebhookSecretUnreadable(CortexError):
+    """A stored secret does not decrypt under any configured key: fail closed, loudly."""
+
+    status = 503
+    code = "webhook_secret_unreadable"
+    title = "Webhook secret unreadable"
+
+
+def parse_keys(value: str) -> list[Fernet]:
+    """The Fernet keys of the setting, first one first; ValueError says what is wrong."""
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if not parts:
+        raise ValueError(
+            f"{_SETTING} is not set; make one with `python -c 'from cryptography.fernet import "
+            "Fernet; print(Fernet.generate_key().decode())'`"
+        )
+    keys = []
+    for n, part in enumerate(parts, 1):
+        try:
+            keys.append(Fernet(part))
+        except ValueError:
+            raise ValueError(
+                f"{_SETTING} key #{n} is not a Fernet key (32 url-safe base64-encoded bytes)"
+            ) from None
+    return keys
+
+
+class SecretBox:
+    def __init__(self, key: SecretStr | str) -> None:
+        value = key.get_secret_value() if isinstance(key, SecretStr) else key
+        self._keys = parse_keys(value)
+        self._fernet = MultiFernet(self._keys)
+
+    @property
+    def rotating(self) -> bool:
+        """More than one key: rows may still be under an older one."""
+        return len(self._keys) > 1
+
+    def encrypt(self, plaintext: str) -> bytes:
+        return self._fernet.encrypt(plaintext.encode())
+
+    def decrypt(self, token: bytes) -> str:
+        try:
+            return self._fernet.decrypt(token).decode()
+        except InvalidToken:
+            raise WebhookSecretUnreadable(
+                "A stored webhook secret does not decrypt under the gateway's "
+                f"{_SETTING}; no delivery is accepted against it.",
+                remediation=f"Start the gateway with the key the secret was stored under (list "
+                f"old keys after the new one in {_SETTING} while rotating), or set the secret "
+                "again with PUT /v1/webhooks/{provider}/secret.",
+            ) from None
+
+    def rotate(self, token: bytes) -> bytes:
+        """The token re-encrypted under the first key."""
+        try:
+            return self._fernet.rotate(token)
+        except InvalidToken:
+            return token  # left as is: reading it fails closed with the error above
+
+
+def bind_secret_box(db: Database, box: SecretBox) -> None:
+    """Every session of ``db`` from now on carries ``box`` for the webhook repository."""
+    db.sessionmaker.configure(info={_INFO_KEY: box})
+
+
+def secret_box(session: AsyncSession) -> SecretBox:
+    box = session.info.get(_INFO_KEY)
+    if not isinstance(box, SecretBox):
+        raise RuntimeError("no webhook secret box bound to this database (bind_secret_box)")
+    return box
