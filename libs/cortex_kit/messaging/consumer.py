@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -38,8 +39,26 @@ _PULL_GRACE_S = 1.0  # after which a pull request whose end never came is given 
 _ACK = b"+ACK"
 
 
+# Header values are one line of text: control characters (a NUL of the bad data in a reason)
+# would end the header or the protocol line; unencodable characters would fail the publish.
+_HEADER_UNSAFE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _header_text(text: str, limit: int = 1000) -> str:
+    safe = _HEADER_UNSAFE.sub(lambda m: ascii(m.group())[1:-1], text)
+    return safe[:limit]
+
+
 class PoisonMessage(Exception):
     """Raised by a handler for a message that can never succeed (malformed, unknown type)."""
+
+
+@dataclass(frozen=True)
+class RejectedItem:
+    """One item of a message (e.g. one event of a batch) its handler could not use."""
+
+    item: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,18 @@ class Delivery:
     data: bytes
     headers: dict[str, str]
     num_delivered: int
+    rejected: list[RejectedItem] = field(default_factory=list, compare=False, repr=False)
+
+    def reject_item(self, item: str, reason: str) -> None:
+        """Dead-letter one item of this message with its reason, and go on with the others.
+
+        For messages that carry many items (a batch of events): the handler stores the good
+        ones, and the bad one does not take the rest down with it. ``item`` names it within
+        the message (an index, a version id). Its dead letter is published before the batch
+        commits, with a ``Nats-Msg-Id`` of message and item, so a retried batch rejecting it
+        again publishes nothing new (within the stream's duplicate window).
+        """
+        self.rejected.append(RejectedItem(item, reason))
 
 
 BatchHandler = Callable[[AsyncSession, Sequence[Delivery]], Awaitable[None]]
@@ -237,6 +268,8 @@ class ConsumerRunner:
     their effects, the transaction commits, and only then are the messages acked. If a batch
     fails, its messages are retried one by one so a single poison message cannot block the rest;
     a message failing ``max_deliver`` times goes to the dead-letter stream with its reason.
+    An item the handler rejects (``Delivery.reject_item``) goes there alone, and the message
+    is acked with the effects of its other items.
     """
 
     def __init__(
@@ -393,6 +426,9 @@ class ConsumerRunner:
                 fresh = await self._claim(session, deliveries)
                 if fresh:
                     await self.spec.handler(session, fresh)
+                    # Before the commit: once committed, a redelivery is a duplicate and
+                    # would never publish them.
+                    await self._dead_letter_items(fresh)
             return len(fresh)
 
     async def _claim(self, session: AsyncSession, deliveries: list[Delivery]) -> list[Delivery]:
@@ -444,9 +480,8 @@ class ConsumerRunner:
             return True
         return False
 
-    async def _dead_letter(self, msg: Msg, delivery: Delivery, exc: Exception) -> None:
-        reason = f"{type(exc).__name__}: {exc}"[:1000]
-        headers = {
+    def _dead_letter_headers(self, delivery: Delivery, reason: str) -> dict[str, str]:
+        return {
             **delivery.headers,
             MSG_ID_HEADER: f"dlq:{self.spec.name}:{delivery.msg_id}",
             "Cortex-Dlq-Reason": reason,
@@ -454,11 +489,17 @@ class ConsumerRunner:
             "Cortex-Dlq-Original-Subject": delivery.subject,
             "Cortex-Dlq-Deliveries": str(delivery.num_delivered),
         }
+
+    async def _publish_dead_letter(self, delivery: Delivery, headers: dict[str, str]) -> None:
         await self.bus.js.publish(
             f"{DLQ_PREFIX}.{self.spec.stream.lower()}.{self.spec.name}",
             delivery.data,
             headers=headers,
         )
+
+    async def _dead_letter(self, msg: Msg, delivery: Delivery, exc: Exception) -> None:
+        reason = _header_text(f"{type(exc).__name__}: {exc}")
+        await self._publish_dead_letter(delivery, self._dead_letter_headers(delivery, reason))
         await msg.term()
         self._count("dead_lettered", 1)
         log.error(
@@ -468,6 +509,27 @@ class ConsumerRunner:
             subject=delivery.subject,
             reason=reason,
         )
+
+    async def _dead_letter_items(self, deliveries: Sequence[Delivery]) -> None:
+        """Each rejected item: the whole message's bytes, with the item named in
+        ``Cortex-Dlq-Item`` (a replay must not double the other items' effects: the handler's
+        own idempotency, since a replay is a new message to the inbox)."""
+        for delivery in deliveries:
+            for rejected in delivery.rejected:
+                item, reason = _header_text(rejected.item), _header_text(rejected.reason)
+                headers = self._dead_letter_headers(delivery, reason)
+                headers[MSG_ID_HEADER] = f"dlq:{self.spec.name}:{delivery.msg_id}:{item}"
+                headers["Cortex-Dlq-Item"] = item
+                await self._publish_dead_letter(delivery, headers)
+                self._count("item_dead_lettered", 1)
+                log.error(
+                    "consumer.item_dead_lettered",
+                    consumer=self.spec.name,
+                    msg_id=delivery.msg_id,
+                    subject=delivery.subject,
+                    item=item,
+                    reason=reason,
+                )
 
     def _count(self, outcome: str, n: int) -> None:
         if n:
