@@ -6,8 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from cortex_kit.text import IdentifierText, StorableText
+
+# Every string of an event is one the store can hold (no NUL, no unpaired surrogate), and ids
+# hold no control character either (cortex_kit.text): a 202 must mean "stored", so what the
+# collector could not store is refused here, with its location, before anything is staged.
 Slug = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
-EventId = Annotated[str, Field(min_length=1, max_length=200)]
+EventId = Annotated[IdentifierText, Field(min_length=1, max_length=200)]
+Reference = Annotated[IdentifierText, Field(max_length=200)]
+"""The id of another event (or of a PR): empty for none."""
 
 
 class _Event(BaseModel):
@@ -18,14 +25,14 @@ class ChangeEvent(_Event):
     type: Literal["change"]
     id: EventId = Field(description="Idempotency key of this event (e.g. the commit sha).")
     commit_sha: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{7,64}$")]
-    repo: str = Field(default="", max_length=500)
+    repo: StorableText = Field(default="", max_length=500)
     service: Slug
     authored_at: AwareDatetime | None = None
     committed_at: AwareDatetime
-    pr_id: str = Field(default="", max_length=200)
+    pr_id: Reference = ""
     pr_opened_at: AwareDatetime | None = None
     pr_merged_at: AwareDatetime | None = None
-    author: str = Field(default="", max_length=200)
+    author: StorableText = Field(default="", max_length=200)
 
 
 class DeploymentEvent(_Event):
@@ -39,9 +46,11 @@ class DeploymentEvent(_Event):
     commit_shas: list[Annotated[str, Field(pattern=r"^[0-9a-fA-F]{7,64}$")]] = Field(
         default_factory=list, max_length=10_000
     )
-    labels: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
-    fixes_incident: str = Field(default="", max_length=200)
-    rollback_of: str = Field(default="", max_length=200)
+    labels: list[Annotated[StorableText, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=50
+    )
+    fixes_incident: Reference = ""
+    rollback_of: Reference = ""
 
 
 class IncidentEvent(_Event):
@@ -51,9 +60,9 @@ class IncidentEvent(_Event):
     environment: Slug = "production"
     opened_at: AwareDatetime
     resolved_at: AwareDatetime | None = None
-    severity: str = Field(default="", max_length=50)
-    caused_by_deployment: str = Field(default="", max_length=200)
-    caused_by_commit: str = Field(default="", max_length=64)
+    severity: Annotated[StorableText, Field(max_length=50)] = ""
+    caused_by_deployment: Reference = ""
+    caused_by_commit: Annotated[IdentifierText, Field(max_length=64)] = ""
 
 
 DeliveryEvent = Annotated[
@@ -63,7 +72,9 @@ DeliveryEvent = Annotated[
 
 class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    agency: str | None = Field(default=None, description="Required only for org-wide keys.")
+    agency: IdentifierText | None = Field(
+        default=None, description="Required only for org-wide keys."
+    )
     events: list[DeliveryEvent] = Field(min_length=1)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
+import pytest
 
 from .conftest import Cluster
 
@@ -91,6 +93,42 @@ async def test_deployment_finishing_before_it_starts_is_rejected(cluster: Cluste
         await asyncio.sleep(1.0)
         listed = await client.get("/v1/events", params={"agency": "acme"})
         assert listed.json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("bad", "loc"),
+    [
+        ({**CHANGE, "id": "x\u0000y"}, ["change", "id"]),
+        ({**DEPLOY, "labels": ["ok", "b\u0000d"]}, ["deployment", "labels", "1"]),
+        ({**DEPLOY, "rollback_of": "d-\u0001"}, ["deployment", "rollback_of"]),
+        ({**CHANGE, "author": "ana\u0000"}, ["change", "author"]),
+    ],
+    # (Unpaired surrogates were refused already, by the length limits: tests/unit/gateway.)
+    ids=["nul-in-id", "nul-in-label", "control-in-reference", "nul-in-author"],
+)
+async def test_a_batch_with_a_string_the_store_cannot_hold_is_refused_whole(
+    cluster: Cluster, bad: dict[str, Any], loc: list[str]
+) -> None:
+    events = [{**DEPLOY, "id": f"d-{n}"} for n in range(100)]
+    events.insert(57, bad)
+    # As the JSON text a client sends (escapes included), not re-encoded by httpx.
+    body = json.dumps({"agency": "acme", "events": events})
+    headers = {"Content-Type": "application/json"}
+    async with cluster.client() as client:
+        resp = await client.post("/v1/events", content=body, headers=headers)
+        assert resp.status_code == 422, resp.text
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        problem = resp.json()
+        assert problem["code"] == "invalid_request"
+        assert problem["remediation"]
+        assert [e["loc"] for e in problem["errors"]] == [["body", "events", "57", *loc]]
+        # All or nothing: none of the 100 valid events was staged. The next request's event
+        # arrives after anything the refused one could have staged.
+        sentinel = {"agency": "acme", "events": [CHANGE]}
+        assert (await client.post("/v1/events", json=sentinel)).status_code == 202
+        await wait_for(client, "/v1/events/change/c-1", agency="acme")
+        listed = await client.get("/v1/events", params={"agency": "acme", "limit": 1000})
+        assert [e["event_id"] for e in listed.json()["items"]] == ["c-1"]
 
 
 async def test_unknown_event_is_404_problem(cluster: Cluster) -> None:
