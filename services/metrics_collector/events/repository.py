@@ -145,6 +145,29 @@ RETURNING agency, kind, event_id
 
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+# SQLSTATE classes that blame the rows written, not the database: 22 data exception (22021 a
+# NUL in text, 22P05 a NUL in jsonb, 22003 out of range), 23 integrity constraint violation,
+# 54 program limit exceeded (54000: an id too long for its index).
+_REFUSED_DATA_CLASSES = ("22", "23", "54")
+
+
+def refused_data(error: BaseException) -> bool:
+    """Whether PostgreSQL, or asyncpg encoding a value for it, refused the data written (as
+    opposed to failing itself): the rows to blame can be left out and the others stored."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate:
+            return sqlstate.startswith(_REFUSED_DATA_CLASSES)
+        if type(current).__module__.startswith("asyncpg") and type(current).__name__ == (
+            "DataError"  # client-side: an argument asyncpg cannot encode
+        ):
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
 
 
 async def store(

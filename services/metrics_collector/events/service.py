@@ -3,72 +3,87 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cortex_contracts import DeliveryBatch, MalformedEnvelope, UnknownEventType, decode, unpack
 from cortex_kit.errors import NotFound
-from cortex_kit.messaging.consumer import Delivery, PoisonMessage
-from metrics_collector.domain.facts import DeliveryFact, merge_versions, to_fact
+from cortex_kit.logs import get_logger
+from cortex_kit.messaging.consumer import Delivery
+from metrics_collector.domain.facts import DeliveryFact, merge_versions
 from metrics_collector.events import repository
+from metrics_collector.events.decoding import EVENT_DATA_ERRORS, received_facts, reject_fact
 from metrics_collector.events.repository import Identity
 
-
-def _facts(delivery: Delivery) -> list[DeliveryFact]:
-    """The facts an envelope carries: one, or each event of a DeliveryBatch, whose n-th event
-    is stored as the version ``<envelope id>/<n>``."""
-    try:
-        envelope = decode(delivery.data)
-        payload = unpack(envelope)
-        occurred_at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
-        if not isinstance(payload, DeliveryBatch):
-            items = [(envelope.id, payload)]
-        else:
-            items = []
-            for n, item in enumerate(payload.events):
-                kind = item.WhichOneof("event")
-                if kind is None:
-                    raise TypeError(f"event {n} of batch {envelope.id} is empty")
-                items.append((f"{envelope.id}/{n}", getattr(item, kind)))
-        return [
-            to_fact(
-                event,
-                agency=envelope.agency,
-                envelope_id=version_id,
-                source=envelope.source,
-                occurred_at=occurred_at,
-            )
-            for version_id, event in items
-        ]
-    except (MalformedEnvelope, UnknownEventType, TypeError) as exc:
-        raise PoisonMessage(str(exc)) from exc
+log = get_logger("metrics_collector.events")
 
 
-async def record_facts(session: AsyncSession, facts: Sequence[DeliveryFact]) -> list[DeliveryFact]:
-    """Keep every version, then store each touched fact merged from all its versions (so late,
-    duplicate and out-of-order versions give what in-order delivery gives). Returns the
-    merged facts."""
-    batch: dict[Identity, list[DeliveryFact]] = {}
-    for fact in facts:
-        batch.setdefault((fact.agency, fact.kind, fact.event_id), []).append(fact)
-    await repository.lock_identities(session, sorted(batch))
-    # A fact seen for the first time, once, is its own merge: no need to read it back.
-    first = [len(batch[(f.agency, f.kind, f.event_id)]) == 1 for f in facts]
-    created = await repository.store(session, facts, first)
-    again = [identity for identity in batch if identity not in created]
-    versions = await repository.versions_of(session, again)
-    merged = [(merge_versions(group), len(group)) for group in versions.values()]
-    await repository.upsert_merged(session, merged)
-    new = [f for f in facts if (f.agency, f.kind, f.event_id) in created]
-    return new + [fact for fact, _ in merged]
+def _identity(fact: DeliveryFact) -> Identity:
+    return (fact.agency, fact.kind, fact.event_id)
 
 
 async def record_deliveries(
     session: AsyncSession, deliveries: Sequence[Delivery]
 ) -> list[DeliveryFact]:
-    return await record_facts(session, [f for d in deliveries for f in _facts(d)])
+    """Keep every version the messages carry, then store each touched fact merged from all its
+    versions (so late, duplicate and out-of-order versions give what in-order delivery gives).
+    An event the store refuses is rejected alone (``Delivery.reject_item``: dead-lettered with
+    its reason) and every other one is stored. Returns the merged facts."""
+    facts: list[DeliveryFact] = []
+    carriers: list[Delivery] = []  # the message of each fact
+    for delivery in deliveries:
+        carried = received_facts(delivery)
+        facts += carried
+        carriers += [delivery] * len(carried)
+    # Locked once, outside the savepoints: a retried half takes no lock in a new order.
+    await repository.lock_identities(session, sorted({_identity(f) for f in facts}))
+    return await _store_isolating(session, facts, carriers)
+
+
+async def _store_isolating(
+    session: AsyncSession, facts: Sequence[DeliveryFact], carriers: Sequence[Delivery]
+) -> list[DeliveryFact]:
+    """Store all in one savepoint; if the data of some event is refused, halve and retry down
+    to the events to blame (a few savepoints per bad event, one in the common case)."""
+    if not facts:
+        return []
+    try:
+        async with session.begin_nested():
+            return await _store(session, facts)
+    except Exception as exc:
+        if not _event_data_error(exc):
+            raise
+        if len(facts) == 1:
+            [fact] = facts
+            log.warning(
+                "events.fact_refused", envelope_id=fact.envelope_id, error=type(exc).__name__
+            )
+            reject_fact(carriers[0], fact, f"not stored: {type(exc).__name__}: {exc}")
+            return []
+    half = len(facts) // 2
+    head = await _store_isolating(session, facts[:half], carriers[:half])
+    return head + await _store_isolating(session, facts[half:], carriers[half:])
+
+
+def _event_data_error(exc: Exception) -> bool:
+    """Whether ``exc`` blames the data stored (a value PostgreSQL refuses, versions the merge
+    rule refuses), not the database or the code."""
+    return isinstance(exc, EVENT_DATA_ERRORS) or repository.refused_data(exc)
+
+
+async def _store(session: AsyncSession, facts: Sequence[DeliveryFact]) -> list[DeliveryFact]:
+    batch: dict[Identity, list[DeliveryFact]] = {}
+    for fact in facts:
+        batch.setdefault(_identity(fact), []).append(fact)
+    # A fact seen for the first time, once, is its own merge: no need to read it back.
+    first = [len(batch[_identity(f)]) == 1 for f in facts]
+    created = await repository.store(session, facts, first)
+    again = [identity for identity in batch if identity not in created]
+    versions = await repository.versions_of(session, again)
+    merged = [(merge_versions(group), len(group)) for group in versions.values()]
+    await repository.upsert_merged(session, merged)
+    new = [f for f in facts if _identity(f) in created]
+    return new + [fact for fact, _ in merged]
 
 
 async def get_event(session: AsyncSession, agency: str, kind: str, event_id: str) -> dict[str, Any]:
