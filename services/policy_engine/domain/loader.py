@@ -73,6 +73,20 @@ def format_path(path: Iterable[PathPart]) -> str:
     return text
 
 
+_PATH_PART = re.compile(r'\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
+
+
+def parse_path(text: str) -> Path:
+    """The parts of a ``format_path`` text (an unreadable tail is dropped)."""
+    parts: list[PathPart] = []
+    position = 0
+    while match := _PATH_PART.match(text, position):
+        name, index, quoted = match.groups()
+        parts.append(name if name is not None else int(index) if index else json.loads(quoted))
+        position = match.end()
+    return tuple(parts)
+
+
 class SourceMap:
     """Where each key and value of a parsed document sits in its text."""
 

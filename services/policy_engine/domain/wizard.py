@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from policy_engine.domain.loader import Path
 from policy_engine.domain.schema import API_VERSION, KIND
 
 Level = Literal["L0", "L1", "L2", "L3", "L4"]
@@ -85,15 +86,6 @@ STEPS: dict[str, type[_Step]] = {
     "approvals": ApprovalsStep,
 }
 STEP_ORDER = tuple(STEPS)
-#: The spec section(s) each step writes, to attribute validation issues to a step.
-STEP_SECTIONS = {
-    "profile": ("metadata",),
-    "models": ("spec.models",),
-    "autonomy": ("spec.autonomy",),
-    "data": ("spec.data", "spec.pii"),
-    "budgets": ("spec.budgets",),
-    "approvals": ("spec.rules", "spec.deployments"),
-}
 
 
 def _window(w: BudgetWindow) -> dict[str, Any]:
@@ -159,8 +151,73 @@ def build_document(agency: str, answers: Mapping[str, _Step]) -> dict[str, Any]:
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": _spec(answers)}
 
 
-def step_of(issue_path: str) -> str | None:
-    for step, sections in STEP_SECTIONS.items():
-        if any(issue_path == s or issue_path.startswith((s + ".", s + "[")) for s in sections):
-            return step
+StepField = tuple[str, Path]
+"""A step and the location of one of its answers (as in its body: ``("allow", 2)``)."""
+_APPROVAL_FIELDS = ("quorum", "expires_in")
+_DEPLOYMENT_FIELDS = ("max_agents_per_batch", "max_config_changes", "approval_above_risk")
+
+
+def step_field(path: Path) -> StepField | None:
+    """Which step's answer wrote the policy value at ``path`` (the step alone when no single
+    answer did), or None for values no step writes."""
+    match path:
+        case ("metadata", "name" | "description" as field, *_):
+            return "profile", (field,)
+        case ("metadata", *_):
+            return "profile", ()
+        case ("spec", "models", "allow" | "deny" as field, *rest):
+            return "models", (field, *rest)
+        case ("spec", "autonomy", "ceiling" | "actions" as field, *rest):
+            return "autonomy", (field, *rest)
+        case ("spec", "data", "max_class", *_):
+            return "data", ("max_class",)
+        case ("spec", "pii", "entities", *rest):
+            return "data", ("pii", *rest)
+        case ("spec", "pii", "default" | "on_oversize" as field, *_):
+            return "data", ("pii_default" if field == "default" else field,)
+        case ("spec", "budgets", "agency" | "agent" as scope, str(period), str(unit), *_):
+            return "budgets", (scope, f"{period}_{unit}")
+        case ("spec", "budgets", "alert_thresholds", *rest):
+            return "budgets", ("alert_thresholds", *rest)
+        case ("spec", "rules" | "deployments", *_):
+            return "approvals", _approvals_field(path[1:])
+        case ("spec", str(section), *_):
+            return _SECTION_STEPS.get(section)
     return None
+
+
+_SECTION_STEPS: dict[str, StepField] = {
+    "models": ("models", ()),
+    "autonomy": ("autonomy", ()),
+    "data": ("data", ()),
+    "pii": ("data", ()),
+    "budgets": ("budgets", ()),
+}
+
+
+def _approvals_field(path: Path) -> Path:
+    match path:
+        case ("rules", int(), "approval", "roles", *rest) | (
+            "deployments",
+            "approval",
+            "roles",
+            *rest,
+        ):
+            return ("approver_roles", *rest)
+        case ("rules", int(), "approval", str(field), *_) | (
+            "deployments",
+            "approval",
+            str(field),
+            *_,
+        ) if field in _APPROVAL_FIELDS:
+            return (field,)
+        case ("rules", int(index), *_):
+            return ("require_approval_for", index)
+        case ("deployments", str(field), *_) if field in _DEPLOYMENT_FIELDS:
+            return (field,)
+    return ()
+
+
+def json_pointer(loc: Path) -> str:
+    """RFC 6901 pointer of ``loc`` into a step's body: ``("allow", 2)`` → ``/allow/2``."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in loc)

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header
+from fastapi import APIRouter, Header, Request, Response
 
 from cortex_kit.runtime import DbSession, RuntimeDep
 from cortex_kit.web import PRINCIPAL_HEADER, CallerAgency
-from policy_engine.policies.endpoints import agency_target
+from policy_engine.policies.endpoints import Limits, agency_target, parse_limits, read_body
+from policy_engine.policies.parsing import parse_json_body
 from policy_engine.policies.schemas import PolicyVersionOut
 from policy_engine.wizard import service
 
 router = APIRouter(prefix="/v1/agencies/{agency}/wizard", tags=["wizard"])
+STEP_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+        "description": "The step's answers; GET the wizard for each step's JSON Schema.",
+    }
+}
 
 
 @router.get("")
@@ -22,28 +30,37 @@ async def wizard_state(agency: str, session: DbSession, caller: CallerAgency) ->
     return await service.state(session, agency)
 
 
-@router.put("/{step}")
+@router.put("/{step}", openapi_extra=STEP_BODY)
 async def answer_step(
     agency: str,
     step: str,
+    request: Request,
     session: DbSession,
     caller: CallerAgency,
-    body: Annotated[dict[str, Any], Body()],
+    limits: Limits,
 ) -> dict[str, Any]:
-    """Answer one step; it is validated on its own and as part of the resulting policy."""
+    """Answer one step: checked on its own, as part of the resulting policy and against the
+    parent policy (422 with each error at the step's own field)."""
     agency_target(agency, caller, None)
-    return await service.answer(session, agency, step, body)
+    body = await parse_json_body(await read_body(request, limits, "request body"), limits)
+    return await service.answer(session, agency, step, body, limits=limits)
 
 
-@router.post("/publish", status_code=201)
+@router.post("/publish", response_model=PolicyVersionOut, status_code=201)
 async def publish(
     agency: str,
     session: DbSession,
     rt: RuntimeDep,
     caller: CallerAgency,
     author: Annotated[str, Header(alias=PRINCIPAL_HEADER)],
-) -> PolicyVersionOut:
-    """Publish the policy the six steps describe (409 while a step is missing)."""
+) -> Response:
+    """Publish the policy the six steps describe: 201 with the new version, 200 with the
+    current one when the answers are unchanged, 409 while a step is missing."""
     agency_target(agency, caller, None)
-    row = await service.publish(session, rt.tables.outbox, agency, author=author)
-    return PolicyVersionOut.model_validate({**row, "created": True})
+    row, created = await service.publish(
+        session, rt.tables.outbox, agency, author=author, limits=parse_limits(rt)
+    )
+    body = PolicyVersionOut.model_validate({**row, "created": created})
+    return Response(
+        body.model_dump_json(), status_code=201 if created else 200, media_type="application/json"
+    )
