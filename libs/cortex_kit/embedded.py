@@ -23,12 +23,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
+from urllib.parse import quote
 
 __all__ = [
     "EmbeddedError",
@@ -382,6 +383,26 @@ def _chown_tree(root: Path, account: _RunAs) -> None:
             os.chown(Path(dirpath, name), account.uid, account.gid, follow_symlinks=False)
 
 
+def _initdb_args(pwfile: Path | None) -> tuple[str, ...]:
+    if pwfile is None:
+        return _INITDB_ARGS
+    auth = tuple(a for a in _INITDB_ARGS if not a.startswith("--auth="))
+    return (*auth, "--auth=scram-sha-256", f"--pwfile={pwfile}")
+
+
+def _trusting_lines(hba: Path) -> list[int]:
+    """Indexes of the pg_hba.conf lines whose method is trust."""
+    try:
+        lines = hba.read_text().splitlines()
+    except OSError:
+        return []
+    return [
+        n
+        for n, line in enumerate(lines)
+        if (fields := line.split("#", 1)[0].split()) and fields[-1] == "trust"
+    ]
+
+
 def default_template_dir() -> Path:
     """A per-machine cache of an initdb'd data directory, shared by test sessions.
 
@@ -408,6 +429,11 @@ class EmbeddedPostgres:
     and kept across restarts. `durable=False` turns off fsync and friends: for tests only.
     As root, the server runs as `CORTEX_PG_USER` (default `nobody`), which must be able to
     reach `data_dir`.
+
+    With a `password`, the `postgres` user needs it (SCRAM-SHA-256, on TCP and on the socket);
+    without, anyone on the host may connect (trust: the throwaway servers of the tests). A data
+    directory initialised with trust by an older version is given the password and switched to
+    SCRAM on its first start with one.
     """
 
     def __init__(
@@ -419,7 +445,11 @@ class EmbeddedPostgres:
         durable: bool = True,
         template_dir: Path | None = None,
         start_timeout: float = 60.0,
+        password: str | None = None,
     ) -> None:
+        if password is not None and template_dir is not None:
+            raise ValueError("a template data directory is initialised with trust: no password")
+        self.password = password
         self.data_dir = Path(data_dir).absolute()
         self.port = port
         self.host = host
@@ -439,7 +469,8 @@ class EmbeddedPostgres:
 
     def url(self, database: str = "postgres") -> str:
         """SQLAlchemy URL (asyncpg driver) of `database` as the `postgres` superuser."""
-        return f"postgresql+asyncpg://postgres@{_url_host(self.host)}:{self.port}/{database}"
+        user = "postgres" if self.password is None else f"postgres:{quote(self.password, safe='')}"
+        return f"postgresql+asyncpg://{user}@{_url_host(self.host)}:{self.port}/{database}"
 
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -470,6 +501,26 @@ class EmbeddedPostgres:
                 extra_groups=[] if account else None,
             )
         self._wait_ready(self._proc, offset, account)
+        if self.password is not None and _trusting_lines(self._hba_file):
+            self._require_password()
+
+    @property
+    def _hba_file(self) -> Path:
+        return self.data_dir / "pg_hba.conf"
+
+    def _require_password(self) -> None:
+        """Give `postgres` the password, then switch every trust line of pg_hba.conf to SCRAM
+        and reload: the upgrade of a data directory initialised with trust."""
+        assert self.password is not None
+        literal = "'" + self.password.replace("'", "''") + "'"
+        self._psql(f"ALTER ROLE postgres PASSWORD {literal};\n", "postgres")
+        lines = self._hba_file.read_text().splitlines(keepends=True)
+        for n in _trusting_lines(self._hba_file):
+            fields = lines[n].split()
+            fields[-1] = "scram-sha-256"
+            lines[n] = " ".join(fields) + "\n"
+        self._hba_file.write_text("".join(lines))
+        self._psql("SELECT pg_reload_conf();\n", "postgres")
 
     def _server_args(self, account: _RunAs | None) -> list[str]:
         # The postmaster runs as our child (not daemonised by `pg_ctl start`) so that it can be
@@ -578,9 +629,30 @@ class EmbeddedPostgres:
         target.chmod(0o700)
         if account is not None:
             os.chown(target, account.uid, account.gid)
+        with self._password_file(account) as pwfile:
+            self._run_initdb(target, account, _initdb_args(pwfile))
+
+    @contextlib.contextmanager
+    def _password_file(self, account: _RunAs | None) -> Iterator[Path | None]:
+        """initdb reads the password from a file: a private one, removed right after."""
+        if self.password is None:
+            yield None
+            return
+        descriptor, name = tempfile.mkstemp(prefix="cortex-pgpw-")
+        path = Path(name)
+        try:
+            with os.fdopen(descriptor, "w") as out:
+                out.write(self.password + "\n")
+            if account is not None:
+                os.chown(path, account.uid, account.gid)
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _run_initdb(self, target: Path, account: _RunAs | None, args: Sequence[str]) -> None:
         try:
             done = subprocess.run(
-                [str(_server_bin_dir(account) / "initdb"), "-D", str(target), *_INITDB_ARGS],
+                [str(_server_bin_dir(account) / "initdb"), "-D", str(target), *args],
                 capture_output=True,
                 text=True,
                 env=_pg_env(),
@@ -630,8 +702,9 @@ class EmbeddedPostgres:
         args = [str(_bundled_bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
         args += ["-v", f"name={name}", "-h", _connect_host(self.host), "-p", str(self.port)]
         args += ["-U", "postgres", "-d", "postgres", "-f", "-"]
+        env = _pg_env() | ({"PGPASSWORD": self.password} if self.password is not None else {})
         done = subprocess.run(
-            args, input=script, capture_output=True, text=True, env=_pg_env(), timeout=120
+            args, input=script, capture_output=True, text=True, env=env, timeout=120
         )
         if done.returncode != 0:
             raise EmbeddedError(f"psql failed for database {name!r}: {done.stderr.strip()}")

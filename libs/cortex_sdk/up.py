@@ -21,7 +21,12 @@ import click
 
 from cortex_sdk.admin_key import AdminKey, AdminKeyError, load_admin_key
 from cortex_sdk.cli_context import CliState
-from cortex_sdk.cluster_secrets import ClusterSecrets, ClusterSecretsError, load_cluster_secrets
+from cortex_sdk.cluster_secrets import (
+    POSTGRES_PASSWORD_FILE,
+    ClusterSecrets,
+    ClusterSecretsError,
+    load_cluster_secrets,
+)
 from cortex_sdk.console import Console
 from cortex_sdk.processes import (
     DATABASE_NAME,
@@ -34,7 +39,7 @@ from cortex_sdk.processes import (
 from cortex_sdk.supervisor import Backoff, ChildSpec, NotReadyError, Supervisor
 
 if TYPE_CHECKING:
-    from cortex_kit.embedded import EmbeddedNats, EmbeddedPostgres
+    from cortex_kit.embedded import EmbeddedError, EmbeddedNats, EmbeddedPostgres
 
 __all__ = [
     "Cluster",
@@ -230,8 +235,12 @@ class Cluster:
             )
             self.nats.start()
             self.console.notice("nats", f"listening on {cfg.nats_url} (log {self.nats.log_file})")
+            assert self.secrets is not None
             self.postgres = EmbeddedPostgres(
-                self.data_dir / "postgres", cfg.postgres_port, cfg.host
+                self.data_dir / "postgres",
+                cfg.postgres_port,
+                cfg.host,
+                password=self.secrets.postgres_password,
             )
             self.postgres.start()
             self.postgres.ensure_database(DATABASE_NAME)
@@ -239,9 +248,18 @@ class Cluster:
                 "postgres", f"listening on port {cfg.postgres_port} (log {self.postgres.log_file})"
             )
         except EmbeddedError as exc:
-            raise UpError(str(exc)) from exc
+            raise UpError(f"{exc}{self._password_hint(exc)}") from exc
         await self._start_processes(self.admin_key.value, self.secrets)
         self._watchdog = asyncio.create_task(self._watch_infrastructure())
+
+    def _password_hint(self, error: EmbeddedError) -> str:
+        if "password authentication failed" not in str(error):
+            return ""
+        return (
+            f"\nPostgreSQL does not take the password in {self.data_dir / POSTGRES_PASSWORD_FILE}"
+            " (was that file replaced or deleted?): restore it, or remove "
+            f"{self.data_dir / 'postgres'} to start with an empty database"
+        )
 
     def _prepare_data_dir(self) -> None:
         if not self.data_dir.exists():

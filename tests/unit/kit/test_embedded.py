@@ -89,6 +89,50 @@ async def test_postgres_initdb_on_first_start_then_accepts_connections(server_di
         assert "postgres" in await database_names(server)
 
 
+async def _connect_without_password(server: EmbeddedPostgres) -> None:
+    conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres")
+    await conn.close()
+
+
+async def _connect_with_url(server: EmbeddedPostgres, database: str = "postgres") -> None:
+    conn = await asyncpg.connect(server.url(database).replace("+asyncpg", ""))
+    await conn.close()
+
+
+async def test_postgres_with_a_password_refuses_connections_without_it(server_dir: Path) -> None:
+    password = "pw/with:odd@chars-" + "x" * 16
+    with EmbeddedPostgres(server_dir / "pw", free_port(), durable=False, password=password) as pg:
+        with pytest.raises(
+            (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError)
+        ):
+            await _connect_without_password(pg)
+        pg.ensure_database("cortex")
+        await _connect_with_url(pg, "cortex")
+    _assert_no_trust_and_no_pwfile(pg)
+
+
+def _assert_no_trust_and_no_pwfile(pg: EmbeddedPostgres) -> None:
+    assert embedded._trusting_lines(pg.data_dir / "pg_hba.conf") == []
+    assert not list(Path(tempfile.gettempdir()).glob("cortex-pgpw-*"))  # initdb's file is gone
+
+
+async def test_a_trust_data_dir_of_an_older_version_gets_the_password(server_dir: Path) -> None:
+    port = free_port()
+    with EmbeddedPostgres(server_dir / "old", port, durable=False) as trusting:
+        await _connect_without_password(trusting)
+
+    upgraded = EmbeddedPostgres(server_dir / "old", port, durable=False, password="n" * 8 + "ew-pw")
+    with upgraded:
+        with pytest.raises(
+            (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError)
+        ):
+            await _connect_without_password(upgraded)
+        await _connect_with_url(upgraded)
+    with upgraded:  # and on later starts
+        await _connect_with_url(upgraded)
+    assert embedded._trusting_lines(upgraded.data_dir / "pg_hba.conf") == []
+
+
 def test_postgres_url_names_driver_port_and_database(postgres: EmbeddedPostgres) -> None:
     assert (
         postgres.url("cortex") == f"postgresql+asyncpg://postgres@127.0.0.1:{postgres.port}/cortex"

@@ -452,6 +452,16 @@ async def test_processes_reach_the_database_and_nats_they_are_given(
     await (await nats.connect(env["CORTEX_GATEWAY_NATS_URL"])).close()
 
 
+async def test_postgres_needs_the_generated_password(running_cluster: Cluster) -> None:
+    port = running_cluster.config.postgres_port
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", password="guess")
+    with pytest.raises(
+        (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError)
+    ):
+        await asyncpg.connect(host="127.0.0.1", port=port, user="postgres")
+
+
 async def test_a_killed_process_is_restarted(running_cluster: Cluster) -> None:
     assert running_cluster.supervisor is not None
     alpha = running_cluster.supervisor.children["alpha"]
