@@ -102,3 +102,78 @@ def test_the_internal_secret_can_come_from_an_existing_secret() -> None:
         assert secret["valueFrom"]["secretKeyRef"]["name"] == "cluster-hmac"
     chart_secret = next(d for d in docs if d["kind"] == "Secret")
     assert "internal-secret" not in chart_secret["stringData"]
+
+
+def _policies(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    docs = [d for d in render(values) if d["kind"] == "NetworkPolicy"]
+    for doc in docs:
+        kubernetes_validate.validate(doc, "1.30.0", strict=True)
+    return {d["metadata"]["name"].removeprefix("prod-cortex-"): d["spec"] for d in docs}
+
+
+PROMETHEUS_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+}
+GATEWAY_PEER = {
+    "podSelector": {
+        "matchLabels": {"app.kubernetes.io/instance": "prod", "app.kubernetes.io/name": "gateway"}
+    }
+}
+
+
+def test_services_take_traffic_only_from_the_gateway_and_prometheus() -> None:
+    policies = _policies(VALUES)
+    services = set(policies) - {"gateway"}
+    assert services == {
+        "policy-engine",
+        "metrics-collector",
+        "rollout-orchestrator",
+        "approval-workflow",
+        "analytics",
+    }
+    for name in services:
+        spec = policies[name]
+        assert spec["policyTypes"] == ["Ingress"]
+        assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == name
+        peers = [peer for rule in spec["ingress"] for peer in rule["from"]]
+        assert peers == [GATEWAY_PEER, PROMETHEUS_PEER], name
+
+
+def test_the_gateway_takes_traffic_from_anywhere_or_from_the_configured_cidrs() -> None:
+    open_rule, scrape = _policies(VALUES)["gateway"]["ingress"]
+    assert "from" not in open_rule  # any source, on its http port
+    assert scrape["from"] == [PROMETHEUS_PEER]
+    narrowed = {**VALUES, "networkPolicy": {"gatewayIngressCIDRs": ["10.0.0.0/8"]}}
+    rule = _policies(narrowed)["gateway"]["ingress"][0]
+    assert rule["from"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+
+
+def test_nats_and_postgres_take_clients_only_from_the_release_pods_when_selected() -> None:
+    assert {"nats", "postgres"}.isdisjoint(_policies(VALUES))  # not selected: no policy
+    selected = {
+        **VALUES,
+        "networkPolicy": {
+            "nats": {"podSelector": {"app.kubernetes.io/name": "nats"}},
+            "postgres": {"podSelector": {"cnpg.io/cluster": "pg"}, "ports": [5432]},
+        },
+    }
+    policies = _policies(selected)
+    clients, peers = policies["postgres"]["ingress"]
+    assert clients["ports"] == [{"port": 5432, "protocol": "TCP"}]
+    assert clients["from"] == [
+        {
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/instance": "prod",
+                    "app.kubernetes.io/part-of": "cortex",
+                }
+            }
+        }
+    ]
+    assert peers["from"] == [{"podSelector": {"matchLabels": {"cnpg.io/cluster": "pg"}}}]
+    assert policies["nats"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "nats"}}
+
+
+def test_network_policies_can_be_turned_off() -> None:
+    assert _policies({**VALUES, "networkPolicy": {"enabled": False}}) == {}
