@@ -16,6 +16,12 @@ class Entity(StrEnum):
     US_SSN = "US_SSN"
     IP_ADDRESS = "IP_ADDRESS"
     SECRET = "SECRET"  # noqa: S105 - an entity name, not a credential
+    PERSON = "PERSON"
+    LOCATION = "LOCATION"
+
+
+NAME_ENTITIES = frozenset((Entity.PERSON, Entity.LOCATION))
+"""Found by a language model (see ``pii_ner``), and only when a policy asks for them."""
 
 
 @dataclass(frozen=True, slots=True)

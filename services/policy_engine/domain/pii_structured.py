@@ -12,8 +12,11 @@ short number in front or a group or two at its end.
 Deliberate choices (the accuracy corpus encodes them as hard negatives):
 
 * CREDIT_CARD — 12 to 19 digits with one kind of separator and a first group of four, Luhn
-  valid, with an issuer's IIN range and length (Visa, Mastercard, Amex, Discover, JCB,
-  Diners, UnionPay, Maestro, Mir).
+  valid, with a length that an issuer whose public IIN range holds the number issues
+  (:data:`CARD_BRANDS`: Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro,
+  Mir, RuPay). A Luhn-valid number outside every range, or of a length its range does not
+  issue, is a card only next to a card word (``card``, ``visa``, ``Karte``, ``tarjeta`` …):
+  brands and ranges change faster than any table, and the word is the evidence.
 * IBAN — upper case, electronic or printed with single spaces, length per country, mod-97.
 * US_SSN — ``NNN-NN-NNNN`` outside the SSA's invalid ranges; spaced or bare forms only next
   to an SSN word or key.
@@ -124,7 +127,41 @@ _CARD = re.compile(r"\d(?<![\w.\-/#$@+]\d)(?:[ \-]?\d){11,18}(?![\w@]|[.\-/]\w)"
 _CARD_SEPARATOR = re.compile(r"[ \-]")
 _CARD_FIRST_GROUP = re.compile(r"\d{4}[ \-]")
 _NEXT_CARD_GROUP = re.compile(r"[ \-](?=\d{4})")
-_MAESTRO_IINS = frozenset((5018, 5020, 5038, 5893, 6304, 6759, 6761, 6762, 6763))
+_CARD_CONTEXT = re.compile(  # not the [CREDIT_CARD] of masked text
+    r"(?i)(?:(?<!\[)(?<!\[CREDIT_)card|\b(?:visa|mastercard|amex|maestro|jcb|unionpay|"
+    r"discover|diners|rupay|mir|cc|pan|cvv|karte|carte|tarjeta|cart[aã]o|carta|kaart)\b"
+    r"|kreditkarte|\u30ab\u30fc\u30c9)"
+)
+
+
+IinRange = tuple[str, str]  # the first and last prefix, of one width: ("2221", "2720")
+
+
+def _ranges(table: str) -> tuple[IinRange, ...]:
+    """``"51-55 0604 4"`` → (("51", "55"), ("0604", "0604"), ("4", "4"))."""
+    pairs = (entry.partition("-") for entry in table.split())
+    return tuple((low, high or low) for low, _, high in pairs)
+
+
+# Public IIN ranges and the lengths issued in them, most specific brand first (a number in
+# two ranges takes the first brand whose length fits). Sources: the card networks' published
+# ranges as ISO/IEC 7812 registries and the networks' acceptance guides list them.
+CARD_BRANDS: tuple[tuple[str, tuple[IinRange, ...], frozenset[int]], ...] = tuple(
+    (brand, _ranges(ranges), frozenset(int(n) for n in lengths.split()))
+    for brand, ranges, lengths in (
+        ("mir", "2200-2204", "16 17 18 19"),
+        ("jcb", "3528-3589 2131 1800", "15 16 17 18 19"),
+        ("amex", "34 37", "15"),
+        ("diners", "300-305 3095 36 38 39", "14 15 16 17 18 19"),
+        ("discover", "6011 644-649 65 622126-622925", "16 17 18 19"),
+        ("rupay", "60 65 81 82 508 353 356", "16"),
+        ("unionpay", "62 81", "16 17 18 19"),
+        ("mastercard", "51-55 2221-2720", "16"),
+        ("visa", "4", "13 16 19"),
+        ("maestro", "50 56-58 6304 6759 6761-6763 0604 6390", "12 13 14 15 16 17 18 19"),
+        ("maestro", "6", "16 17 18 19"),  # the rest of 6: 12-digit runs there are too common
+    )
+)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -137,27 +174,20 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _in_range(digits: str, ranges: tuple[IinRange, ...]) -> bool:
+    return any(low <= digits[: len(low)] <= high for low, high in ranges)
+
+
 def card_brand(digits: str) -> str | None:
-    """The brand whose IIN range and length fit ``digits``; None for an implausible number."""
-    n, p2, p3, p4 = len(digits), int(digits[:2]), int(digits[:3]), int(digits[:4])
-    brands = (
-        ("visa", digits[0] == "4", n in (13, 16, 19)),
-        ("mastercard", 51 <= p2 <= 55 or 2221 <= p4 <= 2720, n == 16),
-        ("amex", p2 in (34, 37), n == 15),
-        ("discover", p4 == 6011 or 644 <= p3 <= 649 or p2 == 65, 16 <= n <= 19),
-        ("jcb", 3528 <= p4 <= 3589, 16 <= n <= 19),
-        ("diners", 300 <= p3 <= 305 or p4 == 3095 or p2 in (36, 38, 39), 14 <= n <= 19),
-        ("unionpay", p2 == 62, 16 <= n <= 19),
-        ("maestro", p4 in _MAESTRO_IINS, 12 <= n <= 19),
-        ("mir", 2200 <= p4 <= 2204, 16 <= n <= 19),
-    )
-    for brand, prefix_fits, length_fits in brands:
-        if prefix_fits:
-            return brand if length_fits else None
+    """The brand whose public IIN range and length fit ``digits``; None if no brand fits."""
+    n = len(digits)
+    for brand, ranges, lengths in CARD_BRANDS:
+        if n in lengths and _in_range(digits, ranges):
+            return brand
     return None
 
 
-def _card_brand_at(text: str, start: int, end: int) -> str | None:
+def _card_brand_at(text: str, start: int, end: int, hint: str) -> str | None:
     raw = text[start:end]
     if not (raw.isdigit() or _CARD_FIRST_GROUP.match(raw)):
         return None  # cards are written 4111 1111 …, 3782 822463 …: a first group of four
@@ -166,8 +196,12 @@ def _card_brand_at(text: str, start: int, end: int) -> str | None:
     digits = _CARD_SEPARATOR.sub("", raw)
     if not 12 <= len(digits) <= 19 or after_iban_head(text, start):
         return None
+    if not luhn_valid(digits):
+        return None
     brand = card_brand(digits)
-    return brand if brand and luhn_valid(digits) else None
+    if brand is None and near_word(text, start, hint, _CARD_CONTEXT):
+        return "unknown_brand"
+    return brand
 
 
 def _card_restart(m: re.Match[str]) -> int:
@@ -177,9 +211,9 @@ def _card_restart(m: re.Match[str]) -> int:
     return m.start() + group.end() if group else m.end()
 
 
-def _card_in(text: str, m: re.Match[str]) -> Finding | None:
+def _card_in(text: str, m: re.Match[str], hint: str) -> Finding | None:
     for start, end in trimmed(text, m.start(), m.end(), tail=True):
-        brand = _card_brand_at(text, start, end)
+        brand = _card_brand_at(text, start, end, hint)
         if brand:
             return Finding(Entity.CREDIT_CARD, start, end, brand)
     return None
@@ -188,7 +222,7 @@ def _card_in(text: str, m: re.Match[str]) -> Finding | None:
 def find_cards(text: str, hint: str) -> list[Finding]:
     found, pos = [], 0
     while m := _CARD.search(text, pos):
-        card = _card_in(text, m)
+        card = _card_in(text, m, hint)
         if card:
             found.append(card)
         pos = card.end if card else _card_restart(m)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -23,8 +22,13 @@ _SECRET_DETECTORS: tuple[Detector, ...] = (find_private_keys, find_provider_toke
 _DIGIT_DETECTORS: tuple[Detector, ...] = (find_ibans, find_cards, find_ssns, find_ips, find_phones)
 _DIGIT = re.compile(r"\d")
 
-# Overlaps keep the most specific reading: a Stripe key inside ``api_key=…`` is a stripe_key,
-# an IBAN's digits are not also a phone number, an IPv4 inside an IPv6 address is the IPv6.
+# Overlapping readings are one value: its mask covers the union of their spans, so no
+# reading's characters survive whichever wins, and it takes the most specific label — a
+# Stripe key inside ``api_key=…`` is a stripe_key, an IBAN's digits are not also a phone
+# number, an IPv4 inside an IPv6 address is the IPv6. A valid phone number outranks the SSN
+# reading of its digits: a nearby ``ssn`` word or key may make a bare 9-digit run an SSN, but
+# not the subscriber part of ``+49(0) 765124532``. Names and places, guesses of a model, come
+# last.
 _SECRET_RANK = {
     "pem_private_key": 0,
     "aws_secret_key": 2,
@@ -36,10 +40,12 @@ _ENTITY_RANK = {
     Entity.SECRET: 1,
     Entity.IBAN: 4,
     Entity.CREDIT_CARD: 5,
-    Entity.US_SSN: 6,
-    Entity.EMAIL: 7,
-    Entity.IP_ADDRESS: 8,
-    Entity.PHONE: 9,
+    Entity.PHONE: 6,
+    Entity.US_SSN: 7,
+    Entity.EMAIL: 8,
+    Entity.IP_ADDRESS: 9,
+    Entity.PERSON: 10,
+    Entity.LOCATION: 11,
 }
 
 
@@ -51,20 +57,30 @@ def _rank(finding: Finding) -> tuple[int, int, int]:
 
 
 def without_overlaps(findings: list[Finding]) -> list[Finding]:
-    """The best-ranked findings that do not overlap, sorted by position."""
+    """One finding per group of overlapping findings, sorted by position: the group's union
+    span with the label of its best-ranked member (see the rule above)."""
     if len(findings) < 2:
         return findings
-    starts: list[int] = []
-    kept: list[Finding] = []
-    for candidate in sorted(findings, key=_rank):
-        i = bisect.bisect_right(starts, candidate.start)
-        if (i and kept[i - 1].end > candidate.start) or (
-            i < len(kept) and kept[i].start < candidate.end
-        ):
+    ordered = sorted(findings, key=lambda f: (f.start, -f.end))
+    merged: list[Finding] = []
+    group = [ordered[0]]
+    end = ordered[0].end
+    for candidate in ordered[1:]:
+        if candidate.start < end:
+            group.append(candidate)
+            end = max(end, candidate.end)
             continue
-        starts.insert(i, candidate.start)
-        kept.insert(i, candidate)
-    return kept
+        merged.append(_union(group, end))
+        group, end = [candidate], candidate.end
+    merged.append(_union(group, end))
+    return merged
+
+
+def _union(group: list[Finding], end: int) -> Finding:
+    if len(group) == 1:
+        return group[0]
+    best = min(group, key=_rank)
+    return Finding(best.entity, group[0].start, end, best.kind)
 
 
 SHORT_TEXT = 256
