@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from cortex_kit.internal_auth import SIGNATURE_HEADER, install_internal_auth, sign
 from cortex_kit.settings import ProcessSettings
-from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, signed
+from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, TEST_SECRETS_KEY, signed
 from cortex_kit.web import AGENCY_HEADER
 
 
@@ -56,7 +56,8 @@ def test_a_missing_short_or_placeholder_secret_is_refused(secret: str, why: str)
 def test_the_gateway_signs_but_does_not_verify() -> None:
     from gateway.settings import Settings
 
-    assert not Settings(internal_secret=TEST_INTERNAL_SECRET).verifies_internal_signatures
+    gateway = Settings(internal_secret=TEST_INTERNAL_SECRET, secrets_key=TEST_SECRETS_KEY)
+    assert not gateway.verifies_internal_signatures
     assert _ServiceSettings(internal_secret=TEST_INTERNAL_SECRET).verifies_internal_signatures
 
 
