@@ -335,7 +335,7 @@ def test_later_starts_reuse_the_saved_key(tmp_path: Path) -> None:
 
 
 def test_first_start_takes_the_key_from_the_environment(tmp_path: Path) -> None:
-    supplied = "cvc_00000000abcd_automation-secret"
+    supplied = "cvc_00000000abcd_automation-secret-0123456789abcdef"
 
     key = load_admin_key(tmp_path, environ={"CORTEX_BOOTSTRAP_ADMIN_KEY": supplied})
 
