@@ -13,7 +13,6 @@ from cortex_kit.errors import UpstreamUnavailable
 from cortex_kit.observability import inject_context, tracer
 from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, PROBLEM_JSON
 
-
 # Response headers of a service that mean something to the client and are passed on.
 _RELAYED_HEADERS = ("retry-after", "allow", "location")
 

@@ -36,10 +36,14 @@ async def stored_decision(cluster: Cluster, decision_id: str) -> str:
         for _ in range(100):
             async with db.session() as session:
                 row = (
-                    await session.execute(
-                        select(decisions).where(decisions.c.decision_id == decision_id)
+                    (
+                        await session.execute(
+                            select(decisions).where(decisions.c.decision_id == decision_id)
+                        )
                     )
-                ).mappings().first()
+                    .mappings()
+                    .first()
+                )
                 events = (await session.execute(select(messaging.outbox.c.data))).scalars().all()
             if row is not None:
                 return json.dumps({k: str(v) for k, v in dict(row).items()}) + repr(events)
