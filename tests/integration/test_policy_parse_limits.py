@@ -106,3 +106,20 @@ async def test_hostile_bodies_do_not_stall_another_agencys_authorize(cluster: Cl
     )
     assert len(answers) >= ROUNDS * len(HOSTILE)
     assert ratio <= 2.0
+
+
+async def test_simulate_bounds_its_candidate_and_its_body(cluster: Cluster) -> None:
+    async with cluster.client() as admin:
+        await publish_baseline(admin)
+        deep_candidate = await admin.post(
+            "/v1/agencies/acme/policy/simulate", json={"policy": "[" * 10_000 + "]" * 10_000}
+        )
+        assert deep_candidate.status_code == 422, deep_candidate.text[:300]
+        assert deep_candidate.json()["code"] == "policy_too_deep"
+        deep_body = await admin.post(
+            "/v1/agencies/acme/policy/simulate",
+            content='{"policy": "x", "last": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            headers=JSON,
+        )
+        assert 400 <= deep_body.status_code < 500, deep_body.text[:300]
+        assert deep_body.headers["content-type"] == "application/problem+json"
