@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from policy_engine.domain.schema import (
     DATA_CLASSES,
+    NAME_ENTITIES,
     OVERSIZE_ACTIONS,
     PII_ACTIONS,
     PII_ENTITIES,
@@ -92,6 +93,10 @@ def _budget(
 
 
 def _pii_entity(entity: PiiEntity) -> ScalarSetting:
+    if entity in NAME_ENTITIES:  # opt-in: the NER model runs only for policies that name them
+        return ScalarSetting(
+            f"pii.entities.{entity}", "higher", lambda s: s.pii.entities.get(entity), _pii, "allow"
+        )
     return ScalarSetting(
         f"pii.entities.{entity}",
         "higher",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
 from policy_engine.domain.pii_model import Entity, Finding
 from policy_engine.domain.pii_secrets import secret_under_key
-from policy_engine.domain.pii_text import scan_text_under, without_overlaps
+from policy_engine.domain.pii_text import NO_NAMES, scan_text_under, without_overlaps
 
 MAX_DEPTH = 128
 _CHUNK = 64 * 1024  # long strings are scanned in windows so that a deadline can stop them
@@ -117,6 +117,7 @@ def _windows(text: str) -> Iterator[tuple[int, str, int]]:
 class _Scanner:
     deadline: float | None
     clock: Clock
+    names: frozenset[Entity] = NO_NAMES
 
     def check_time(self) -> None:
         if self.deadline is not None and self.clock() > self.deadline:
@@ -126,13 +127,13 @@ class _Scanner:
         """Findings in ``text``; long texts window by window, each after a deadline check."""
         self.check_time()
         if len(text) <= _CHUNK:
-            return scan_text_under(text, key)
+            return scan_text_under(text, key, self.names)
         found: list[Finding] = []
         for offset, window, keep_before in _windows(text):
             self.check_time()
             found += [
                 Finding(f.entity, f.start + offset, f.end + offset, f.kind)
-                for f in scan_text_under(window, key)
+                for f in scan_text_under(window, key, self.names)
                 if f.start < keep_before
             ]
         return found
@@ -168,15 +169,18 @@ def scan_payload(
     max_bytes: int = 1_000_000,
     deadline_s: float | None = None,
     clock: Clock = time.perf_counter,
+    names: Collection[Entity] = NO_NAMES,
 ) -> PayloadScan:
     """Scan every string, integer and dict key of a JSON-like payload.
 
     ``deadline_s`` is a time budget from the call. A payload over ``max_bytes`` (compact JSON)
     or :data:`MAX_DEPTH` is not scanned; one that runs out of time is scanned partly. Either
-    way the scan is ``oversize`` and the policy must deny or mask everything. Raises TypeError
-    for values that are not JSON-like.
+    way the scan is ``oversize`` and the policy must deny or mask everything. ``names``
+    (PERSON, LOCATION) asks the named-entity model to read every string too (see
+    ``pii_ner``). Raises TypeError for values that are not JSON-like.
     """
-    scanner = _Scanner(None if deadline_s is None else clock() + deadline_s, clock)
+    deadline = None if deadline_s is None else clock() + deadline_s
+    scanner = _Scanner(deadline, clock, frozenset(names))
     too_big = _too_big(payload, max_bytes)
     if too_big:
         return PayloadScan.of([], too_big)

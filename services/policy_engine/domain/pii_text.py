@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import lru_cache
 
 from policy_engine.domain.pii_model import Entity, Finding
+from policy_engine.domain.pii_ner import find_names
 from policy_engine.domain.pii_phone import find_phones
 from policy_engine.domain.pii_secrets import find_key_named, find_private_keys, find_provider_tokens
 from policy_engine.domain.pii_structured import (
@@ -87,8 +88,12 @@ SHORT_TEXT = 256
 """Texts up to this length are scanned once and remembered (see :func:`scan_text_under`)."""
 
 
-def scan_text_under(text: str, key: str) -> list[Finding]:
-    """:func:`scan_text` for a text stored under ``key``, which is context (``phone``, ``ssn``).
+NO_NAMES: frozenset[Entity] = frozenset()
+
+
+def scan_text_under(text: str, key: str, names: frozenset[Entity] = NO_NAMES) -> list[Finding]:
+    """:func:`scan_text` for a text stored under ``key``, which is context (``phone``, ``ssn``);
+    with ``names`` (PERSON, LOCATION) the named-entity model reads it too.
 
     Short texts repeat from request to request (agent ids, action types, models, resources,
     label and context keys), and every detector together costs a few microseconds per text:
@@ -97,9 +102,12 @@ def scan_text_under(text: str, key: str) -> list[Finding]:
     """
     if len(text) < 3:
         return []
-    if len(text) <= SHORT_TEXT:
-        return list(_scan_short(text, key))
-    return _scan(text, key)
+    found = list(_scan_short(text, key)) if len(text) <= SHORT_TEXT else _scan(text, key)
+    if names:
+        named = find_names(text, names)
+        if named:
+            return without_overlaps(found + named)
+    return found
 
 
 @lru_cache(maxsize=8192)
@@ -118,6 +126,7 @@ def _scan(text: str, key: str) -> list[Finding]:
     return without_overlaps(found)
 
 
-def scan_text(text: str) -> list[Finding]:
-    """Every PII entity and secret in ``text``, sorted by position, without overlaps."""
-    return scan_text_under(text, "")
+def scan_text(text: str, names: Collection[Entity] = NO_NAMES) -> list[Finding]:
+    """Every PII entity and secret in ``text``, sorted by position, without overlaps; names and
+    places too when ``names`` asks for them."""
+    return scan_text_under(text, "", frozenset(names))

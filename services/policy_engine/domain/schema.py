@@ -53,9 +53,14 @@ DataClass = Literal["public", "internal", "confidential", "restricted"]
 #: Data classes from least to most sensitive.
 DATA_CLASSES: tuple[DataClass, ...] = get_args(DataClass)
 
-PiiEntity = Literal["EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "US_SSN", "IP_ADDRESS", "SECRET"]
+PiiEntity = Literal[
+    "EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "US_SSN", "IP_ADDRESS", "SECRET", "PERSON", "LOCATION"
+]
 #: Every PII / secret entity the detectors report.
 PII_ENTITIES: tuple[PiiEntity, ...] = get_args(PiiEntity)
+#: Names and places, read by a language model: only where a policy names them under
+#: ``pii.entities`` (``pii.default`` does not reach them), so other policies stay fast.
+NAME_ENTITIES: tuple[PiiEntity, ...] = ("PERSON", "LOCATION")
 PiiAction = Literal["allow", "mask", "deny"]
 #: PII actions from least to most strict.
 PII_ACTIONS: tuple[PiiAction, ...] = get_args(PiiAction)

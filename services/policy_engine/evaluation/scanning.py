@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from policy_engine.domain.compiler import CompiledPolicy
 from policy_engine.domain.decision import DecisionResult, Reason
 from policy_engine.domain.pii import (
     Entity,
@@ -30,7 +31,8 @@ from policy_engine.domain.pii import (
     mask_text,
     scan_payload,
 )
-from policy_engine.domain.pii_text import scan_text_under
+from policy_engine.domain.pii_text import NO_NAMES, scan_text_under
+from policy_engine.domain.schema import NAME_ENTITIES
 from policy_engine.evaluation.schemas import AuthorizeRequest
 
 ALL_ENTITIES = tuple(Entity)
@@ -106,23 +108,38 @@ def _structured(req: AuthorizeRequest) -> dict[str, Any] | None:
     return tree
 
 
+def names_asked(compiled: CompiledPolicy) -> frozenset[Entity]:
+    """PERSON / LOCATION where the effective policy masks or denies them (they are ``allow``
+    unless named, so the language model runs for the policies that ask for it only)."""
+    return frozenset(
+        Entity(name) for name in NAME_ENTITIES if compiled.pii_action(name).value != "allow"
+    )
+
+
 def scan_request(
-    req: AuthorizeRequest, *, max_bytes: int, deadline_s: float, with_payload: bool = True
+    req: AuthorizeRequest,
+    *,
+    max_bytes: int,
+    deadline_s: float,
+    with_payload: bool = True,
+    names: frozenset[Entity] = NO_NAMES,
 ) -> RequestScan:
     """Scan every field that can carry data; ``max_bytes`` and ``deadline_s`` cap the payload
-    and, separately, ``context`` with ``action.labels`` (each under its own deadline)."""
+    and, separately, ``context`` with ``action.labels`` (each under its own deadline). With
+    ``names`` (see :func:`names_asked`) the named-entity model reads them all too: it takes
+    milliseconds per kilobyte, so call this off the event loop then."""
     payload = None
     if with_payload and req.payload is not None:
-        payload = scan_payload(req.payload, max_bytes=max_bytes, deadline_s=deadline_s)
+        payload = scan_payload(req.payload, max_bytes=max_bytes, deadline_s=deadline_s, names=names)
     strings = tuple(
         FieldFindings(name, tuple(found))
         for name, text in _string_fields(req)
-        if text and (found := scan_text_under(text, ""))
+        if text and (found := scan_text_under(text, "", names))
     )
     tree = _structured(req)
     structured = None
     if tree is not None:
-        structured = scan_payload(tree, max_bytes=max_bytes, deadline_s=deadline_s)
+        structured = scan_payload(tree, max_bytes=max_bytes, deadline_s=deadline_s, names=names)
     if not strings and _clean(structured) and _clean(payload):
         return RequestScan(payload, structured=structured)
     return _summarised(payload, strings, structured, tree)
@@ -339,6 +356,7 @@ __all__ = [
     "RequestScan",
     "StoredFields",
     "answered_payload",
+    "names_asked",
     "scan_request",
     "stored_fields",
     "stored_payload",

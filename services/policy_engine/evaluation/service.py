@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections import defaultdict, deque
@@ -26,12 +27,14 @@ from policy_engine.domain.evaluator import (
     evaluate,
     fail_closed,
 )
+from policy_engine.domain.pii_ner import load as load_name_model
 from policy_engine.evaluation.cache import PolicyCache
 from policy_engine.evaluation.decision_log import LoggedDecision, record, stored_json
 from policy_engine.evaluation.metrics import DECISIONS, EVALUATION_SECONDS
 from policy_engine.evaluation.scanning import (
     RequestScan,
     answered_payload,
+    names_asked,
     scan_request,
     stored_fields,
     stored_payload,
@@ -100,14 +103,26 @@ def _input(agency: str, req: AuthorizeRequest) -> AuthorizeInput:
     )
 
 
-def _scan(compiled: CompiledPolicy | None, req: AuthorizeRequest) -> RequestScan:
+async def _scan(compiled: CompiledPolicy | None, req: AuthorizeRequest) -> RequestScan:
     """Every field that can carry data (see scanning.py); without a policy the payload is not
     scanned (the request is denied, and its payload not stored)."""
     if compiled is None:
         return scan_request(
             req, max_bytes=NO_POLICY_MAX_BYTES, deadline_s=PII_DEADLINE_S, with_payload=False
         )
-    return scan_request(req, max_bytes=compiled.max_payload_bytes, deadline_s=PII_DEADLINE_S)
+    names = names_asked(compiled)
+    if not names:
+        return scan_request(req, max_bytes=compiled.max_payload_bytes, deadline_s=PII_DEADLINE_S)
+    # Names and places: the model loads once (about a second) and reads milliseconds per
+    # kilobyte, both in a worker thread so the event loop keeps serving.
+    await asyncio.to_thread(load_name_model)
+    return await asyncio.to_thread(
+        scan_request,
+        req,
+        max_bytes=compiled.max_payload_bytes,
+        deadline_s=PII_DEADLINE_S,
+        names=names,
+    )
 
 
 def _masked(req: AuthorizeRequest, scan: RequestScan, result: DecisionResult) -> Any:
@@ -216,7 +231,7 @@ async def authorize(auth: Authorizer, agency: str, req: AuthorizeRequest) -> Aut
     inp = _input(agency, req)
     entry = await auth.cache.get(agency, req.team)
     recent = auth.violations.count(agency, req.agent_id, now)
-    scan = _scan(entry.compiled, req)
+    scan = await _scan(entry.compiled, req)
     ctx = EvalContext(now=now, recent_violations=recent)
     if entry.compiled is None:
         result = _no_policy_result(agency)
