@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from cortex_kit.errors import CortexError, Forbidden
-from cortex_kit.runtime import DbSession
+from cortex_kit.runtime import get_runtime
 from gateway.auth.service import agency_slug, authenticate
 from gateway.domain.keys import Principal, Role
 from gateway.state import gateway_state
@@ -25,9 +25,11 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     allowed = frozenset(roles)
 
     async def _principal(
-        request: Request, session: DbSession, token: Annotated[str | None, Depends(_bearer)]
+        request: Request, token: Annotated[str | None, Depends(_bearer)]
     ) -> Principal:
-        principal = await authenticate(session, token, gateway_state(request).key_cache)
+        principal = await authenticate(
+            get_runtime(request).db, token, gateway_state(request).key_cache
+        )
         if not principal.may(allowed):
             raise Forbidden(
                 f"Role {principal.role.value!r} may not call {request.method} {request.url.path}.",

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_contracts.subjects import validate_agency
+from cortex_kit.db import Database
 from cortex_kit.errors import CortexError, NotFound, Unauthorized
 from cortex_kit.logs import get_logger
 from gateway.auth import repository
@@ -50,14 +51,19 @@ class KeyCache:
         self._entries.clear()
 
 
-async def authenticate(session: AsyncSession, token: str | None, cache: KeyCache) -> Principal:
+async def authenticate(db: Database, token: str | None, cache: KeyCache) -> Principal:
+    """The key's principal: from the cache when it verified recently, else from the database
+    (a transaction of its own, opened only then — most requests hit the cache)."""
     if not token:
         raise Unauthorized("No API key was sent.", remediation=_REMEDY, code="missing_api_key")
     cached = cache.get(token)
     if cached is not None:
         return cached
     parsed = parse_token(token)
-    row = await repository.find_active(session, parsed.key_id) if parsed else None
+    row = None
+    if parsed is not None:
+        async with db.session() as session:
+            row = await repository.find_active(session, parsed.key_id)
     if parsed is None or row is None or not secret_matches(parsed.secret, row["secret_hash"]):
         raise Unauthorized(
             "The API key is malformed, unknown or revoked.",

@@ -8,13 +8,14 @@ from gateway.auth.deps import require, resolve_agency
 from gateway.domain.keys import READ_ROLES, Principal, Role
 from gateway.events import service
 from gateway.events.schemas import EventBatch, EventsAccepted
-from gateway.relay import segment
+from gateway.relay import relay, segment
 from gateway.state import gateway_state
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 Sender = Annotated[Principal, Depends(require(Role.DEPLOYER))]
 Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
 Kind = Literal["change", "deployment", "incident"]
+COLLECTOR = "metrics_collector"
 
 
 @router.post("", status_code=202)
@@ -44,16 +45,9 @@ async def list_events(
     kind: Kind | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    params: dict[str, str | int] = {"limit": limit}
-    if kind:
-        params["kind"] = kind
-    return await gateway_state(request).upstreams.forward(
-        "metrics_collector",
-        "GET",
-        "/v1/events",
-        agency=resolve_agency(caller, request, agency),
-        principal=caller.key_id,
-        params=params,
+    """The agency's latest events (``kind``, ``limit`` are the metrics-collector's)."""
+    return await relay(
+        request, caller, COLLECTOR, "/v1/events", resolve_agency(caller, request, agency)
     )
 
 
@@ -61,10 +55,11 @@ async def list_events(
 async def get_event(
     kind: Kind, event_id: str, request: Request, caller: Reader, agency: str | None = None
 ) -> Response:
-    return await gateway_state(request).upstreams.forward(
-        "metrics_collector",
-        "GET",
+    """Every version of one event, as stored."""
+    return await relay(
+        request,
+        caller,
+        COLLECTOR,
         f"/v1/events/{kind}/{segment(event_id)}",
-        agency=resolve_agency(caller, request, agency),
-        principal=caller.key_id,
+        resolve_agency(caller, request, agency),
     )
