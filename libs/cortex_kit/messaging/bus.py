@@ -46,10 +46,6 @@ class OutgoingMessage:
     headers: dict[str, str]
 
 
-class PublishError(Exception):
-    """Some messages of a batch were not acknowledged by JetStream."""
-
-
 class _AckBatch:
     """Acks awaited by one chunk of ``publish_batch``: a result per message, one future."""
 

@@ -76,8 +76,3 @@ async def next_version(session: AsyncSession, scope: str) -> int:
 async def insert_version(session: AsyncSession, **values: Any) -> dict[str, Any]:
     row = (await session.execute(insert(pv).values(**values).returning(pv))).mappings().one()
     return dict(row)
-
-
-async def scopes_of_agency(session: AsyncSession, agency: str) -> list[str]:
-    stmt = select(pv.c.scope).where(pv.c.agency == agency).distinct()
-    return list((await session.execute(stmt)).scalars())
