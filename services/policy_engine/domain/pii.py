@@ -16,12 +16,14 @@ nested deeper than :data:`MAX_DEPTH`, or not scanned within ``deadline_s`` is ``
 the policy must deny it or :func:`mask_all` it, and :func:`mask_payload` refuses it.
 
 What each detector accepts and deliberately rejects is documented with it: ``pii_structured``
-(e-mail, card, IBAN, SSN, IP), ``pii_phone``, ``pii_secrets`` and ``pii_keys`` (secrets);
-``pii_text`` resolves overlapping readings to the most specific one.
+(e-mail, card, IBAN, SSN, IP), ``pii_phone``, ``pii_secrets`` and ``pii_keys`` (secrets),
+``pii_ner`` (PERSON, LOCATION: only when a scan is asked for them, ``names=``); ``pii_text``
+merges overlapping readings into one finding over their union, labelled with the most
+specific reading.
 """
 
 from policy_engine.domain.pii_mask import MASKED, mask_all, mask_payload, mask_text
-from policy_engine.domain.pii_model import Entity, Finding
+from policy_engine.domain.pii_model import NAME_ENTITIES, Entity, Finding
 from policy_engine.domain.pii_payload import (
     MAX_DEPTH,
     LocatedFinding,
@@ -34,6 +36,7 @@ from policy_engine.domain.pii_text import scan_text
 __all__ = [
     "MASKED",
     "MAX_DEPTH",
+    "NAME_ENTITIES",
     "Entity",
     "Finding",
     "LocatedFinding",
