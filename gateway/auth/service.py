@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_contracts.subjects import validate_agency
 from cortex_kit.db import Database
-from cortex_kit.errors import CortexError, NotFound, Unauthorized
 from cortex_kit.logs import get_logger
 from gateway.auth import repository
 from gateway.domain.keys import (
@@ -21,6 +20,7 @@ from gateway.domain.keys import (
     parse_token,
     secret_matches,
 )
+from gateway.errors import InvalidAgency, InvalidApiKey, KeyNotFound, MissingApiKey
 
 log = get_logger("gateway.auth")
 RESERVED_AGENCY = "org"
@@ -30,22 +30,20 @@ _REMEDY = "Send `Authorization: Bearer <api key>`; create keys with `cortex keys
 class KeyCache:
     """Verified tokens for a few seconds, so the hot path skips the database.
 
-    A revoked key therefore stops working within ``ttl_s`` (documented)."""
+    Only keys that verified are kept, never a miss (a key created a moment ago works at
+    once). A revoked key therefore stops working within ``ttl_s`` on other replicas
+    (documented); the replica that revoked it forgets every key at once."""
 
-    def __init__(self, ttl_s: float) -> None:
+    def __init__(self, ttl_s: float, max_keys: int = 10_000) -> None:
         self.ttl_s = ttl_s
-        self._entries: dict[bytes, tuple[float, Principal]] = {}
+        self._entries: TTLCache[bytes, Principal] = TTLCache(max_keys, ttl_s)
 
     def get(self, token: str) -> Principal | None:
-        hit = self._entries.get(hash_secret(token))
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        return None
+        return self._entries.get(hash_secret(token))
 
     def put(self, token: str, principal: Principal) -> None:
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[hash_secret(token)] = (time.monotonic() + self.ttl_s, principal)
+        if self.ttl_s > 0:
+            self._entries[hash_secret(token)] = principal
 
     def clear(self) -> None:
         self._entries.clear()
@@ -55,7 +53,7 @@ async def authenticate(db: Database, token: str | None, cache: KeyCache) -> Prin
     """The key's principal: from the cache when it verified recently, else from the database
     (a transaction of its own, opened only then — most requests hit the cache)."""
     if not token:
-        raise Unauthorized("No API key was sent.", remediation=_REMEDY, code="missing_api_key")
+        raise MissingApiKey("No API key was sent.", remediation=_REMEDY)
     cached = cache.get(token)
     if cached is not None:
         return cached
@@ -65,11 +63,7 @@ async def authenticate(db: Database, token: str | None, cache: KeyCache) -> Prin
         async with db.session() as session:
             row = await repository.find_active(session, parsed.key_id)
     if parsed is None or row is None or not secret_matches(parsed.secret, row["secret_hash"]):
-        raise Unauthorized(
-            "The API key is malformed, unknown or revoked.",
-            remediation=_REMEDY,
-            code="invalid_api_key",
-        )
+        raise InvalidApiKey("The API key is malformed, unknown or revoked.", remediation=_REMEDY)
     principal = Principal(key_id=row["id"], role=Role(row["role"]), agency=row["agency"])
     cache.put(token, principal)
     return principal
@@ -82,20 +76,16 @@ def _valid_agency(agency: str) -> str:
 def agency_slug(agency: str) -> str:
     """A valid, non-reserved agency slug, or a 422 problem that says how to fix it."""
     if agency == RESERVED_AGENCY:
-        raise CortexError(
+        raise InvalidAgency(
             f"{RESERVED_AGENCY!r} is reserved for the org baseline policy.",
             remediation="Choose another agency slug; org-wide keys use '*'.",
-            code="invalid_agency",
-            status=422,
         )
     try:
         return validate_agency(agency)
     except ValueError as exc:
-        raise CortexError(
+        raise InvalidAgency(
             str(exc),
             remediation="Agencies are slugs: lower-case letters, digits and '-', up to 63 chars.",
-            code="invalid_agency",
-            status=422,
         ) from exc
 
 
@@ -130,10 +120,8 @@ async def revoke_key(
         or not principal.sees(row["agency"])
         or not await repository.revoke(session, key_id)
     ):
-        raise NotFound(
-            f"No active API key {key_id!r}.",
-            remediation="List keys with GET /v1/keys.",
-            code="key_not_found",
+        raise KeyNotFound(
+            f"No active API key {key_id!r}.", remediation="List keys with GET /v1/keys."
         )
     cache.clear()
     log.info("auth.key_revoked", key_id=key_id, by=principal.key_id)

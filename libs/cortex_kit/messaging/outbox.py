@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from cachetools import LRUCache
 from sqlalchemy import (
     BigInteger,
     Insert,
@@ -177,7 +178,7 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         # JSON text of a row's headers → headers: the rows of one transaction share theirs.
-        self._headers: dict[str, dict[str, str]] = {}
+        self._headers: LRUCache[str, dict[str, str]] = LRUCache(_HEADER_CACHE_LIMIT)
         self._built: _RelayStatements | None = None
         db.on_commit(self._committed)
 
@@ -276,8 +277,6 @@ class OutboxRelay:
             headers = (
                 {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
             )
-            if len(self._headers) >= _HEADER_CACHE_LIMIT:
-                self._headers.clear()
             self._headers[text] = headers
         return headers
 

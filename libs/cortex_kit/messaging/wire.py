@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from cachetools import LRUCache
 from nats.aio.client import Client as NATS
 from nats.errors import (
     BadHeaderError,
@@ -67,16 +68,14 @@ class Writer:
         self._raw = callable(getattr(nc, "_send_command", None)) and callable(
             getattr(nc, "_flush_pending", None)
         )
-        self._subjects: dict[str, bytes] = {}  # validated subject → its bytes
-        self._header_lines: dict[tuple[tuple[str, str], ...], bytes] = {}
+        self._subjects: LRUCache[str, bytes] = LRUCache(_CACHE_LIMIT)  # validated → bytes
+        self._header_lines: LRUCache[tuple[tuple[str, str], ...], bytes] = LRUCache(_CACHE_LIMIT)
 
     def _subject(self, subject: str) -> bytes:
         encoded = self._subjects.get(subject)
         if encoded is None:
             if not subject or _SUBJECT_INVALID.search(subject):
                 raise BadSubjectError
-            if len(self._subjects) >= _CACHE_LIMIT:
-                self._subjects.clear()
             encoded = self._subjects[subject] = subject.encode()
         return encoded
 
@@ -94,8 +93,6 @@ class Writer:
                     raise BadHeaderError(name)
                 clean = value.strip().translate(_HEADER_VALUE_NEWLINES)
                 parts.append(f"{name}: {clean}\r\n".encode())
-            if len(self._header_lines) >= _CACHE_LIMIT:
-                self._header_lines.clear()
             lines = self._header_lines[key] = b"".join(parts)
         return lines
 

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 import cel
+from cachetools import LRUCache
 
 from policy_engine.domain.budget import exact, headroom, thresholds_crossed
 from policy_engine.domain.celexpr import bind, unflatten_names
@@ -177,8 +178,6 @@ def _reason(
 
 def _remember(compiled: CompiledPolicy, key: tuple[object, ...], reason: Reason) -> Reason:
     """Keep a reason that depends only on ``key`` (bounded, like every memo table)."""
-    if len(compiled.reasons) >= MEMO_LIMIT:
-        compiled.reasons.clear()
     compiled.reasons[key] = reason
     return reason
 
@@ -389,16 +388,14 @@ def _next_reset(period: str, now: datetime) -> datetime:
     return start.replace(day=1) + timedelta(days=days)
 
 
-_RESETS: dict[tuple[str, int], str] = {}
+_RESETS: LRUCache[tuple[str, int], str] = LRUCache(MEMO_LIMIT)
 """When a budget resets, shown in reasons, by (period, UTC day)."""
 
 
 def _reset_text(period: str, now: datetime) -> str:
     day = (now if now.tzinfo is UTC else now.astimezone(UTC)).toordinal()
-    text = _RESETS.get((period, day))
+    text = _RESETS.get((period, day))  # once per budget reason: no need for speed
     if text is None:
-        if len(_RESETS) >= MEMO_LIMIT:
-            _RESETS.clear()
         text = _next_reset(period, now).isoformat().replace("+00:00", "Z")
         _RESETS[period, day] = text
     return text

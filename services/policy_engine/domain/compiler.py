@@ -8,9 +8,11 @@ memoised in bounded tables, so a decision is a handful of dict hits and regex ma
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from cachetools import LRUCache
 
 from policy_engine.domain.celexpr import merge_needs
 from policy_engine.domain.decision import MODEL_DENIED, MODEL_NOT_ALLOWED, Reason, docs_url
@@ -43,13 +45,17 @@ V = TypeVar("V")
 MEMO_LIMIT = 4096
 
 
-def memoised(memo: dict[K, V], key: K, compute: Callable[[K], V]) -> V:
-    """``memo[key]``, computed on a miss; the table is emptied when it grows too big."""
+def memo_table() -> LRUCache[Any, Any]:
+    """A memo table bounded by evicting the least recently used entry: request values (action
+    types, models) choose its keys, so it must not grow without bound."""
+    return LRUCache(MEMO_LIMIT)
+
+
+def memoised(memo: MutableMapping[K, V], key: K, compute: Callable[[K], V]) -> V:
+    """``memo[key]``, computed on a miss."""
     try:
         return memo[key]
     except KeyError:
-        if len(memo) >= MEMO_LIMIT:
-            memo.clear()
         value = memo[key] = compute(key)
         return value
 
@@ -168,20 +174,24 @@ class CompiledPolicy:
     freeze_windows: tuple[Sourced[FreezeWindow], ...]
     deployment_approval: ApprovalSpec
     deployment: DeploymentSettings
-    _rules_memo: dict[str, RuleSet] = field(default_factory=dict, repr=False)
-    _autonomy_memo: dict[str, tuple[Limit, ...]] = field(default_factory=dict, repr=False)
-    _data_memo: dict[tuple[str, str], tuple[Limit, ...]] = field(default_factory=dict, repr=False)
-    _model_memo: dict[str, ModelVerdict] = field(default_factory=dict, repr=False)
-    reasons: dict[tuple[Any, ...], Reason] = field(default_factory=dict, repr=False)
+    _rules_memo: MutableMapping[str, RuleSet] = field(default_factory=memo_table, repr=False)
+    _autonomy_memo: MutableMapping[str, tuple[Limit, ...]] = field(
+        default_factory=memo_table, repr=False
+    )
+    _data_memo: MutableMapping[tuple[str, str], tuple[Limit, ...]] = field(
+        default_factory=memo_table, repr=False
+    )
+    _model_memo: MutableMapping[str, ModelVerdict] = field(default_factory=memo_table, repr=False)
+    reasons: MutableMapping[tuple[Any, ...], Reason] = field(default_factory=memo_table, repr=False)
     """Reasons that depend only on a few request values, built once (see checks)."""
-    action_plans: dict[str, ActionPlan] = field(default_factory=dict, repr=False)
-    model_plans: dict[str, ModelPlan] = field(default_factory=dict, repr=False)
-    destination_plans: dict[str, tuple[tuple[Reason, ...], ...]] = field(
-        default_factory=dict, repr=False
+    action_plans: MutableMapping[str, ActionPlan] = field(default_factory=memo_table, repr=False)
+    model_plans: MutableMapping[str, ModelPlan] = field(default_factory=memo_table, repr=False)
+    destination_plans: MutableMapping[str, tuple[tuple[Reason, ...], ...]] = field(
+        default_factory=memo_table, repr=False
     )
     """What an agent action precomputes per action type, model and destination (see plans)."""
-    rule_plans: dict[tuple[int, ...], tuple[tuple[RuleEntry, ...], BindFunction]] = field(
-        default_factory=dict, repr=False
+    rule_plans: MutableMapping[tuple[int, ...], tuple[tuple[RuleEntry, ...], BindFunction]] = field(
+        default_factory=memo_table, repr=False
     )
     """The rules' part of action plans, by the rules that apply (see plans)."""
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from cachetools import LRUCache
+
 from policy_engine.domain.glob import compile_globs
 from policy_engine.domain.schema import DATA_CLASSES
 
@@ -108,7 +110,7 @@ DATA_CLASS_FACTORS: tuple[float, ...] = tuple(
 )
 
 
-_ROUNDED: dict[float, float] = {}
+_ROUNDED: LRUCache[float, float] = LRUCache(4096)
 """``round(score, 4)`` of the scores seen lately (most requests repeat a few)."""
 
 
@@ -137,10 +139,9 @@ def scored_factors(
         + VIOLATIONS_WEIGHT * violations_factor
     )
     clamped = 0.0 if score <= 0.0 else 1.0 if score >= 1.0 else score
-    rounded = _ROUNDED.get(clamped)
-    if rounded is None:  # round(x, 4) converts to decimal: ~4x the cost of a dict hit
-        if len(_ROUNDED) >= 4096:
-            _ROUNDED.clear()
+    try:
+        rounded = _ROUNDED[clamped]
+    except KeyError:  # round(x, 4) converts to decimal: several times the cost of a hit
         rounded = _ROUNDED[clamped] = round(clamped, 4)
     return rounded, {
         "autonomy": autonomy,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections import defaultdict, deque
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cachetools import LRUCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_contracts import new_event_id
@@ -48,6 +49,7 @@ NAMES_DEADLINE_S = 0.5
 """Scan budget when the policy asks for names: the model reads a kilobyte in 5-50 ms (a busy
 machine), in a worker thread; past the budget the scan is oversize (``pii.on_oversize``)."""
 MAX_REMEMBERED_VIOLATIONS = 1000
+MAX_REMEMBERED_AGENTS = 100_000
 NO_POLICY_MAX_BYTES = 1_048_576
 """Scan cap of a request no policy decides for (the built-in ``pii.max_payload_bytes``)."""
 
@@ -57,10 +59,9 @@ class RecentViolations:
 
     def __init__(self, window: timedelta = timedelta(days=1)) -> None:
         self.window = window
-        # Bounded per agent: beyond this many denials a day the risk factor is saturated anyway.
-        self._seen: defaultdict[tuple[str, str], deque[datetime]] = defaultdict(
-            lambda: deque(maxlen=MAX_REMEMBERED_VIOLATIONS)
-        )
+        # The agents seen last, each with its last denials (beyond MAX_REMEMBERED_VIOLATIONS
+        # a day the risk factor is saturated anyway).
+        self._seen: LRUCache[tuple[str, str], deque[datetime]] = LRUCache(MAX_REMEMBERED_AGENTS)
 
     def count(self, agency: str, agent_id: str, now: datetime) -> int:
         seen = self._seen.get((agency, agent_id))
@@ -71,9 +72,10 @@ class RecentViolations:
         return len(seen)
 
     def record(self, agency: str, agent_id: str, now: datetime) -> None:
-        if len(self._seen) > 100_000:
-            self._seen.clear()
-        self._seen[(agency, agent_id)].append(now)
+        seen = self._seen.get((agency, agent_id))
+        if seen is None:
+            seen = self._seen[(agency, agent_id)] = deque(maxlen=MAX_REMEMBERED_VIOLATIONS)
+        seen.append(now)
 
 
 @dataclass
