@@ -252,3 +252,15 @@ def test_payload_scan_holds_no_raw_pii() -> None:
     assert isinstance(scan, PayloadScan)
     assert "acme" not in repr(scan)
     assert "555" not in repr(scan)
+
+
+def test_overlapping_readings_become_one_finding_over_their_union() -> None:
+    from policy_engine.domain.pii_model import Finding
+    from policy_engine.domain.pii_text import without_overlaps
+
+    ssn = Finding(Entity.US_SSN, 7, 16, "us_ssn")
+    phone = Finding(Entity.PHONE, 0, 16, "phone")
+    card = Finding(Entity.CREDIT_CARD, 14, 30, "visa")
+    assert without_overlaps([ssn, phone]) == [Finding(Entity.PHONE, 0, 16, "phone")]
+    assert without_overlaps([phone, card]) == [Finding(Entity.CREDIT_CARD, 0, 30, "visa")]
+    assert without_overlaps([phone, Finding(Entity.EMAIL, 16, 20, "email")])[1].start == 16

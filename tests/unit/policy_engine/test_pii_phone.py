@@ -70,3 +70,27 @@ def test_a_mask_token_is_no_phone_word() -> None:
 def test_phone_key_is_the_context_of_a_bare_number_in_a_payload() -> None:
     scan = scan_payload({"phone": "4155552671", "order": "4155552671"})
     assert [(f.path, f.finding.entity) for f in scan.findings] == [(("phone",), Entity.PHONE)]
+
+
+@pytest.mark.parametrize(
+    "number", ["826.817.6321x379", "+1-709-881-2476x748", "(415) 555-2671 ext. 12"]
+)
+def test_an_extension_is_masked_with_its_number(number: str) -> None:
+    assert found(f"Reach me on {number} today") == [(Entity.PHONE, number)]
+
+
+def test_a_trunk_prefixed_number_stays_a_phone_under_an_ssn_key() -> None:
+    scan = scan_payload({"ssn_or_phone": "+49(0) 765124532"})
+    assert [f.finding.entity for f in scan.findings] == [Entity.PHONE]
+    assert (scan.findings[0].finding.start, scan.findings[0].finding.end) == (0, 16)
+
+
+def test_a_bare_number_after_contact_is_a_phone() -> None:
+    assert found("contact 7245787545 for the keys") == [(Entity.PHONE, "7245787545")]
+
+
+@pytest.mark.parametrize(
+    "number", ["(11) 91234-5678", "912 345 678", "090-1234-5678", "333 1234567"]
+)
+def test_national_layouts_of_brazil_spain_japan_and_italy_are_phones(number: str) -> None:
+    assert found(f"Telefone {number}") == [(Entity.PHONE, number)]

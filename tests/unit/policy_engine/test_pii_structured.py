@@ -1,6 +1,7 @@
 import pytest
 
 from policy_engine.domain.pii import Entity, scan_text
+from policy_engine.domain.pii_structured import luhn_valid
 
 
 def found(text: str) -> list[tuple[Entity, str]]:
@@ -179,3 +180,22 @@ def test_ip_addresses_are_found(text: str, address: str) -> None:
 )
 def test_versions_and_other_dotted_or_colon_numbers_are_not_ips(text: str) -> None:
     assert found(text) == []
+
+
+@pytest.mark.parametrize("digits", ["213190926685878", "180012345678906", "3528000000000007"])
+def test_jcb_including_15_digit_2131_and_1800_is_a_card_anywhere(digits: str) -> None:
+    number = digits[:-1] + _luhn_digit(digits[:-1])
+    assert found(f"paid with {number}") == [(Entity.CREDIT_CARD, number)]
+
+
+@pytest.mark.parametrize("prefix", ["3500", "0604", "6390", "5600", "1234"])
+def test_a_luhn_valid_number_of_any_range_is_a_card_next_to_a_card_word(prefix: str) -> None:
+    partial = prefix + "00000000012"
+    number = partial + _luhn_digit(partial)
+    assert found(f"my card {number} was declined") == [(Entity.CREDIT_CARD, number)]
+    if prefix in ("3500", "1234"):  # outside every issuer range: the word is the evidence
+        assert found(f"order {number} was shipped") == []
+
+
+def _luhn_digit(partial: str) -> str:
+    return next(d for d in "0123456789" if luhn_valid(partial + d))
