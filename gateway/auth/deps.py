@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from cortex_kit.errors import CortexError, Forbidden
+from cortex_kit.errors import AgencyForbidden, AgencyRequired
 from cortex_kit.runtime import get_runtime
 from gateway.auth.service import agency_slug, authenticate
 from gateway.domain.keys import Principal, Role
+from gateway.errors import AgencyConflict, OrgAdminRequired, RoleForbidden
 from gateway.state import gateway_state
 
 
@@ -31,11 +32,10 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
             get_runtime(request).db, token, gateway_state(request).key_cache
         )
         if not principal.may(allowed):
-            raise Forbidden(
+            raise RoleForbidden(
                 f"Role {principal.role.value!r} may not call {request.method} {request.url.path}.",
                 remediation="Use a key with one of the roles: "
                 + ", ".join(sorted(r.value for r in allowed | {Role.ADMIN})),
-                code="role_forbidden",
                 extra={"required_roles": sorted(r.value for r in allowed | {Role.ADMIN})},
             )
         return principal
@@ -54,17 +54,15 @@ def resolve_agency(principal: Principal, request: Request, *named: str | None) -
     requested = _agreed(mentioned)
     if principal.all_agencies:
         if not requested:
-            raise CortexError(
+            raise AgencyRequired(
                 "This key spans every agency, so the request must name one.",
                 remediation="Add `agency=<slug>` (query parameter or body field).",
-                code="agency_required",
             )
         return agency_slug(requested)
     if requested is not None and requested != principal.agency:
-        raise Forbidden(
+        raise AgencyForbidden(
             f"This key belongs to agency {principal.agency!r}, not {requested!r}.",
             remediation="Use a key of that agency, or omit `agency` to act on your own.",
-            code="agency_forbidden",
         )
     return principal.agency
 
@@ -72,12 +70,10 @@ def resolve_agency(principal: Principal, request: Request, *named: str | None) -
 def _agreed(mentioned: list[str]) -> str | None:
     distinct = sorted(set(mentioned))
     if len(distinct) > 1:
-        raise CortexError(
+        raise AgencyConflict(
             f"The request names several agencies: {', '.join(map(repr, distinct))}.",
             remediation="Name one agency, once: in the path, the body or `?agency=`, not "
             "different ones in several places.",
-            code="agency_conflict",
-            status=422,
             extra={"agencies": distinct},
         )
     return distinct[0] if distinct else None
@@ -86,10 +82,9 @@ def _agreed(mentioned: list[str]) -> str | None:
 def require_org_wide(principal: Principal, request: Request) -> None:
     """Writes that govern every agency (the org baseline) need an org-wide admin key."""
     if not principal.all_agencies:
-        raise Forbidden(
+        raise OrgAdminRequired(
             f"{request.method} {request.url.path} changes the org baseline, which governs every "
             f"agency; this key is scoped to agency {principal.agency!r}.",
             remediation="Use an org-wide admin key (`cortex keys create --agency '*' --role "
             "admin`).",
-            code="org_admin_required",
         )

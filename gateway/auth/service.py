@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_contracts.subjects import validate_agency
 from cortex_kit.db import Database
-from cortex_kit.errors import CortexError, NotFound, Unauthorized
 from cortex_kit.logs import get_logger
 from gateway.auth import repository
 from gateway.domain.keys import (
@@ -21,6 +20,7 @@ from gateway.domain.keys import (
     parse_token,
     secret_matches,
 )
+from gateway.errors import InvalidAgency, InvalidApiKey, KeyNotFound, MissingApiKey
 
 log = get_logger("gateway.auth")
 RESERVED_AGENCY = "org"
@@ -53,7 +53,7 @@ async def authenticate(db: Database, token: str | None, cache: KeyCache) -> Prin
     """The key's principal: from the cache when it verified recently, else from the database
     (a transaction of its own, opened only then — most requests hit the cache)."""
     if not token:
-        raise Unauthorized("No API key was sent.", remediation=_REMEDY, code="missing_api_key")
+        raise MissingApiKey("No API key was sent.", remediation=_REMEDY)
     cached = cache.get(token)
     if cached is not None:
         return cached
@@ -63,11 +63,7 @@ async def authenticate(db: Database, token: str | None, cache: KeyCache) -> Prin
         async with db.session() as session:
             row = await repository.find_active(session, parsed.key_id)
     if parsed is None or row is None or not secret_matches(parsed.secret, row["secret_hash"]):
-        raise Unauthorized(
-            "The API key is malformed, unknown or revoked.",
-            remediation=_REMEDY,
-            code="invalid_api_key",
-        )
+        raise InvalidApiKey("The API key is malformed, unknown or revoked.", remediation=_REMEDY)
     principal = Principal(key_id=row["id"], role=Role(row["role"]), agency=row["agency"])
     cache.put(token, principal)
     return principal
@@ -80,20 +76,16 @@ def _valid_agency(agency: str) -> str:
 def agency_slug(agency: str) -> str:
     """A valid, non-reserved agency slug, or a 422 problem that says how to fix it."""
     if agency == RESERVED_AGENCY:
-        raise CortexError(
+        raise InvalidAgency(
             f"{RESERVED_AGENCY!r} is reserved for the org baseline policy.",
             remediation="Choose another agency slug; org-wide keys use '*'.",
-            code="invalid_agency",
-            status=422,
         )
     try:
         return validate_agency(agency)
     except ValueError as exc:
-        raise CortexError(
+        raise InvalidAgency(
             str(exc),
             remediation="Agencies are slugs: lower-case letters, digits and '-', up to 63 chars.",
-            code="invalid_agency",
-            status=422,
         ) from exc
 
 
@@ -128,10 +120,8 @@ async def revoke_key(
         or not principal.sees(row["agency"])
         or not await repository.revoke(session, key_id)
     ):
-        raise NotFound(
-            f"No active API key {key_id!r}.",
-            remediation="List keys with GET /v1/keys.",
-            code="key_not_found",
+        raise KeyNotFound(
+            f"No active API key {key_id!r}.", remediation="List keys with GET /v1/keys."
         )
     cache.clear()
     log.info("auth.key_revoked", key_id=key_id, by=principal.key_id)

@@ -2,34 +2,35 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from cortex_kit.errors import CortexError
 from cortex_kit.runtime import DbSession, get_runtime
 from gateway.auth.deps import require, resolve_agency
 from gateway.domain.keys import READ_ROLES, Principal, Role
+from gateway.errors import AGENCY_SCOPED, BatchTooLarge, InvalidEvent, gateway_responses
 from gateway.events import service
 from gateway.events.schemas import EventBatch, EventsAccepted
 from gateway.relay import relay, segment
 from gateway.state import gateway_state
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
+SCOPED = gateway_responses(*AGENCY_SCOPED)
 Sender = Annotated[Principal, Depends(require(Role.DEPLOYER))]
 Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
 Kind = Literal["change", "deployment", "incident"]
 COLLECTOR = "metrics_collector"
 
 
-@router.post("", status_code=202)
+@router.post(
+    "", status_code=202, responses=gateway_responses(BatchTooLarge, InvalidEvent, *AGENCY_SCOPED)
+)
 async def send_events(
     batch: EventBatch, request: Request, session: DbSession, caller: Sender
 ) -> EventsAccepted:
     """Accept delivery events durably; they reach the metrics within a second."""
     limit = gateway_state(request).max_events
     if len(batch.events) > limit:
-        raise CortexError(
+        raise BatchTooLarge(
             f"{len(batch.events)} events in one request; the limit is {limit}.",
             remediation=f"Split the batch into requests of at most {limit} events.",
-            code="batch_too_large",
-            status=413,
         )
     agency = resolve_agency(caller, request, batch.agency)
     return await service.accept_events(
@@ -37,7 +38,7 @@ async def send_events(
     )
 
 
-@router.get("")
+@router.get("", responses=SCOPED)
 async def list_events(
     request: Request,
     caller: Reader,
@@ -51,7 +52,7 @@ async def list_events(
     )
 
 
-@router.get("/{kind}/{event_id}")
+@router.get("/{kind}/{event_id}", responses=SCOPED)
 async def get_event(
     kind: Kind, event_id: str, request: Request, caller: Reader, agency: str | None = None
 ) -> Response:

@@ -21,9 +21,9 @@ from cortex_contracts import (
     pack,
     subject_for,
 )
-from cortex_kit.errors import CortexError
 from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
 from cortex_kit.observability import inject_context
+from gateway.errors import InvalidEvent
 from gateway.events.schemas import (
     AcceptedEvent,
     ChangeEvent,
@@ -75,11 +75,9 @@ def to_payload(
         )
     if isinstance(event, DeploymentEvent):
         if event.finished_at and event.finished_at < event.started_at:
-            raise CortexError(
+            raise InvalidEvent(
                 f"Deployment {event.id!r} finishes before it starts.",
                 remediation="Send finished_at ≥ started_at (both with a timezone).",
-                code="invalid_event",
-                status=422,
             )
         return DeploymentRecorded(
             deployment_id=event.id,

@@ -11,16 +11,18 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from gateway.auth.deps import require, resolve_agency
 from gateway.domain.keys import READ_ROLES, Principal, Role
+from gateway.errors import AGENCY_SCOPED, gateway_responses
 from gateway.relay import relay
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
+SCOPED = gateway_responses(*AGENCY_SCOPED)
 COLLECTOR = "metrics_collector"
 Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
 SettingsAdmin = Annotated[Principal, Depends(require(Role.POLICY_ADMIN))]
 Agency = Annotated[str | None, Query(description="Required only for org-wide keys.")]
 
 
-@router.get("/dora")
+@router.get("/dora", responses=SCOPED)
 async def get_dora(
     request: Request,
     caller: Reader,
@@ -37,13 +39,13 @@ async def get_dora(
     )
 
 
-@router.get("/dora/schema")
+@router.get("/dora/schema", responses=gateway_responses())
 async def get_dora_schema(request: Request, caller: Reader) -> Response:
     """The JSON Schema of the ``GET /v1/metrics/dora`` answer."""
     return await relay(request, caller, COLLECTOR, "/v1/metrics/dora/schema", caller.agency)
 
 
-@router.get("/settings")
+@router.get("/settings", responses=SCOPED)
 async def get_settings(request: Request, caller: Reader, agency: Agency = None) -> Response:
     """The agency's DORA settings (incident linking)."""
     return await relay(
@@ -51,7 +53,7 @@ async def get_settings(request: Request, caller: Reader, agency: Agency = None) 
     )
 
 
-@router.put("/settings")
+@router.put("/settings", responses=SCOPED)
 async def put_settings(request: Request, caller: SettingsAdmin, agency: Agency = None) -> Response:
     """Replace the agency's DORA settings (admin or policy-admin)."""
     return await relay(

@@ -10,15 +10,29 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from cortex_kit.errors import problem_responses
 from cortex_kit.runtime import DbSession, get_runtime
 from gateway.auth.deps import require, resolve_agency
 from gateway.domain.keys import READ_ROLES, Principal, Role
+from gateway.errors import AGENCY_SCOPED, gateway_responses
 from gateway.webhooks import service
+from gateway.webhooks.crypto import WebhookSecretUnreadable
+from gateway.webhooks.errors import (
+    WebhookPayloadError,
+    WebhookSecretNotFound,
+    WebhookSignatureMissing,
+    WebhookUnauthorized,
+)
 from gateway.webhooks.mapping import Overrides
 from gateway.webhooks.schemas import SecretIn, SecretStatus, WebhookAccepted
 from gateway.webhooks.signatures import Provider
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+SCOPED = gateway_responses(*AGENCY_SCOPED)
+# A delivery carries no API key: its signature is checked instead.
+DELIVERY = problem_responses(
+    WebhookUnauthorized, WebhookSignatureMissing, WebhookPayloadError, WebhookSecretUnreadable
+)
 SecretAdmin = Annotated[Principal, Depends(require(Role.POLICY_ADMIN))]
 Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
 AgencySlug = Annotated[
@@ -27,7 +41,7 @@ AgencySlug = Annotated[
 Name = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
 
 
-@router.put("/{provider}/secret")
+@router.put("/{provider}/secret", responses=SCOPED)
 async def set_secret(
     provider: Provider, body: SecretIn, request: Request, session: DbSession, caller: SecretAdmin
 ) -> SecretStatus:
@@ -38,7 +52,7 @@ async def set_secret(
     )
 
 
-@router.get("/{provider}/secret")
+@router.get("/{provider}/secret", responses=SCOPED)
 async def secret_status(
     provider: Provider,
     request: Request,
@@ -50,7 +64,11 @@ async def secret_status(
     return await service.secret_status(session, resolve_agency(caller, request, agency), provider)
 
 
-@router.delete("/{provider}/secret", status_code=204)
+@router.delete(
+    "/{provider}/secret",
+    status_code=204,
+    responses=gateway_responses(WebhookSecretNotFound, *AGENCY_SCOPED),
+)
 async def delete_secret(
     provider: Provider,
     request: Request,
@@ -82,7 +100,7 @@ async def _receive(
     )
 
 
-@router.post("/github", status_code=202)
+@router.post("/github", status_code=202, responses=DELIVERY)
 async def github(
     request: Request,
     session: DbSession,
@@ -97,7 +115,7 @@ async def github(
     return await _receive(Provider.GITHUB, request, session, agency, overrides)
 
 
-@router.post("/gitlab", status_code=202)
+@router.post("/gitlab", status_code=202, responses=DELIVERY)
 async def gitlab(
     request: Request,
     session: DbSession,
@@ -111,7 +129,7 @@ async def gitlab(
     return await _receive(Provider.GITLAB, request, session, agency, overrides)
 
 
-@router.post("/pagerduty", status_code=202)
+@router.post("/pagerduty", status_code=202, responses=DELIVERY)
 async def pagerduty(
     request: Request,
     session: DbSession,

@@ -11,11 +11,15 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_contracts import DeploymentSource
-from cortex_kit.errors import NotFound
 from cortex_kit.logs import get_logger
 from gateway.events.service import accept_events
 from gateway.webhooks import repository
-from gateway.webhooks.errors import WebhookPayloadError, WebhookUnauthorized
+from gateway.webhooks.errors import (
+    WebhookPayloadError,
+    WebhookSecretNotFound,
+    WebhookSignatureMissing,
+    WebhookUnauthorized,
+)
 from gateway.webhooks.mapping import Overrides, PayloadError, map_delivery
 from gateway.webhooks.schemas import SecretStatus, WebhookAccepted
 from gateway.webhooks.signatures import (
@@ -48,10 +52,9 @@ async def set_secret(
 
 async def delete_secret(session: AsyncSession, agency: str, provider: Provider, by: str) -> None:
     if not await repository.delete_secret(session, agency, provider.value):
-        raise NotFound(
+        raise WebhookSecretNotFound(
             f"No {provider.value} webhook secret for agency {agency!r}.",
             remediation=f"Set one with {_secret_path(provider)}.",
-            code="webhook_secret_not_found",
         )
     log.info("webhook.secret_deleted", agency=agency, provider=provider.value, by=by)
 
@@ -81,12 +84,12 @@ async def _verify(
         reason="not_configured" if secret is None else problem.value,
     )
     header = SIGNATURE_HEADER[provider]
-    raise WebhookUnauthorized(
+    error = WebhookSignatureMissing if problem is SignatureProblem.MISSING else WebhookUnauthorized
+    raise error(
         f"The {header} header is {'missing' if problem == 'missing_signature' else 'wrong'}.",
         remediation=f"Configure the {provider.value} webhook with the secret an admin set for "
         f"agency {agency!r} with {_secret_path(provider)} (rotate both sides together); "
         "nothing was stored.",
-        code=problem.value,
     )
 
 

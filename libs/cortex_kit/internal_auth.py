@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cortex_kit.errors import DOCS_BASE
+from cortex_kit.errors import InternalSignatureInvalid
 from cortex_kit.logs import get_logger
 from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, problem_response
 
@@ -172,20 +172,14 @@ class InternalAuthMiddleware:
 
 
 def _refusal(reason: str, path: str) -> JSONResponse:
-    code = "internal_signature_invalid"
-    body = {
-        "type": f"{DOCS_BASE}#{code}",
-        "title": "Internal signature invalid",
-        "status": 401,
-        "code": code,
-        "detail": _REASONS[reason],
-        "remediation": "Call this service through the gateway, which signs each request. A "
+    error = InternalSignatureInvalid(
+        _REASONS[reason],
+        remediation="Call this service through the gateway, which signs each request. A "
         "gateway that gets this answer has another internal secret than the service "
         "(CORTEX_<PROCESS>_INTERNAL_SECRET must be the same on every process) or a clock more "
         "than the allowed seconds apart; see docs/operations.md 'Internal trust'.",
-        "instance": path,
-    }
-    return problem_response(401, body)
+    )
+    return problem_response(error.status, error.problem(path))
 
 
 def install_internal_auth(app: FastAPI, settings: ProcessSettings) -> None:

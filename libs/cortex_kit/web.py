@@ -21,11 +21,24 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cortex_kit.db import DbFailure, classify_db_error
-from cortex_kit.errors import DOCS_BASE, CortexError, InvalidValue, UpstreamUnavailable
+from cortex_kit.errors import PROBLEM_JSON as PROBLEM_JSON  # callers import it from here
+from cortex_kit.errors import (
+    AgencyRequired,
+    CortexError,
+    HttpError,
+    InternalError,
+    InvalidPath,
+    InvalidRequest,
+    InvalidValue,
+    MethodNotAllowed,
+    NotReady,
+    PayloadTooLarge,
+    RouteNotFound,
+    UpstreamUnavailable,
+)
 from cortex_kit.logs import get_logger
 from cortex_kit.observability import HTTP_LATENCY, HTTP_REQUESTS
 
-PROBLEM_JSON = "application/problem+json"
 log = get_logger("cortex.web")
 
 
@@ -35,19 +48,8 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _problem(
-    status: int, code: str, title: str, detail: str, remediation: str, **extra: Any
-) -> JSONResponse:
-    body = {
-        "type": f"{DOCS_BASE}#{code}",
-        "title": title,
-        "status": status,
-        "code": code,
-        "detail": detail,
-        "remediation": remediation,
-        **extra,
-    }
-    return problem_response(status, body)
+def _problem(error: CortexError) -> JSONResponse:
+    return problem_response(error.status, error.problem())
 
 
 def _error_headers(exc: CortexError) -> dict[str, str] | None:
@@ -79,45 +81,45 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     errors = _clean_validation_errors(exc.errors())
     where = "; ".join(f"{'.'.join(e['loc'])}: {e['message']}" for e in errors[:5])
     return _problem(
-        422,
-        "invalid_request",
-        "Invalid request",
-        f"The request does not match the schema: {where}",
-        "Fix the fields listed in `errors`; the OpenAPI document at /openapi.json has the schema.",
-        errors=errors,
+        InvalidRequest(
+            f"The request does not match the schema: {where}",
+            remediation="Fix the fields listed in `errors`; the OpenAPI document at "
+            "/openapi.json has the schema.",
+            extra={"errors": errors},
+        )
     )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if isinstance(exc, PayloadTooLarge):
+    if isinstance(exc, BodyOverLimit):
         return _too_large(request.url.path, exc.limit_bytes)
     if exc.status_code == 404:
         return _problem(
-            404,
-            "route_not_found",
-            "Not found",
-            f"No route {request.url.path}.",
-            "Check the path against the API reference (/docs).",
+            RouteNotFound(
+                f"No route {request.url.path}.",
+                remediation="Check the path against the API reference (/docs).",
+            )
         )
     if exc.status_code == 405:
         allowed = _allowed_methods(request)
         response = _problem(
-            405,
-            "method_not_allowed",
-            "Method not allowed",
-            f"{request.method} is not allowed on {request.url.path}.",
-            f"Use one of: {', '.join(allowed)}." if allowed else "See the API reference.",
-            allowed_methods=allowed,
+            MethodNotAllowed(
+                f"{request.method} is not allowed on {request.url.path}.",
+                remediation=f"Use one of: {', '.join(allowed)}."
+                if allowed
+                else "See the API reference.",
+                extra={"allowed_methods": allowed},
+            )
         )
         response.headers["Allow"] = ", ".join(allowed)
         return response
     return _problem(
-        exc.status_code,
-        "http_error",
-        "HTTP error",
-        str(exc.detail),
-        "See the API reference for this endpoint.",
+        HttpError(
+            exc.status_code,
+            str(exc.detail),
+            remediation="See the API reference for this endpoint.",
+        )
     )
 
 
@@ -170,11 +172,11 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 def _internal_error(request: Request, exc: Exception) -> Response:
     log.exception("http.unhandled_error", path=request.url.path, error=type(exc).__name__)
     return _problem(
-        500,
-        "internal_error",
-        "Internal error",
-        "The server failed to handle this request; it has been logged.",
-        "Retry later; if it persists, report it with the X-Request-ID header of this response.",
+        InternalError(
+            "The server failed to handle this request; it has been logged.",
+            remediation="Retry later; if it persists, report it with the X-Request-ID header "
+            "of this response.",
+        )
     )
 
 
@@ -198,7 +200,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-class PayloadTooLarge(StarletteHTTPException):
+class BodyOverLimit(StarletteHTTPException):
     """A request body over its route's limit (raised while the body is read)."""
 
     def __init__(self, limit_bytes: int) -> None:
@@ -208,22 +210,20 @@ class PayloadTooLarge(StarletteHTTPException):
 
 def _too_large(path: str, limit_bytes: int) -> JSONResponse:
     return _problem(
-        413,
-        "payload_too_large",
-        "Payload too large",
-        f"The request body for {path} is larger than its limit of {limit_bytes} bytes.",
-        "Send a smaller body: split batches into several requests.",
-        limit_bytes=limit_bytes,
+        PayloadTooLarge(
+            f"The request body for {path} is larger than its limit of {limit_bytes} bytes.",
+            remediation="Send a smaller body: split batches into several requests.",
+            extra={"limit_bytes": limit_bytes},
+        )
     )
 
 
 def _invalid_path(path: str) -> JSONResponse:
     return _problem(
-        400,
-        "invalid_path",
-        "Invalid path",
-        "The path contains control characters (such as %00 or %0A), which no id may hold.",
-        "Remove control characters from the ids in the path.",
+        InvalidPath(
+            "The path contains control characters (such as %00 or %0A), which no id may hold.",
+            remediation="Remove control characters from the ids in the path.",
+        )
     )
 
 
@@ -273,7 +273,7 @@ def _counting(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
-                raise PayloadTooLarge(limit)
+                raise BodyOverLimit(limit)
         return message
 
     return counted
@@ -367,12 +367,12 @@ def install_health(app: FastAPI, readiness: Readiness) -> None:
         failures = await readiness.evaluate()
         if failures:
             return _problem(
-                503,
-                "not_ready",
-                "Not ready",
-                "; ".join(f"{k}: {v}" for k, v in failures.items()),
-                "Check that PostgreSQL and NATS are reachable and migrations applied.",
-                checks=dict.fromkeys(failures, "fail"),
+                NotReady(
+                    "; ".join(f"{k}: {v}" for k, v in failures.items()),
+                    remediation="Check that PostgreSQL and NATS are reachable and migrations "
+                    "applied.",
+                    extra={"checks": dict.fromkeys(failures, "fail")},
+                )
             )
         return JSONResponse({"status": "ready", "checks": dict.fromkeys(readiness.checks, "ok")})
 
@@ -393,10 +393,9 @@ def caller_agency(request: Request) -> str:
 
 def _require_agency(agency: str | None) -> str:
     if not agency:
-        raise CortexError(
+        raise AgencyRequired(
             f"The {AGENCY_HEADER} header is missing.",
             remediation="Call the service through the gateway, which sets the caller's agency.",
-            code="agency_required",
         )
     return agency
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cortex_kit.errors import CortexError
+from cortex_kit.errors import AgencyForbidden, AgencyRequired, Conflict, CortexError, NotFound
 from policy_engine.domain.loader import Issue
 
 
@@ -54,3 +54,56 @@ class PolicyLoosensParent(PolicyError):
             remediation="A child layer may only tighten: remove or tighten each listed value.",
             extra={"issues": issues_json(issues)},
         )
+
+
+class PolicyCompileFailed(PolicyError):
+    """The merged policy does not compile; nothing was published."""
+
+    code = "policy_compile_failed"
+    title = "Policy does not compile"
+
+
+class PolicyNotFound(NotFound):
+    code = "policy_not_found"
+
+
+class DecisionNotFound(NotFound):
+    code = "decision_not_found"
+
+
+class ReservationNotFound(NotFound):
+    """No open budget reservation for the decision whose usage is reported."""
+
+    code = "reservation_not_found"
+
+
+class WizardStepNotFound(NotFound):
+    code = "wizard_step_not_found"
+
+
+class WizardIncomplete(Conflict):
+    code = "wizard_incomplete"
+    title = "Wizard incomplete"
+    extra_schema = {"missing_steps": {"type": "array", "items": {"type": "string"}}}
+
+
+class UnsupportedMediaType(CortexError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
+class InvalidEncoding(CortexError):
+    code = "invalid_encoding"
+    title = "Invalid encoding"
+
+
+AGENCY: tuple[type[CortexError], ...] = (AgencyRequired, AgencyForbidden)
+"""What a route for one agency (``/v1/agencies/{agency}/...``) may answer."""
+
+PUBLISHED: tuple[type[CortexError], ...] = (
+    PolicyInvalidError,
+    PolicyLoosensParent,
+    PolicyCompileFailed,
+)
+"""What publishing a policy version may refuse (nothing is published then)."""

@@ -9,10 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import TypeAdapter
 
+from cortex_kit.errors import AgencyRequired, problem_responses
 from cortex_kit.runtime import DbSession, get_runtime
 from cortex_kit.web import PRINCIPAL_HEADER, CallerAgency
 from metrics_collector.commit_hooks import after_commit
 from metrics_collector.dora import service
+from metrics_collector.dora.errors import InvalidTime, InvalidWindow, UnknownBucket, WindowTooLarge
 from metrics_collector.dora.schemas import DoraResponse, DoraSettings, DoraSettingsIn
 from metrics_collector.dora.service import DoraFeature
 
@@ -26,7 +28,13 @@ def feature(request: Request) -> DoraFeature:
     return found
 
 
-@router.get("/dora", response_model=DoraResponse)
+@router.get(
+    "/dora",
+    response_model=DoraResponse,
+    responses=problem_responses(
+        AgencyRequired, InvalidTime, UnknownBucket, InvalidWindow, WindowTooLarge
+    ),
+)
 async def get_dora(
     request: Request,
     agency: CallerAgency,
@@ -54,18 +62,18 @@ async def get_dora(
     return Response(json.dumps(report, allow_nan=False), media_type="application/json")
 
 
-@router.get("/dora/schema")
+@router.get("/dora/schema", responses=problem_responses())
 async def dora_schema() -> dict[str, Any]:
     """The JSON Schema of the ``GET /v1/metrics/dora`` answer."""
     return _SCHEMA.json_schema()
 
 
-@router.get("/settings")
+@router.get("/settings", responses=problem_responses(AgencyRequired))
 async def get_settings(session: DbSession, agency: CallerAgency) -> DoraSettings:
     return await service.get_settings(session, agency)
 
 
-@router.put("/settings")
+@router.put("/settings", responses=problem_responses(AgencyRequired))
 async def put_settings(
     body: DoraSettingsIn,
     request: Request,

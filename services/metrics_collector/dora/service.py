@@ -14,7 +14,7 @@ from metrics_collector.domain.dora import DoraInputError, TrendBucket, Window, c
 from metrics_collector.domain.dora_commits import SliceKey
 from metrics_collector.dora import repository
 from metrics_collector.dora.cache import DoraCache
-from metrics_collector.dora.errors import DoraQueryError
+from metrics_collector.dora.errors import InvalidTime, InvalidWindow, UnknownBucket, WindowTooLarge
 from metrics_collector.dora.schemas import DoraResponse, DoraSettings, DoraSettingsIn
 
 DEFAULT_DAYS = 30
@@ -54,11 +54,10 @@ def _time(name: str, raw: str) -> datetime:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise DoraQueryError(
+        raise InvalidTime(
             f"`{name}` is not a date or a time with a timezone: {raw!r}.",
             remediation=f"Send `{name}` as 2025-03-03 (midnight UTC) or as an RFC 3339 time "
             "with Z or an offset, e.g. 2025-03-03T10:00:00Z.",
-            code="invalid_time",
         )
     return moment
 
@@ -69,10 +68,9 @@ def _bucket(raw: str | None) -> TrendBucket | None:
     try:
         return TrendBucket(raw)
     except ValueError:
-        raise DoraQueryError(
+        raise UnknownBucket(
             f"Unknown bucket {raw!r}.",
             remediation="Use bucket=day, week or month, or leave it out for no trend.",
-            code="unknown_bucket",
         ) from None
 
 
@@ -90,19 +88,17 @@ def parse_query(
     until = _time("to", end) if end else now
     since = _time("from", start) if start else until - timedelta(days=DEFAULT_DAYS)
     if since >= until:
-        raise DoraQueryError(
+        raise InvalidWindow(
             f"The window is empty: from {since.isoformat()} is not before to {until.isoformat()}.",
             remediation="Send `from` earlier than `to` (the window is [from, to)).",
-            code="invalid_window",
             extra={"from": since.isoformat(), "to": until.isoformat()},
         )
     if until - since > timedelta(days=max_days):
-        raise DoraQueryError(
+        raise WindowTooLarge(
             f"The window spans {(until - since) / timedelta(days=1):.1f} days; "
             f"the limit is {max_days}.",
             remediation=f"Ask for at most {max_days} days at a time (several queries for "
             "longer histories).",
-            code="window_too_large",
             extra={"max_days": max_days},
         )
     env = environment if environment is not None else DEFAULT_ENVIRONMENT
@@ -130,8 +126,8 @@ async def dora_report(cache: DoraCache, agency: str, query: DoraQuery) -> DoraRe
         # Snapshots are immutable: a large query may run in a thread, the loop stays responsive.
         report = compute() if len(keys) <= _INLINE_SLICES else await asyncio.to_thread(compute)
     except DoraInputError as exc:
-        raise DoraQueryError(
-            str(exc), remediation="Use a shorter window or a coarser bucket.", code="invalid_window"
+        raise InvalidWindow(
+            str(exc), remediation="Use a shorter window or a coarser bucket."
         ) from exc
     stale = entry.stale(query.wants)
     return cast(DoraResponse, {"agency": agency, "stale_slices": stale, **report})

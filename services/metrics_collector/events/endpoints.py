@@ -2,15 +2,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from cortex_kit.errors import AgencyRequired, problem_responses
 from cortex_kit.runtime import DbSession
 from cortex_kit.web import CallerAgency
 from metrics_collector.events import service
+from metrics_collector.events.errors import EventNotFound
 from metrics_collector.events.schemas import EventKind, StoredEvent, StoredEventList
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 
-@router.get("")
+@router.get("", responses=problem_responses(AgencyRequired))
 async def list_events(
     session: DbSession,
     agency: CallerAgency,
@@ -21,7 +23,7 @@ async def list_events(
     return StoredEventList(items=[StoredEvent.model_validate(r) for r in rows])
 
 
-@router.get("/{kind}/{event_id}")
+@router.get("/{kind}/{event_id}", responses=problem_responses(AgencyRequired, EventNotFound))
 async def get_event(
     session: DbSession, agency: CallerAgency, kind: EventKind, event_id: str
 ) -> StoredEvent:

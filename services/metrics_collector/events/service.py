@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cortex_kit.errors import NotFound
 from cortex_kit.logs import get_logger
 from cortex_kit.messaging.consumer import Delivery
 from metrics_collector.domain.facts import DeliveryFact, merge_versions
 from metrics_collector.events import repository
 from metrics_collector.events.decoding import EVENT_DATA_ERRORS, received_facts, reject_fact
+from metrics_collector.events.errors import EventNotFound
 from metrics_collector.events.repository import Identity
 
 log = get_logger("metrics_collector.events")
@@ -89,11 +89,10 @@ async def _store(session: AsyncSession, facts: Sequence[DeliveryFact]) -> list[D
 async def get_event(session: AsyncSession, agency: str, kind: str, event_id: str) -> dict[str, Any]:
     row = await repository.get_fact(session, agency, kind, event_id)
     if row is None:
-        raise NotFound(
+        raise EventNotFound(
             f"No {kind} event {event_id!r} in agency {agency!r}.",
             remediation="Events are visible within a second of being accepted; check the id, "
             "the kind and the agency of your API key.",
-            code="event_not_found",
         )
     return row
 

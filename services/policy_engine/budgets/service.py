@@ -13,7 +13,6 @@ from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_contracts import BudgetThresholdCrossed, pack, subject_for
-from cortex_kit.errors import NotFound
 from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
 from cortex_kit.observability import inject_context
 from policy_engine.budgets import repository
@@ -22,6 +21,7 @@ from policy_engine.domain.budget import WindowChange, crossings, exact
 from policy_engine.domain.compiler import BudgetLimit
 from policy_engine.domain.decision import BudgetAlert
 from policy_engine.domain.evaluator import BudgetUsage
+from policy_engine.errors import ReservationNotFound
 from policy_engine.models import messaging
 
 BUDGET_USED = Gauge(
@@ -234,11 +234,10 @@ async def settle(
         session, agency, decision_id, Decimal(str(usd)), tokens
     )
     if row is None:
-        raise NotFound(
+        raise ReservationNotFound(
             f"No open budget reservation for decision {decision_id!r}.",
             remediation="Report usage once, for a decision of your agency that reserved budget "
             "(an allowed action with an estimated cost).",
-            code="reservation_not_found",
         )
     agent_id = str(row["agent_id"])
     delta_usd = Decimal(str(usd)) - Decimal(str(row["reserved_usd"]))

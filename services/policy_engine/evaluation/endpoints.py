@@ -8,11 +8,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from cortex_kit.errors import NotFound
+from cortex_kit.errors import AgencyForbidden, AgencyRequired, problem_responses
 from cortex_kit.runtime import DbSession, get_runtime
 from cortex_kit.web import AGENCY_HEADER, CallerAgency, caller_agency
 from policy_engine.budgets import service as budgets
+from policy_engine.errors import (
+    DecisionNotFound,
+    PolicyInvalidError,
+    PolicyLoosensParent,
+    ReservationNotFound,
+)
 from policy_engine.evaluation import repository, service
+from policy_engine.evaluation.decision_log import DecisionLogUnavailable
 from policy_engine.evaluation.rendering import (
     REQUEST_SCHEMA,
     parse_json_body,
@@ -27,6 +34,7 @@ from policy_engine.evaluation.schemas import (
 from policy_engine.evaluation.service import Authorizer
 from policy_engine.evaluation.simulate import simulate
 from policy_engine.policies.endpoints import agency_target
+from policy_engine.policies.parsing import LIMIT_ERRORS
 
 router = APIRouter(tags=["authorize"])
 JSON = "application/json"
@@ -41,6 +49,7 @@ def authorizer(request: Request) -> Authorizer:
 @router.post(
     "/v1/authorize",
     response_model=AuthorizeResponse,
+    responses=problem_responses(AgencyRequired, DecisionLogUnavailable),
     openapi_extra={
         "requestBody": {"required": True, "content": {JSON: {"schema": REQUEST_SCHEMA}}},
         "parameters": [{"name": AGENCY_HEADER, "in": "header", "schema": {"type": "string"}}],
@@ -59,7 +68,10 @@ async def authorize(request: Request) -> Response:
     return Response(render_authorization(answer), media_type=JSON)
 
 
-@router.post("/v1/decisions/{decision_id}/usage")
+@router.post(
+    "/v1/decisions/{decision_id}/usage",
+    responses=problem_responses(AgencyRequired, ReservationNotFound),
+)
 async def report_usage(
     decision_id: str,
     body: UsageReport,
@@ -82,7 +94,7 @@ async def report_usage(
     )
 
 
-@router.get("/v1/decisions")
+@router.get("/v1/decisions", responses=problem_responses(AgencyRequired))
 async def list_decisions(
     session: DbSession,
     agency: CallerAgency,
@@ -94,16 +106,17 @@ async def list_decisions(
     return {"items": [_public(r) for r in rows]}
 
 
-@router.get("/v1/decisions/{decision_id}")
+@router.get(
+    "/v1/decisions/{decision_id}", responses=problem_responses(AgencyRequired, DecisionNotFound)
+)
 async def get_decision(
     decision_id: str, session: DbSession, agency: CallerAgency
 ) -> dict[str, Any]:
     row = await repository.get(session, agency, decision_id)
     if row is None:
-        raise NotFound(
+        raise DecisionNotFound(
             f"No decision {decision_id!r} in agency {agency!r}.",
             remediation="Decisions are recorded within a fraction of a second; check the id.",
-            code="decision_not_found",
         )
     return _public(row)
 
@@ -112,7 +125,12 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "created_at": row["created_at"].isoformat()}
 
 
-@router.post("/v1/agencies/{agency}/policy/simulate")
+@router.post(
+    "/v1/agencies/{agency}/policy/simulate",
+    responses=problem_responses(
+        AgencyRequired, AgencyForbidden, PolicyInvalidError, PolicyLoosensParent, *LIMIT_ERRORS
+    ),
+)
 async def simulate_policy(
     agency: str, body: SimulateRequest, session: DbSession, caller: CallerAgency
 ) -> dict[str, Any]:

@@ -6,14 +6,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
-from cortex_kit.errors import CortexError
+from cortex_kit.errors import AgencyForbidden, CortexError, problem_responses
 from cortex_kit.runtime import DbSession, RuntimeDep
 from cortex_kit.web import PRINCIPAL_HEADER, CallerAgency
 from policy_engine.domain.parse_limits import DEFAULT_LIMITS, LimitExceeded, ParseLimits
 from policy_engine.domain.schema import policy_json_schema
-from policy_engine.errors import PolicyInvalidError
+from policy_engine.errors import (
+    AGENCY,
+    PUBLISHED,
+    InvalidEncoding,
+    PolicyInvalidError,
+    PolicyNotFound,
+    UnsupportedMediaType,
+)
 from policy_engine.policies import service
-from policy_engine.policies.parsing import limit_error
+from policy_engine.policies.parsing import LIMIT_ERRORS, limit_error
 from policy_engine.policies.schemas import (
     PolicyHistory,
     PolicyVersionInfo,
@@ -28,6 +35,7 @@ router = APIRouter(tags=["policies"])
 Team = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Author = Annotated[str, Header(alias=PRINCIPAL_HEADER)]
 PolicyText = Annotated[str, Body(media_type="application/yaml")]
+TEXT: tuple[type[CortexError], ...] = (UnsupportedMediaType, InvalidEncoding, *LIMIT_ERRORS)
 
 
 def _content_type(request: Request) -> ContentType:
@@ -36,11 +44,9 @@ def _content_type(request: Request) -> ContentType:
         return "json"
     if media in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain", ""):
         return "yaml"
-    raise CortexError(
+    raise UnsupportedMediaType(
         f"Unsupported content type {media!r}.",
         remediation="Send the policy as application/yaml or application/json.",
-        code="unsupported_media_type",
-        status=415,
     )
 
 
@@ -88,32 +94,30 @@ async def _text(request: Request, limits: ParseLimits) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise CortexError(
-            "The policy is not valid UTF-8.",
-            remediation="Save the file as UTF-8.",
-            code="invalid_encoding",
+        raise InvalidEncoding(
+            "The policy is not valid UTF-8.", remediation="Save the file as UTF-8."
         ) from None
 
 
 def agency_target(agency: str, caller: str, team: str | None) -> Target:
     if agency != caller:
-        raise CortexError(
+        raise AgencyForbidden(
             f"This call is authorised for agency {caller!r}, not {agency!r}.",
             remediation="Use a key of that agency.",
-            code="agency_forbidden",
-            status=403,
         )
     return Target("team", agency, team) if team else Target("agency", agency)
 
 
-@router.get("/v1/policies/schema")
+@router.get("/v1/policies/schema", responses=problem_responses())
 async def schema() -> dict[str, Any]:
     """JSON Schema of the AIPolicy document."""
     return policy_json_schema()
 
 
 @router.post(
-    "/v1/policies/validate", openapi_extra={"requestBody": {"content": {"application/yaml": {}}}}
+    "/v1/policies/validate",
+    openapi_extra={"requestBody": {"content": {"application/yaml": {}}}},
+    responses=problem_responses(*TEXT),
 )
 async def validate(request: Request, limits: Limits) -> ValidationResult:
     """Validate a policy without publishing it: every problem with line, column and fix."""
@@ -146,7 +150,11 @@ async def _publish(
     )
 
 
-@router.put("/v1/agencies/{agency}/policy", response_model=PolicyVersionOut)
+@router.put(
+    "/v1/agencies/{agency}/policy",
+    response_model=PolicyVersionOut,
+    responses=problem_responses(*AGENCY, *TEXT, *PUBLISHED),
+)
 async def publish_agency_policy(
     agency: str,
     request: Request,
@@ -163,7 +171,11 @@ async def publish_agency_policy(
     )
 
 
-@router.put("/v1/org/policy", response_model=PolicyVersionOut)
+@router.put(
+    "/v1/org/policy",
+    response_model=PolicyVersionOut,
+    responses=problem_responses(*TEXT, *PUBLISHED),
+)
 async def publish_org_policy(
     request: Request,
     session: DbSession,
@@ -174,7 +186,7 @@ async def publish_org_policy(
     return await _publish(request, session, rt, Target("org"), author, message)
 
 
-@router.get("/v1/agencies/{agency}/policy")
+@router.get("/v1/agencies/{agency}/policy", responses=problem_responses(*AGENCY, PolicyNotFound))
 async def get_policy(
     agency: str,
     session: DbSession,
@@ -186,7 +198,7 @@ async def get_policy(
     return PolicyVersionOut.model_validate(row)
 
 
-@router.get("/v1/org/policy")
+@router.get("/v1/org/policy", responses=problem_responses(PolicyNotFound))
 async def get_org_policy(
     session: DbSession, version: Annotated[int | None, Query(ge=1)] = None
 ) -> PolicyVersionOut:
@@ -195,7 +207,7 @@ async def get_org_policy(
     )
 
 
-@router.get("/v1/agencies/{agency}/policy/versions")
+@router.get("/v1/agencies/{agency}/policy/versions", responses=problem_responses(*AGENCY))
 async def policy_versions(
     agency: str,
     session: DbSession,
@@ -210,7 +222,7 @@ async def policy_versions(
     )
 
 
-@router.get("/v1/org/policy/versions")
+@router.get("/v1/org/policy/versions", responses=problem_responses())
 async def org_policy_versions(
     session: DbSession, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> PolicyHistory:
@@ -218,7 +230,9 @@ async def org_policy_versions(
     return PolicyHistory(scope="org", items=[PolicyVersionInfo.model_validate(r) for r in rows])
 
 
-@router.get("/v1/agencies/{agency}/policy/diff")
+@router.get(
+    "/v1/agencies/{agency}/policy/diff", responses=problem_responses(*AGENCY, PolicyNotFound)
+)
 async def policy_diff(
     agency: str,
     session: DbSession,
@@ -233,7 +247,11 @@ async def policy_diff(
     )
 
 
-@router.post("/v1/agencies/{agency}/policy/rollback", status_code=201)
+@router.post(
+    "/v1/agencies/{agency}/policy/rollback",
+    status_code=201,
+    responses=problem_responses(*AGENCY, PolicyNotFound, *LIMIT_ERRORS, *PUBLISHED),
+)
 async def rollback_policy(
     agency: str,
     body: RollbackRequest,
@@ -256,7 +274,11 @@ async def rollback_policy(
     return PolicyVersionOut.model_validate({**row, "created": True})
 
 
-@router.post("/v1/org/policy/rollback", status_code=201)
+@router.post(
+    "/v1/org/policy/rollback",
+    status_code=201,
+    responses=problem_responses(PolicyNotFound, *LIMIT_ERRORS, *PUBLISHED),
+)
 async def rollback_org_policy(
     body: RollbackRequest, session: DbSession, rt: RuntimeDep, author: Author
 ) -> PolicyVersionOut:
@@ -272,7 +294,9 @@ async def rollback_org_policy(
     return PolicyVersionOut.model_validate({**row, "created": True})
 
 
-@router.get("/v1/agencies/{agency}/policy/effective")
+@router.get(
+    "/v1/agencies/{agency}/policy/effective", responses=problem_responses(*AGENCY, PolicyNotFound)
+)
 async def effective_policy(
     agency: str, session: DbSession, caller: CallerAgency, team: Team = None
 ) -> dict[str, Any]:

@@ -74,6 +74,10 @@ _ERRORS: dict[LimitName, type[PolicyLimitError]] = {
 }
 
 
+LIMIT_ERRORS: tuple[type[PolicyLimitError], ...] = tuple(_ERRORS.values())
+"""What parsing a policy text or a JSON body may refuse (413 or 422, the limit named)."""
+
+
 def limit_error(exc: LimitExceeded, what: str = "policy") -> PolicyLimitError:
     return _ERRORS[exc.limit](exc, what)
 

@@ -12,7 +12,6 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_contracts import PolicyLayer, PolicyPublished, pack, subject_for
-from cortex_kit.errors import NotFound
 from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
 from cortex_kit.observability import inject_context
 from policy_engine.domain.compiler import CompiledPolicy, compile_policy
@@ -22,7 +21,12 @@ from policy_engine.domain.inheritance import Layer, check_overlay, governs, merg
 from policy_engine.domain.loader import Issue, SourceMap
 from policy_engine.domain.parse_limits import DEFAULT_LIMITS, ParseLimits
 from policy_engine.domain.schema import LayerName, PolicyDocument
-from policy_engine.errors import PolicyError, PolicyInvalidError, PolicyLoosensParent
+from policy_engine.errors import (
+    PolicyCompileFailed,
+    PolicyInvalidError,
+    PolicyLoosensParent,
+    PolicyNotFound,
+)
 from policy_engine.policies import repository
 from policy_engine.policies.parsing import ContentType as ContentType
 from policy_engine.policies.parsing import parse_text
@@ -131,10 +135,9 @@ def _compile_check(layers: list[Layer]) -> None:
     try:
         compile_policy(merge(layers))
     except Exception as exc:  # a policy that does not compile is never published
-        raise PolicyError(
+        raise PolicyCompileFailed(
             f"The effective policy does not compile: {type(exc).__name__}: {exc}",
             remediation="Fix the reported value; nothing was published.",
-            code="policy_compile_failed",
         ) from exc
 
 
@@ -201,13 +204,12 @@ async def _announce(
     await add_to_outbox(session, outbox, [PendingEvent(subject_for(event, agency), envelope)])
 
 
-def not_found(target: Target, version: int | None = None) -> NotFound:
+def not_found(target: Target, version: int | None = None) -> PolicyNotFound:
     what = f"version {version} of " if version else ""
-    return NotFound(
+    return PolicyNotFound(
         f"No {what}policy published for {target.scope}.",
         remediation="Publish one with `cortex policy apply -f policy.yaml` (or the wizard); "
         "list versions with `cortex policy history`.",
-        code="policy_not_found",
     )
 
 

@@ -6,12 +6,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 
+from cortex_kit.errors import problem_responses
 from cortex_kit.runtime import DbSession, RuntimeDep
 from cortex_kit.web import PRINCIPAL_HEADER, CallerAgency
-from policy_engine.policies.endpoints import Limits, agency_target, parse_limits, read_body
-from policy_engine.policies.parsing import parse_json_body
+from policy_engine.errors import AGENCY, PUBLISHED, WizardIncomplete, WizardStepNotFound
+from policy_engine.policies.endpoints import (
+    Limits,
+    agency_target,
+    parse_limits,
+    read_body,
+)
+from policy_engine.policies.parsing import LIMIT_ERRORS, BodyInvalid, parse_json_body
 from policy_engine.policies.schemas import PolicyVersionOut
 from policy_engine.wizard import service
+from policy_engine.wizard.service import WizardStepInvalid, WizardStepLoosensParent
 
 router = APIRouter(prefix="/v1/agencies/{agency}/wizard", tags=["wizard"])
 STEP_BODY = {
@@ -23,14 +31,25 @@ STEP_BODY = {
 }
 
 
-@router.get("")
+@router.get("", responses=problem_responses(*AGENCY))
 async def wizard_state(agency: str, session: DbSession, caller: CallerAgency) -> dict[str, Any]:
     """Every step with its schema, answers and completion, the next step, a policy preview."""
     agency_target(agency, caller, None)
     return await service.state(session, agency)
 
 
-@router.put("/{step}", openapi_extra=STEP_BODY)
+@router.put(
+    "/{step}",
+    openapi_extra=STEP_BODY,
+    responses=problem_responses(
+        *AGENCY,
+        WizardStepNotFound,
+        WizardStepInvalid,
+        WizardStepLoosensParent,
+        BodyInvalid,
+        *LIMIT_ERRORS,
+    ),
+)
 async def answer_step(
     agency: str,
     step: str,
@@ -46,7 +65,19 @@ async def answer_step(
     return await service.answer(session, agency, step, body, limits=limits)
 
 
-@router.post("/publish", response_model=PolicyVersionOut, status_code=201)
+@router.post(
+    "/publish",
+    response_model=PolicyVersionOut,
+    status_code=201,
+    responses=problem_responses(
+        *AGENCY,
+        WizardIncomplete,
+        WizardStepInvalid,
+        WizardStepLoosensParent,
+        *LIMIT_ERRORS,
+        *PUBLISHED,
+    ),
+)
 async def publish(
     agency: str,
     session: DbSession,

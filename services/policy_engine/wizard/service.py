@@ -16,13 +16,12 @@ from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cortex_kit.errors import Conflict, NotFound
 from policy_engine.domain.inheritance import check_overlay, merge
 from policy_engine.domain.loader import Issue, Path, PolicyInvalid, parse_path, parse_policy
 from policy_engine.domain.parse_limits import DEFAULT_LIMITS, LimitExceeded, ParseLimits
 from policy_engine.domain.schema import PolicyDocument
 from policy_engine.domain.wizard import STEP_ORDER, STEPS, build_document, json_pointer, step_field
-from policy_engine.errors import PolicyError
+from policy_engine.errors import PolicyError, WizardIncomplete, WizardStepNotFound
 from policy_engine.policies import service as policies
 from policy_engine.policies.parsing import limit_error
 from policy_engine.policies.service import Target
@@ -102,11 +101,9 @@ async def state(session: AsyncSession, agency: str) -> dict[str, Any]:
     }
 
 
-def _unknown_step(step: str) -> NotFound:
-    return NotFound(
-        f"No wizard step {step!r}.",
-        remediation=f"Steps are: {', '.join(STEP_ORDER)}.",
-        code="wizard_step_not_found",
+def _unknown_step(step: str) -> WizardStepNotFound:
+    return WizardStepNotFound(
+        f"No wizard step {step!r}.", remediation=f"Steps are: {', '.join(STEP_ORDER)}."
     )
 
 
@@ -190,10 +187,9 @@ async def publish(
     completed = set(row["completed_steps"]) if row else set()
     missing = [n for n in STEP_ORDER if n not in completed]
     if row is None or missing:
-        raise Conflict(
+        raise WizardIncomplete(
             f"The wizard is not finished: {', '.join(missing)} still to answer.",
             remediation="PUT the answers of each missing step, then publish again.",
-            code="wizard_incomplete",
             extra={"missing_steps": missing},
         )
     # The parent may have been tightened since a step was saved: say which answer to change.

@@ -1,0 +1,86 @@
+"""The gateway's errors (one class per code) and the problem answers its routes declare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cortex_kit.errors import (
+    AgencyForbidden,
+    AgencyRequired,
+    CortexError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    problem_responses,
+)
+
+
+class MissingApiKey(Unauthorized):
+    code = "missing_api_key"
+    title = "API key missing"
+
+
+class InvalidApiKey(Unauthorized):
+    code = "invalid_api_key"
+    title = "API key invalid"
+
+
+class RoleForbidden(Forbidden):
+    """The key's role may not call this route."""
+
+    code = "role_forbidden"
+    extra_schema = {"required_roles": {"type": "array", "items": {"type": "string"}}}
+
+
+class OrgAdminRequired(Forbidden):
+    """A write that governs every agency, with a key scoped to one."""
+
+    code = "org_admin_required"
+
+
+class AgencyConflict(CortexError):
+    """The request names different agencies in different places."""
+
+    status = 422
+    code = "agency_conflict"
+    title = "Conflicting agencies"
+    extra_schema = {"agencies": {"type": "array", "items": {"type": "string"}}}
+
+
+class InvalidAgency(CortexError):
+    status = 422
+    code = "invalid_agency"
+    title = "Invalid agency"
+
+
+class KeyNotFound(NotFound):
+    code = "key_not_found"
+
+
+class InvalidEvent(CortexError):
+    status = 422
+    code = "invalid_event"
+    title = "Invalid event"
+
+
+class BatchTooLarge(CortexError):
+    status = 413
+    code = "batch_too_large"
+    title = "Batch too large"
+
+
+AUTHENTICATED: tuple[type[CortexError], ...] = (MissingApiKey, InvalidApiKey, RoleForbidden)
+"""What every route that takes an API key may answer."""
+
+AGENCY_SCOPED: tuple[type[CortexError], ...] = (
+    AgencyRequired,
+    AgencyForbidden,
+    AgencyConflict,
+    InvalidAgency,
+)
+"""What a route that resolves the agency it acts on (``resolve_agency``) may answer."""
+
+
+def gateway_responses(*errors: type[CortexError]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of an authenticated gateway route that may also raise ``errors``."""
+    return problem_responses(*AUTHENTICATED, *errors)
