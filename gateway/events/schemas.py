@@ -51,6 +51,16 @@ class DeploymentEvent(_Event):
     )
     fixes_incident: Reference = ""
     rollback_of: Reference = ""
+    head_commit: Annotated[str, Field(pattern=r"^([0-9a-fA-F]{7,64})?$")] = Field(
+        default="",
+        description="The commit deployed; without commit_shas the commit set is the range "
+        "from the previous successful deployment's head to it.",
+    )
+    ships_no_commits: bool = Field(
+        default=False,
+        description="True for a deployment that ships no commits (config-only); an empty "
+        "commit_shas means 'infer the commit set'.",
+    )
 
 
 class IncidentEvent(_Event):
@@ -63,6 +73,12 @@ class IncidentEvent(_Event):
     severity: Annotated[StorableText, Field(max_length=50)] = ""
     caused_by_deployment: Reference = ""
     caused_by_commit: Annotated[IdentifierText, Field(max_length=64)] = ""
+    reopened_at: AwareDatetime | None = Field(
+        default=None, description="Last reopen; later than resolved_at means open again."
+    )
+    reported_at: AwareDatetime | None = Field(
+        default=None, description="When the source reported this state (latest severity wins)."
+    )
 
 
 DeliveryEvent = Annotated[

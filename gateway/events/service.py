@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -38,6 +39,8 @@ SOURCE = "gateway"
 # Bounded so that a message stays far below NATS's 1 MiB default payload limit.
 BATCH_MAX_EVENTS = 500
 BATCH_MAX_BYTES = 256 * 1024
+# Namespace of the envelope ids derived from a provider's delivery id.
+_DELIVERIES = uuid.UUID("6f1f4c52-2a43-4d1c-9a55-0d3c7f0b8e21")
 _STATUS = {
     "succeeded": DeploymentStatus.DEPLOYMENT_STATUS_SUCCEEDED,
     "failed": DeploymentStatus.DEPLOYMENT_STATUS_FAILED,
@@ -79,6 +82,11 @@ def to_payload(
                 f"Deployment {event.id!r} finishes before it starts.",
                 remediation="Send finished_at ≥ started_at (both with a timezone).",
             )
+        if event.ships_no_commits and event.commit_shas:
+            raise InvalidEvent(
+                f"Deployment {event.id!r} lists commit_shas and says it ships no commits.",
+                remediation="Send either commit_shas or ships_no_commits=true, not both.",
+            )
         return DeploymentRecorded(
             deployment_id=event.id,
             service=event.service,
@@ -90,6 +98,8 @@ def to_payload(
             labels=event.labels,
             fixes_incident=event.fixes_incident,
             rollback_of=event.rollback_of,
+            head_commit=event.head_commit.lower(),
+            ships_no_commits=event.ships_no_commits,
             source=deployment_source,
         )
     return IncidentRecorded(
@@ -101,6 +111,8 @@ def to_payload(
         severity=event.severity.lower(),
         caused_by_deployment=event.caused_by_deployment,
         caused_by_commit=event.caused_by_commit.lower(),
+        reopened_at=_ts(event.reopened_at),
+        reported_at=_ts(event.reported_at),
     )
 
 
@@ -135,24 +147,39 @@ async def accept_events(
     *,
     source: str = SOURCE,
     deployment_source: DeploymentSource = DeploymentSource.DEPLOYMENT_SOURCE_REST,
+    delivery_key: str | None = None,
 ) -> EventsAccepted:
     """Stage the events in the outbox (``source`` names the door, e.g. a webhook provider).
 
     One event travels in its own envelope; several in DeliveryBatch envelopes, where the n-th
     event's ``envelope_id`` is ``<envelope id>/<n>`` (the id its version is stored under).
+    With a ``delivery_key`` (a provider's delivery id), the envelope ids derive from it, so a
+    redelivery carries the same ids and the collector writes no new version.
     """
     trace_context = dict(inject_context({}))
     payloads = [to_payload(event, deployment_source=deployment_source) for event in events]
     pending = []
     ids: list[str] = []
+
+    def envelope_id(k: int) -> uuid.UUID | None:
+        return None if delivery_key is None else uuid.uuid5(_DELIVERIES, f"{delivery_key}/{k}")
+
     if len(payloads) == 1:
-        envelope = pack(payloads[0], agency=agency, source=source, trace_context=trace_context)
+        envelope = pack(
+            payloads[0],
+            agency=agency,
+            source=source,
+            id=envelope_id(0),
+            trace_context=trace_context,
+        )
         pending.append(PendingEvent(subject_for(payloads[0], agency), envelope))
         ids.append(envelope.id)
     else:
-        for group in _batches(payloads):
+        for k, group in enumerate(_batches(payloads)):
             batch = DeliveryBatch(events=[_item(p) for p in group])
-            envelope = pack(batch, agency=agency, source=source, trace_context=trace_context)
+            envelope = pack(
+                batch, agency=agency, source=source, id=envelope_id(k), trace_context=trace_context
+            )
             pending.append(PendingEvent(subject_for(batch, agency), envelope))
             ids += [f"{envelope.id}/{n}" for n in range(len(group))]
     await add_to_outbox(session, outbox, pending)

@@ -7,11 +7,13 @@ describing the same thing produce the same protobuf event, and pass the same val
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -40,6 +42,10 @@ class Mapped:
     event_type: str
     events: list[Event] = field(default_factory=list)
     ignored: str | None = None  # why nothing was taken from this delivery
+    # What the delivery said that could not be used, each with its effect (the answer lists
+    # them): a deployment payload that is no JSON object, commits GitLab did not list, ...
+    warnings: list[str] = field(default_factory=list)
+    truncated_commits: int = 0  # commits a push counted but did not list (GitLab: over 20)
 
 
 def _ignore(event_type: str, reason: str) -> Mapped:
@@ -73,6 +79,24 @@ def _repo_url(web_url: str) -> str:
 
 # --- GitHub -------------------------------------------------------------------------------
 
+GITHUB_COM = "github.com"
+
+
+def github_host(payload: Payload) -> str:
+    """``github.com`` or the GitHub Enterprise Server host the delivery comes from (the host
+    of its repository's ``html_url``): ids are only unique per host."""
+    repo = payload.get("repository") or {}
+    url = str(repo.get("html_url") or "") if isinstance(repo, Mapping) else ""
+    host = (urlsplit(url).hostname or GITHUB_COM).lower()
+    return GITHUB_COM if host == "www.github.com" else host
+
+
+def _scoped(provider: str, host: str, default_host: str, raw_id: Any) -> str:
+    # The default host keeps the unscoped id, so facts stored before hosts were told apart
+    # keep their identity.
+    return f"{provider}-{raw_id}" if host == default_host else f"{provider}-{host}-{raw_id}"
+
+
 _GITHUB_STATES = {
     "success": "succeeded",
     "failure": "failed",
@@ -94,7 +118,7 @@ def _github_push(payload: Payload, o: Overrides) -> Mapped:
     if payload.get("deleted") or not commits:
         return _ignore("push", "no commits")
     service = o.service or repo["name"]
-    url = f"github.com/{repo['full_name']}"
+    url = f"{github_host(payload)}/{repo['full_name']}"
     return Mapped(
         "push",
         [
@@ -117,16 +141,20 @@ def _github_pull_request(payload: Payload, o: Overrides) -> Mapped:
     action = payload.get("action")
     if action != "closed" or not pr.get("merged"):
         return _ignore("pull_request", f"pull request {action}, not merged")
+    repo = payload["repository"]
+    branch = o.branch or repo.get("default_branch") or "main"
+    base = str((pr.get("base") or {}).get("ref") or "")
+    if base != branch:
+        return _ignore("pull_request", _not_counted("pull request", base, branch))
     sha = pr.get("merge_commit_sha")
     if not sha:
         return _ignore("pull_request", "merged without a merge commit sha")
-    repo = payload["repository"]
     # The merge commit under its sha: the push of that commit merges into the same change.
     change = ChangeEvent(
         type="change",
         id=sha,
         commit_sha=sha,
-        repo=f"github.com/{repo['full_name']}",
+        repo=f"{github_host(payload)}/{repo['full_name']}",
         service=o.service or repo["name"],
         committed_at=pr["merged_at"],
         pr_id=str(pr["number"]),
@@ -137,12 +165,43 @@ def _github_pull_request(payload: Payload, o: Overrides) -> Mapped:
     return Mapped("pull_request", [change])
 
 
-def _deployment_extras(payload: Any) -> dict[str, Any]:
-    extra = payload if isinstance(payload, dict) else {}
+def _not_counted(what: str, target: str, branch: str) -> str:
+    return (
+        f"{what} merged into {target!r}, not into {branch!r}: only changes merged into the "
+        "delivery branch count (set ?branch= for another one)"
+    )
+
+
+def _payload_object(raw: Any, warnings: list[str]) -> Mapping[str, Any]:
+    """A deployment's ``payload``: an object, or a string holding one (GitHub keeps what the
+    deployment was created with, and many tools send a JSON string)."""
+    if raw is None or raw == "" or raw == {}:
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            warnings.append(
+                "deployment payload is a string that is not JSON: its labels, fixes_incident, "
+                "rollback_of and ships_no_commits were not read"
+            )
+            return {}
+    if not isinstance(raw, Mapping):
+        warnings.append(
+            f"deployment payload is a JSON {type(raw).__name__}, not an object: its labels, "
+            "fixes_incident, rollback_of and ships_no_commits were not read"
+        )
+        return {}
+    return raw
+
+
+def _deployment_extras(raw: Any, warnings: list[str]) -> dict[str, Any]:
+    extra = _payload_object(raw, warnings)
     return {
         "labels": _strings(extra.get("labels")),
         "fixes_incident": str(extra.get("fixes_incident") or ""),
         "rollback_of": str(extra.get("rollback_of") or ""),
+        "ships_no_commits": extra.get("ships_no_commits") is True,
     }
 
 
@@ -152,17 +211,19 @@ def _github_deployment_status(payload: Payload, o: Overrides) -> Mapped:
     if state not in _GITHUB_STATES:
         return _ignore("deployment_status", f"deployment status {state!r} changes no outcome")
     outcome = _GITHUB_STATES[state]
+    warnings: list[str] = []
     event = DeploymentEvent(
         type="deployment",
-        id=f"github-{deployment['id']}",
+        id=_scoped("github", github_host(payload), GITHUB_COM, deployment["id"]),
         service=o.service or payload["repository"]["name"],
         environment=slug(o.environment or status.get("environment") or deployment["environment"]),
         status=outcome,
         started_at=deployment["created_at"],
         finished_at=status["created_at"] if outcome in _FINAL else None,
-        **_deployment_extras(deployment.get("payload")),
+        head_commit=str(deployment.get("sha") or ""),
+        **_deployment_extras(deployment.get("payload"), warnings),
     )
-    return Mapped("deployment_status", [event])
+    return Mapped("deployment_status", [event], warnings=warnings)
 
 
 _GITHUB: dict[str, Callable[[Payload, Overrides], Mapped]] = {
@@ -196,9 +257,20 @@ def _gitlab_push(payload: Payload, o: Overrides) -> Mapped:
     if not commits:
         return _ignore("push", "no commits")
     service, url = _gitlab_service(payload, o), _repo_url(project["web_url"])
+    total = payload.get("total_commits_count")
+    unlisted = max(0, total - len(commits)) if isinstance(total, int) else 0
+    warnings = []
+    if unlisted:
+        warnings.append(
+            f"GitLab listed {len(commits)} of the push's {total} commits: the {unlisted} "
+            "unlisted ones are not changes, so the lead time of this push is its listed "
+            "commits' (report the others with POST /v1/events)"
+        )
     return Mapped(
         "push",
-        [
+        warnings=warnings,
+        truncated_commits=unlisted,
+        events=[
             ChangeEvent(
                 type="change",
                 id=c["id"],
@@ -217,6 +289,10 @@ def _gitlab_merge_request(payload: Payload, o: Overrides) -> Mapped:
     attrs = payload["object_attributes"]
     if attrs.get("action") != "merge":
         return _ignore("merge_request", f"merge request {attrs.get('action')}, not merged")
+    branch = o.branch or payload["project"].get("default_branch") or "main"
+    target = str(attrs.get("target_branch") or "")
+    if target != branch:
+        return _ignore("merge_request", _not_counted("merge request", target, branch))
     sha = attrs.get("merge_commit_sha") or (attrs.get("last_commit") or {}).get("id")
     if not sha:
         return _ignore("merge_request", "merged without a commit sha")
@@ -252,6 +328,7 @@ def _gitlab_deployment(payload: Payload, o: Overrides) -> Mapped:
         status=outcome,
         started_at=at,
         finished_at=at if outcome in _FINAL else None,
+        head_commit=str(payload.get("sha") or ""),
     )
     return Mapped("deployment", [event])
 
@@ -271,11 +348,16 @@ _GITLAB_HEADER = {
 # --- PagerDuty ----------------------------------------------------------------------------
 
 
+_PAGERDUTY_USED = frozenset(
+    {"incident.triggered", "incident.resolved", "incident.reopened", "incident.priority_updated"}
+)
+
+
 def _pagerduty(payload: Payload, o: Overrides) -> Mapped:
     event = payload["event"]
     event_type = str(event["event_type"])
-    if event_type not in ("incident.triggered", "incident.resolved"):
-        return _ignore(event_type, f"{event_type} changes no incident's open or resolved time")
+    if event_type not in _PAGERDUTY_USED:
+        return _ignore(event_type, f"{event_type} changes no incident's times or severity")
     data = event["data"]
     service = o.service or slug(str(data["service"]["summary"]))
     if not service:
@@ -288,12 +370,28 @@ def _pagerduty(payload: Payload, o: Overrides) -> Mapped:
         environment=slug(o.environment or "production"),
         opened_at=data.get("created_at") or event["occurred_at"],
         resolved_at=event["occurred_at"] if event_type == "incident.resolved" else None,
+        reopened_at=event["occurred_at"] if event_type == "incident.reopened" else None,
+        reported_at=event["occurred_at"],
         severity=str(severity).lower(),
     )
     return Mapped(event_type, [incident])
 
 
 # --- entry point --------------------------------------------------------------------------
+
+DELIVERY_HEADER = {Provider.GITHUB: "X-GitHub-Delivery", Provider.GITLAB: "X-Gitlab-Event-UUID"}
+
+
+def delivery_id(provider: Provider, headers: Mapping[str, str], payload: Any) -> str | None:
+    """The provider's id of this delivery, the same when it is delivered again (GitHub's
+    "Redeliver", GitLab's "Resend request", PagerDuty's retries), or None."""
+    if provider is Provider.PAGERDUTY:
+        event = payload.get("event") if isinstance(payload, Mapping) else None
+        found = event.get("id") if isinstance(event, Mapping) else None
+    else:
+        found = headers.get(DELIVERY_HEADER[provider])
+    text = str(found).strip() if found else ""
+    return text[:200] or None
 
 
 def map_delivery(

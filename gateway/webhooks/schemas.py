@@ -51,3 +51,17 @@ class WebhookAccepted(BaseModel):
     ignored: bool
     reason: str | None = None
     events: list[AcceptedEvent] = Field(default_factory=list)
+    delivery_id: str | None = Field(
+        default=None,
+        description="The provider's delivery id (X-GitHub-Delivery, X-Gitlab-Event-UUID, "
+        "PagerDuty event.id): a redelivery with it writes no new version.",
+    )
+    duplicate: bool = Field(
+        default=False, description="True when this delivery id was already accepted."
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="What the delivery said that could not be used."
+    )
+    truncated_commits: int = Field(
+        default=0, description="Commits a GitLab push counted but did not list (not stored)."
+    )

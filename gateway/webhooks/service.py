@@ -7,7 +7,9 @@ import secrets
 from collections.abc import Mapping
 from urllib.parse import parse_qs
 
+from prometheus_client import Counter
 from sqlalchemy import Table
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_contracts import DeploymentSource
@@ -20,7 +22,7 @@ from gateway.webhooks.errors import (
     WebhookSignatureMissing,
     WebhookUnauthorized,
 )
-from gateway.webhooks.mapping import Overrides, PayloadError, map_delivery
+from gateway.webhooks.mapping import Mapped, Overrides, PayloadError, delivery_id, map_delivery
 from gateway.webhooks.schemas import SecretStatus, WebhookAccepted
 from gateway.webhooks.signatures import (
     SIGNATURE_HEADER,
@@ -31,6 +33,11 @@ from gateway.webhooks.signatures import (
 
 log = get_logger("gateway.webhooks")
 EVENT_HEADER = {Provider.GITHUB: "X-GitHub-Event", Provider.GITLAB: "X-Gitlab-Event"}
+COMMITS_TRUNCATED = Counter(
+    "cortex_webhook_commits_truncated_total",
+    "Commits a push delivery counted but did not list (GitLab lists at most 20): not stored.",
+    ["provider"],
+)
 
 
 def _secret_path(provider: Provider) -> str:
@@ -117,6 +124,7 @@ async def receive(
         payload = _payload(body)
         header = EVENT_HEADER.get(provider)
         mapped = map_delivery(provider, headers.get(header) if header else None, payload, overrides)
+        delivery = delivery_id(provider, headers, payload)
     except (ValueError, PayloadError) as exc:
         raise WebhookPayloadError(
             f"The {provider.value} payload cannot be used: {exc}",
@@ -130,17 +138,14 @@ async def receive(
         accepted=0,
         ignored=mapped.ignored is not None,
         reason=mapped.ignored,
+        delivery_id=delivery,
+        warnings=mapped.warnings,
+        truncated_commits=mapped.truncated_commits,
     )
     if mapped.events:
-        staged = await accept_events(
-            session,
-            outbox,
-            agency,
-            mapped.events,
-            source=f"webhook-{provider.value}",
-            deployment_source=DeploymentSource.DEPLOYMENT_SOURCE_WEBHOOK,
-        )
-        result.accepted, result.events = staged.accepted, staged.events
+        await _stage(session, outbox, agency, provider, mapped, result)
+    if mapped.truncated_commits:
+        COMMITS_TRUNCATED.labels(provider.value).inc(mapped.truncated_commits)
     log.info(
         "webhook.received",
         agency=agency,
@@ -148,5 +153,39 @@ async def receive(
         event_type=mapped.event_type,
         accepted=result.accepted,
         ignored=result.reason,
+        delivery_id=delivery,
+        duplicate=result.duplicate,
+        warnings=len(result.warnings),
     )
     return result
+
+
+async def _stage(
+    session: AsyncSession,
+    outbox: Table,
+    agency: str,
+    provider: Provider,
+    mapped: Mapped,
+    result: WebhookAccepted,
+) -> None:
+    """Stage the events under envelope ids derived from the delivery id: a redelivery still
+    in the outbox is answered as a duplicate; one published earlier carries the same ids, so
+    the collector's inbox and version table write nothing new."""
+    key = f"{agency}/{provider.value}/{result.delivery_id}" if result.delivery_id else None
+    try:
+        async with session.begin_nested():
+            staged = await accept_events(
+                session,
+                outbox,
+                agency,
+                mapped.events,
+                source=f"webhook-{provider.value}",
+                deployment_source=DeploymentSource.DEPLOYMENT_SOURCE_WEBHOOK,
+                delivery_key=key,
+            )
+    except IntegrityError:
+        if key is None:
+            raise
+        result.duplicate = True
+        return
+    result.accepted, result.events = staged.accepted, staged.events

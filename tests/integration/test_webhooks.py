@@ -237,3 +237,129 @@ async def test_unsupported_events_are_accepted_and_ignored(cluster: Cluster) -> 
     assert (resp.json()["ignored"], resp.json()["accepted"]) == (True, 0)
     assert resp.json()["reason"]
     assert feature.json()["ignored"] is True
+
+
+# --- real tools' payloads (issue 11) --------------------------------------------------------
+
+HELLO = {
+    "name": "Hello-World",
+    "full_name": "Codertocat/Hello-World",
+    "html_url": "https://github.com/Codertocat/Hello-World",
+    "default_branch": "master",
+}
+SHA_1, SHA_2 = "1" * 40, "2" * 40
+
+
+def _deployment_status(deployment_id: int, sha: str, state: str = "success") -> dict[str, Any]:
+    return {
+        "repository": HELLO,
+        "deployment": {
+            "id": deployment_id,
+            "sha": sha,
+            "ref": "master",
+            "payload": {},
+            "environment": "production",
+            "created_at": _iso(NOW - timedelta(hours=1)),
+        },
+        "deployment_status": {"state": state, "created_at": _iso(NOW - timedelta(minutes=50))},
+    }
+
+
+async def _pagerduty_post(hook: httpx.AsyncClient, payload: dict[str, Any]) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    return await hook.post(
+        "/v1/webhooks/pagerduty?agency=acme",
+        content=body,
+        headers={"X-PagerDuty-Signature": pagerduty_signature(SECRET, body)},
+    )
+
+
+async def test_a_github_repo_and_a_pagerduty_service_are_one_service_and_sha_is_the_head(
+    cluster: Cluster,
+) -> None:
+    async with cluster.client() as admin:
+        await _set_secret(admin, "github")
+        await _set_secret(admin, "pagerduty")
+    push = {
+        "ref": "refs/heads/master",
+        "repository": HELLO,
+        "commits": [
+            {"id": SHA_1, "timestamp": _iso(NOW - timedelta(hours=3)), "author": {}},
+            {"id": SHA_2, "timestamp": _iso(NOW - timedelta(hours=2)), "author": {}},
+        ],
+    }
+    incident = _pagerduty("incident.triggered")
+    incident["event"]["data"]["service"]["summary"] = "Hello World"
+    incident["event"]["data"]["id"] = "PHELLO"
+    async with cluster.client(key=None) as hook:
+        assert (await _github(hook, "push", push)).status_code == 202
+        # A pinned release of the first commit only: the second waits for the next one.
+        deployed = await _github(hook, "deployment_status", _deployment_status(501, SHA_1))
+        assert deployed.status_code == 202, deployed.text
+        assert (await _pagerduty_post(hook, incident)).status_code == 202
+
+    async def report() -> dict[str, Any]:
+        async with cluster.client() as admin:
+            resp = await admin.get(
+                "/v1/metrics/dora", params={"agency": "acme", "service": "hello-world"}
+            )
+        body: dict[str, Any] = resp.json()
+        return body
+
+    r = await eventually(report, lambda r: r["change_failure_rate"]["failed"] == 1)
+    assert r["change_failure_rate"]["failed"] == 1  # the incident links to the deployment
+    assert r["lead_time"]["n"] == 1  # SHA_1 only
+    assert r["lead_time"]["p50_s"] == 7800.0  # committed 3 h ago, deployed 50 min ago
+
+
+async def test_a_redelivered_webhook_writes_no_new_version(cluster: Cluster) -> None:
+    async with cluster.client() as admin:
+        await _set_secret(admin, "github")
+    payload = _deployment_status(502, SHA_1)
+    body = json.dumps(payload).encode()
+    headers = {
+        "X-GitHub-Event": "deployment_status",
+        "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        "X-Hub-Signature-256": github_signature(SECRET, body),
+        "Content-Type": "application/json",
+    }
+    async with cluster.client(key=None) as hook:
+        first = await hook.post("/v1/webhooks/github?agency=acme", content=body, headers=headers)
+        again = await hook.post("/v1/webhooks/github?agency=acme", content=body, headers=headers)
+        other = await _github(hook, "deployment_status", _deployment_status(502, SHA_1, "failure"))
+    assert first.status_code == again.status_code == 202, again.text
+    assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
+    assert other.status_code == 202
+
+    async def deployment() -> dict[str, Any] | None:
+        async with cluster.client() as admin:
+            resp = await admin.get("/v1/events/deployment/github-502", params={"agency": "acme"})
+        return resp.json() if resp.status_code == 200 else None
+
+    stored = await eventually(deployment, lambda e: e is not None and e["versions"] == 2)
+    await asyncio.sleep(0.3)  # a redelivered version would have arrived by now
+    stored = await deployment()
+    assert stored is not None
+    assert stored["versions"] == 2  # the delivery once, and the other status
+
+
+async def test_a_reopened_pagerduty_incident_is_open_again(cluster: Cluster) -> None:
+    async with cluster.client() as admin:
+        await _set_secret(admin, "pagerduty")
+    resolved = _pagerduty("incident.resolved")
+    reopened = _pagerduty("incident.reopened")
+    reopened["event"]["id"] = "ev-reopened"
+    reopened["event"]["occurred_at"] = _iso(NOW - timedelta(minutes=5))
+    async with cluster.client(key=None) as hook:
+        for payload in (reopened, _pagerduty("incident.triggered"), resolved):
+            assert (await _pagerduty_post(hook, payload)).status_code == 202
+
+    async def incident() -> dict[str, Any] | None:
+        async with cluster.client() as admin:
+            resp = await admin.get("/v1/events/incident/pagerduty-PINC1", params={"agency": "acme"})
+        return resp.json() if resp.status_code == 200 else None
+
+    stored = await eventually(incident, lambda e: e is not None and e["versions"] == 3)
+    assert stored["versions"] == 3
+    assert "resolved_at" not in stored["facts"]
+    assert stored["facts"]["reopened_at"] == _iso(NOW - timedelta(minutes=5))

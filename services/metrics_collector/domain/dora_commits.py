@@ -39,10 +39,13 @@ class PreparedDeployment:
     # Implicit commit set, when the fact lists none: ServiceChanges.shas[lo:hi]. An index
     # range instead of a list keeps attribution O(deployments) rather than O(changes).
     span: tuple[int, int] = (0, 0)
+    # The commits a deployment names itself: its ``commit_shas``, or its head commit alone
+    # when the pushes up to it are not known.
+    named: tuple[str, ...] = ()
 
     @property
     def commit_count(self) -> int:
-        return len(self.fact.commit_shas) or self.span[1] - self.span[0]
+        return len(self.named) or self.span[1] - self.span[0]
 
 
 @dataclass(slots=True)
@@ -51,9 +54,16 @@ class ServiceChanges:
 
     committed: list[float]
     shas: list[str]
+    _position: dict[str, int] | None = None
 
     def commit_set(self, d: PreparedDeployment) -> Sequence[str]:
-        return d.fact.commit_shas or self.shas[d.span[0] : d.span[1]]
+        return d.named or self.shas[d.span[0] : d.span[1]]
+
+    def position(self, sha: str) -> int | None:
+        """Index of the change ``sha`` in :attr:`shas`, or None when no push reported it."""
+        if self._position is None:
+            self._position = {s: i for i, s in enumerate(self.shas)}
+        return self._position.get(sha)
 
 
 _NO_CHANGES = ServiceChanges([], [])
@@ -103,7 +113,9 @@ def prepare_deployments(deployments: Iterable[Deployment]) -> list[PreparedDeplo
         if status in TERMINAL:
             at = d.finished_ts if d.finished_ts is not None else started
         key = (d.service, d.environment)
-        prepared.append(PreparedDeployment(d, d.deployment_id, key, status, started, at))
+        prepared.append(
+            PreparedDeployment(d, d.deployment_id, key, status, started, at, named=d.commit_shas)
+        )
     return prepared
 
 
@@ -125,26 +137,33 @@ def index_changes(changes_by_service: Mapping[str, list[Change]]) -> dict[str, S
 def attribute_commits(
     deployments: list[PreparedDeployment], changes: ServiceChanges | None, lookback_s: float
 ) -> None:
-    """Set the implicit commit set of every deployment of one slice that lists no commits.
+    """Set the commit set of every deployment of one slice that lists no commits.
 
-    The service's changes committed after the start of the previous successful forward
-    deployment of the slice and up to this one's start; with no such deployment, those
-    committed within ``lookback_s`` before it. A rollback ships old code, so it gets no
-    implicit commits and is never the "previous" deployment.
+    Up to its head commit when it names one that a push reported, else up to its start: the
+    service's changes after those the previous successful forward deployment of the slice
+    shipped (with no such deployment, from ``lookback_s`` before its start). A head no push
+    reported is the commit set alone. A rollback ships old code and a deployment that says it
+    ships no commits ships none: neither gets commits, nor is the "previous" deployment.
     """
-    boundary: float | None = None
-    committed = changes.committed if changes is not None else []
+    floor: int | None = None  # index past the changes already shipped
+    shas = changes or _NO_CHANGES
+    committed = shas.committed
     # (start, id) order by two stable sorts on plain keys, cheaper than tuple keys
     by_start = sorted(deployments, key=attrgetter("id"))
     by_start.sort(key=attrgetter("started"))
     for d in by_start:
         fact = d.fact
-        if not fact.commit_shas and not fact.rollback_of:
-            low = boundary if boundary is not None else d.started - lookback_s
-            i = bisect_right(committed, low)
-            d.span = (i, bisect_right(committed, d.started, lo=i))
-        if d.status is DeploymentStatus.SUCCEEDED and not fact.rollback_of:
-            boundary = d.started
+        if fact.commit_shas or fact.rollback_of or fact.ships_no_commits:
+            continue
+        low = floor if floor is not None else bisect_right(committed, d.started - lookback_s)
+        head = shas.position(fact.head_commit) if fact.head_commit else None
+        if fact.head_commit and head is None:
+            d.named = (fact.head_commit,)
+            continue
+        high = head + 1 if head is not None else bisect_right(committed, d.started, lo=low)
+        d.span = (low, max(low, high))
+        if d.status is DeploymentStatus.SUCCEEDED:
+            floor = max(low, high)
 
 
 def by_finish(deployments: Iterable[PreparedDeployment]) -> list[PreparedDeployment]:
@@ -167,7 +186,7 @@ SUCCEEDED = frozenset({DeploymentStatus.SUCCEEDED})
 
 def _deliver_spans(out: Deliveries) -> None:
     # Only implicit sets: the spans of successful forward deployments are disjoint by
-    # construction (each starts where the previous one started), so no change is seen twice.
+    # construction (each starts where the previous one ended), so no change is seen twice.
     committed, shas = out.changes.committed, out.changes.shas
     for at, d in zip(out.succeeded_at, out.succeeded, strict=True):
         lo, hi = d.span
@@ -204,7 +223,7 @@ def deliver(deployments: list[PreparedDeployment], changes: ServiceChanges | Non
     """
     times, succeeded = timeline(deployments, SUCCEEDED)
     out = Deliveries(succeeded_at=times, succeeded=succeeded, changes=changes or _NO_CHANGES)
-    if any(d.fact.commit_shas for d in succeeded):
+    if any(d.named for d in succeeded):
         _deliver_any(out)
     else:
         _deliver_spans(out)

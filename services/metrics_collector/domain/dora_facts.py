@@ -92,6 +92,8 @@ class Deployment:
     labels: tuple[str, ...] = ()
     fixes_incident: str | None = None
     rollback_of: str | None = None
+    head_commit: str | None = None
+    ships_no_commits: bool = False
     started_ts: float = _derived()
     finished_ts: float | None = _derived()
 
@@ -124,12 +126,16 @@ class Incident:
     severity: str = ""
     caused_by_deployment: str | None = None
     caused_by_commit: str | None = None
+    reopened_at: datetime | None = None
+    reported_at: datetime | None = None
     opened_ts: float = _derived()
     resolved_ts: float | None = _derived()
 
     def __post_init__(self) -> None:
         _aware("opened_at", self.opened_at)
         _aware("resolved_at", self.resolved_at)
+        _aware("reopened_at", self.reopened_at)
+        _aware("reported_at", self.reported_at)
         object.__setattr__(self, "opened_ts", self.opened_at.timestamp())
         object.__setattr__(self, "resolved_ts", _epoch(self.resolved_at))
 
@@ -147,7 +153,14 @@ _STATUS_FINALITY = {
 
 
 def _empty(value: object) -> bool:
-    return value is None or value == "" or value == ()
+    return value is None or value is False or value == "" or value == ()
+
+
+def canonical_service(name: str) -> str:
+    """The one identity of a service, whatever door or tool named it: ``Hello-World`` (GitHub),
+    ``hello-world`` (PagerDuty) and ``HELLO-WORLD`` (REST) are one service. Case-folded
+    (Unicode ``str.casefold``, so ``Straße`` is ``strasse``), surrounding spaces removed."""
+    return name.strip().casefold()
 
 
 def _stated(fact: Fact) -> list[str]:
@@ -161,7 +174,11 @@ def _total_key(fact: Fact) -> tuple[tuple[bool, Any], ...]:
     )
 
 
-def _merge(group: list[F], rank: Callable[[F], tuple[Any, ...]]) -> F:
+def _merge(
+    group: list[F],
+    rank: Callable[[F], tuple[Any, ...]],
+    settle: Callable[[F, list[F]], F] | None = None,
+) -> F:
     ordered = sorted(group, key=lambda f: (rank(f), _total_key(f)), reverse=True)
     winner = ordered[0]
     filled: dict[str, Any] = {}
@@ -170,11 +187,44 @@ def _merge(group: list[F], rank: Callable[[F], tuple[Any, ...]]) -> F:
             found = next((v for o in ordered[1:] if not _empty(v := getattr(o, name))), None)
             if found is not None:
                 filled[name] = found
-    return replace(winner, **filled) if filled else winner
+    merged = replace(winner, **filled) if filled else winner
+    return settle(merged, group) if settle is not None else merged
+
+
+def _earliest_start(merged: Deployment, group: list[Deployment]) -> Deployment:
+    # A deployment started when its first report says it did: GitLab's `running` hook carries
+    # the start, its `success` hook only the finish (which it also sends as the start).
+    earliest = min(d.started_at for d in group)
+    return merged if earliest >= merged.started_at else replace(merged, started_at=earliest)
+
+
+def _latest(moments: Iterable[datetime | None]) -> datetime | None:
+    return max((m for m in moments if m is not None), default=None)
+
+
+def _incident_history(merged: Incident, group: list[Incident]) -> Incident:
+    # A reopen later than every resolution makes the incident open again (PagerDuty reuses the
+    # id); the latest reported severity wins (PagerDuty `incident.priority_updated`).
+    changes: dict[str, Any] = {}
+    reopened = _latest(i.reopened_at for i in group)
+    resolved = _latest(i.resolved_at for i in group)
+    if reopened is not None:
+        changes["reopened_at"] = reopened
+        if resolved is not None and reopened >= resolved:
+            changes["resolved_at"] = None
+    rated = [i for i in group if i.severity and i.reported_at is not None]
+    if rated:
+        latest = max(rated, key=lambda i: (i.reported_at, i.severity))
+        changes["severity"], changes["reported_at"] = latest.severity, latest.reported_at
+    changes = {k: v for k, v in changes.items() if getattr(merged, k) != v}
+    return replace(merged, **changes) if changes else merged
 
 
 def _unique(
-    facts: Iterable[F], key: Callable[[F], Any], rank: Callable[[F], tuple[Any, ...]]
+    facts: Iterable[F],
+    key: Callable[[F], Any],
+    rank: Callable[[F], tuple[Any, ...]],
+    settle: Callable[[F, list[F]], F] | None = None,
 ) -> dict[Any, F]:
     # The common case (no duplicate) costs one dict lookup per fact.
     first: dict[Any, F] = {}
@@ -185,7 +235,7 @@ def _unique(
         if seen is not fact and seen != fact:
             groups.setdefault(k, [seen]).append(fact)
     for k, group in groups.items():
-        first[k] = _merge(group, rank)
+        first[k] = _merge(group, rank, settle)
     return first
 
 
@@ -209,12 +259,12 @@ def unique_changes(changes: Iterable[Change]) -> dict[tuple[str, str], Change]:
 
 def unique_deployments(deployments: Iterable[Deployment]) -> dict[str, Deployment]:
     """One deployment per ``deployment_id``, in its most final state."""
-    return _unique(deployments, attrgetter("deployment_id"), _deployment_rank)
+    return _unique(deployments, attrgetter("deployment_id"), _deployment_rank, _earliest_start)
 
 
 def unique_incidents(incidents: Iterable[Incident]) -> dict[str, Incident]:
     """One incident per ``incident_id``, resolved beating open."""
-    return _unique(incidents, attrgetter("incident_id"), _incident_rank)
+    return _unique(incidents, attrgetter("incident_id"), _incident_rank, _incident_history)
 
 
 def _rank_of(fact: Fact) -> Callable[[Any], tuple[Any, ...]]:
@@ -244,8 +294,11 @@ def merge_reports(reports: Sequence[Fact]) -> Fact:
     if isinstance(first, Change):
         return _merge([r for r in reports if isinstance(r, Change)], _change_rank)
     if isinstance(first, Deployment):
-        return _merge([r for r in reports if isinstance(r, Deployment)], _deployment_rank)
-    return _merge([r for r in reports if isinstance(r, Incident)], _incident_rank)
+        deployments = [r for r in reports if isinstance(r, Deployment)]
+        return _merge(deployments, _deployment_rank, _earliest_start)
+    return _merge(
+        [r for r in reports if isinstance(r, Incident)], _incident_rank, _incident_history
+    )
 
 
 def unique_changes_by_service(changes: Iterable[Change]) -> dict[str, list[Change]]:
@@ -299,7 +352,7 @@ def fact_from_stored(
         return Change(
             event_id=event_id,
             commit_sha=str(facts.get("commit_sha") or event_id),
-            service=str(facts.get("service", "")),
+            service=canonical_service(str(facts.get("service", ""))),
             committed_at=_time(facts, "committed_at") or _time(facts, "authored_at") or occurred_at,
             authored_at=_time(facts, "authored_at"),
             pr_opened_at=_time(facts, "pr_opened_at"),
@@ -308,7 +361,7 @@ def fact_from_stored(
     if kind == "deployment":
         return Deployment(
             deployment_id=str(facts.get("deployment_id") or event_id),
-            service=str(facts.get("service", "")),
+            service=canonical_service(str(facts.get("service", ""))),
             environment=str(facts.get("environment", "")),
             status=_PROTO_STATUS.get(str(facts.get("status")), DeploymentStatus.IN_PROGRESS),
             started_at=_time(facts, "started_at") or occurred_at,
@@ -317,17 +370,21 @@ def fact_from_stored(
             labels=tuple(str(s) for s in facts.get("labels", ())),
             fixes_incident=str(facts["fixes_incident"]) if facts.get("fixes_incident") else None,
             rollback_of=str(facts["rollback_of"]) if facts.get("rollback_of") else None,
+            head_commit=str(facts["head_commit"]) if facts.get("head_commit") else None,
+            ships_no_commits=bool(facts.get("ships_no_commits")),
         )
     if kind == "incident":
         return Incident(
             incident_id=str(facts.get("incident_id") or event_id),
-            service=str(facts.get("service", "")),
+            service=canonical_service(str(facts.get("service", ""))),
             environment=str(facts.get("environment", "")),
             opened_at=_time(facts, "opened_at") or occurred_at,
             resolved_at=_time(facts, "resolved_at"),
             severity=str(facts.get("severity", "")),
             caused_by_deployment=str(facts.get("caused_by_deployment") or "") or None,
             caused_by_commit=str(facts.get("caused_by_commit") or "") or None,
+            reopened_at=_time(facts, "reopened_at"),
+            reported_at=_time(facts, "reported_at"),
         )
     raise DoraInputError(f"not a delivery fact kind: {kind!r}")
 
@@ -373,6 +430,8 @@ def to_stored(fact: Fact) -> dict[str, Any]:
                 "labels": list(fact.labels),
                 "fixes_incident": fact.fixes_incident,
                 "rollback_of": fact.rollback_of,
+                "head_commit": fact.head_commit,
+                "ships_no_commits": fact.ships_no_commits,
             }
         )
     return _present(
@@ -385,6 +444,8 @@ def to_stored(fact: Fact) -> dict[str, Any]:
             "severity": fact.severity,
             "caused_by_deployment": fact.caused_by_deployment,
             "caused_by_commit": fact.caused_by_commit,
+            "reopened_at": _optional_time(fact.reopened_at),
+            "reported_at": _optional_time(fact.reported_at),
         }
     )
 
@@ -412,6 +473,8 @@ STORED_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "labels",
             "fixes_incident",
             "rollback_of",
+            "head_commit",
+            "ships_no_commits",
         ),
         "incident": (
             "incident_id",
@@ -422,6 +485,8 @@ STORED_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "severity",
             "caused_by_deployment",
             "caused_by_commit",
+            "reopened_at",
+            "reported_at",
         ),
     }
 )

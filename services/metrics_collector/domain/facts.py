@@ -26,6 +26,7 @@ from metrics_collector.domain.dora_facts import (
     STORED_FIELDS,
     Change,
     Deployment,
+    canonical_service,
     fact_from_stored,
     merge_order,
     merge_reports,
@@ -186,6 +187,7 @@ def to_fact(
     if isinstance(payload, DeploymentFinished | RolledBack):
         payload = rollout_deployment(payload)
     facts = payload_dict(payload)
+    service = _identify_service(facts)
     common: dict[str, Any] = {
         "agency": agency,
         "envelope_id": envelope_id,
@@ -196,7 +198,7 @@ def to_fact(
         return DeliveryFact(
             kind="change",
             event_id=payload.event_id or payload.commit_sha,
-            service=payload.service,
+            service=service,
             environment=None,
             occurred_at=_when(payload.committed_at, payload.authored_at, fallback=occurred_at),
             **common,
@@ -205,7 +207,7 @@ def to_fact(
         return DeliveryFact(
             kind="deployment",
             event_id=payload.deployment_id,
-            service=payload.service,
+            service=service,
             environment=payload.environment or None,
             occurred_at=_when(payload.finished_at, payload.started_at, fallback=occurred_at),
             **common,
@@ -214,12 +216,22 @@ def to_fact(
         return DeliveryFact(
             kind="incident",
             event_id=payload.incident_id,
-            service=payload.service,
+            service=service,
             environment=payload.environment or None,
             occurred_at=_when(payload.opened_at, fallback=occurred_at),
             **common,
         )
     raise TypeError(f"not a delivery payload: {payload.DESCRIPTOR.full_name}")
+
+
+def _identify_service(facts: dict[str, Any]) -> str:
+    """The canonical service of a payload (docs/metrics.md "Facts"); the name as sent is kept
+    for display as ``service_name`` when it differs."""
+    sent = str(facts.get("service", ""))
+    service = canonical_service(sent)
+    if service != sent:
+        facts["service"], facts["service_name"] = service, sent
+    return service
 
 
 def merge_versions(versions: Sequence[DeliveryFact]) -> DeliveryFact:

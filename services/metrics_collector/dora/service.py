@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from metrics_collector.domain.dora import DoraInputError, TrendBucket, Window, compute_metrics
 from metrics_collector.domain.dora_commits import SliceKey
+from metrics_collector.domain.dora_facts import canonical_service
 from metrics_collector.dora import repository
 from metrics_collector.dora.cache import DoraCache
 from metrics_collector.dora.errors import InvalidTime, InvalidWindow, UnknownBucket, WindowTooLarge
@@ -104,7 +105,7 @@ def parse_query(
     env = environment if environment is not None else DEFAULT_ENVIRONMENT
     return DoraQuery(
         Window(since, until),
-        service or None,
+        canonical_service(service) if service else None,  # one identity (docs/metrics.md)
         None if env == ALL_ENVIRONMENTS else env,
         _bucket(bucket),
     )

@@ -62,7 +62,7 @@ class ChangeRecorded(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., commit_sha: _Optional[str] = ..., repo: _Optional[str] = ..., service: _Optional[str] = ..., authored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., committed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pr_id: _Optional[str] = ..., pr_opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pr_merged_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., author: _Optional[str] = ...) -> None: ...
 
 class DeploymentRecorded(_message.Message):
-    __slots__ = ("deployment_id", "service", "environment", "status", "started_at", "finished_at", "commit_shas", "labels", "fixes_incident", "rollback_of", "batch_size", "source")
+    __slots__ = ("deployment_id", "service", "environment", "status", "started_at", "finished_at", "commit_shas", "labels", "fixes_incident", "rollback_of", "batch_size", "source", "head_commit", "ships_no_commits")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +75,8 @@ class DeploymentRecorded(_message.Message):
     ROLLBACK_OF_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    HEAD_COMMIT_FIELD_NUMBER: _ClassVar[int]
+    SHIPS_NO_COMMITS_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     service: str
     environment: str
@@ -87,10 +89,12 @@ class DeploymentRecorded(_message.Message):
     rollback_of: str
     batch_size: int
     source: DeploymentSource
-    def __init__(self, deployment_id: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., status: _Optional[_Union[DeploymentStatus, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., commit_shas: _Optional[_Iterable[str]] = ..., labels: _Optional[_Iterable[str]] = ..., fixes_incident: _Optional[str] = ..., rollback_of: _Optional[str] = ..., batch_size: _Optional[int] = ..., source: _Optional[_Union[DeploymentSource, str]] = ...) -> None: ...
+    head_commit: str
+    ships_no_commits: bool
+    def __init__(self, deployment_id: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., status: _Optional[_Union[DeploymentStatus, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., commit_shas: _Optional[_Iterable[str]] = ..., labels: _Optional[_Iterable[str]] = ..., fixes_incident: _Optional[str] = ..., rollback_of: _Optional[str] = ..., batch_size: _Optional[int] = ..., source: _Optional[_Union[DeploymentSource, str]] = ..., head_commit: _Optional[str] = ..., ships_no_commits: _Optional[bool] = ...) -> None: ...
 
 class IncidentRecorded(_message.Message):
-    __slots__ = ("incident_id", "service", "environment", "opened_at", "resolved_at", "severity", "caused_by_deployment", "caused_by_commit")
+    __slots__ = ("incident_id", "service", "environment", "opened_at", "resolved_at", "severity", "caused_by_deployment", "caused_by_commit", "reopened_at", "reported_at")
     INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +103,8 @@ class IncidentRecorded(_message.Message):
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
     CAUSED_BY_DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
     CAUSED_BY_COMMIT_FIELD_NUMBER: _ClassVar[int]
+    REOPENED_AT_FIELD_NUMBER: _ClassVar[int]
+    REPORTED_AT_FIELD_NUMBER: _ClassVar[int]
     incident_id: str
     service: str
     environment: str
@@ -107,7 +113,9 @@ class IncidentRecorded(_message.Message):
     severity: str
     caused_by_deployment: str
     caused_by_commit: str
-    def __init__(self, incident_id: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., severity: _Optional[str] = ..., caused_by_deployment: _Optional[str] = ..., caused_by_commit: _Optional[str] = ...) -> None: ...
+    reopened_at: _timestamp_pb2.Timestamp
+    reported_at: _timestamp_pb2.Timestamp
+    def __init__(self, incident_id: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., severity: _Optional[str] = ..., caused_by_deployment: _Optional[str] = ..., caused_by_commit: _Optional[str] = ..., reopened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reported_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeliveryEvent(_message.Message):
     __slots__ = ("change", "deployment", "incident")
