@@ -22,6 +22,7 @@ from cortex_contracts import (
     pack,
     subject_for,
 )
+from cortex_contracts.public import proto_name
 from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
 from cortex_kit.observability import inject_context
 from gateway.errors import InvalidEvent
@@ -41,13 +42,6 @@ BATCH_MAX_EVENTS = 500
 BATCH_MAX_BYTES = 256 * 1024
 # Namespace of the envelope ids derived from a provider's delivery id.
 _DELIVERIES = uuid.UUID("6f1f4c52-2a43-4d1c-9a55-0d3c7f0b8e21")
-_STATUS = {
-    "succeeded": DeploymentStatus.DEPLOYMENT_STATUS_SUCCEEDED,
-    "failed": DeploymentStatus.DEPLOYMENT_STATUS_FAILED,
-    "in_progress": DeploymentStatus.DEPLOYMENT_STATUS_IN_PROGRESS,
-    "rolled_back": DeploymentStatus.DEPLOYMENT_STATUS_ROLLED_BACK,
-    "cancelled": DeploymentStatus.DEPLOYMENT_STATUS_CANCELLED,
-}
 
 
 def _ts(moment: datetime | None) -> Timestamp | None:
@@ -91,7 +85,7 @@ def to_payload(
             deployment_id=event.id,
             service=event.service,
             environment=event.environment,
-            status=_STATUS[event.status],
+            status=proto_name(DeploymentStatus.DESCRIPTOR, event.status),
             started_at=_ts(event.started_at),
             finished_at=_ts(event.finished_at),
             commit_shas=[c.lower() for c in event.commit_shas],

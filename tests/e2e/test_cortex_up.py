@@ -144,7 +144,7 @@ def test_cortex_up_serves_the_whole_flow_and_stops_cleanly(running: RunningClust
         time.sleep(0.1)
     assert stored is not None, running.output()
     assert stored["event_id"] == "d-e2e"
-    assert stored["facts"]["status"] == "DEPLOYMENT_STATUS_SUCCEEDED"
+    assert stored["facts"]["status"] == "succeeded"
 
     # an org-wide key that names no agency: a usage error (exit 1) with the reason on stderr
     denied = running.cli("events", "send", "-f", "-", stdin=json.dumps([event]))

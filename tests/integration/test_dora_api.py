@@ -162,7 +162,7 @@ async def test_a_late_status_update_changes_the_result_and_a_stale_one_does_not(
             lambda: client.get("/v1/events/deployment/D1", params={"agency": "acme"}),
             lambda resp: resp.status_code == 200 and resp.json()["versions"] == 3,
         )
-        assert stored.json()["facts"]["status"] == "DEPLOYMENT_STATUS_ROLLED_BACK"
+        assert stored.json()["facts"]["status"] == "rolled_back"
         assert stored.json()["facts"]["finished_at"] == _at(0, 11)
         r = await dora(client, **WEEK)
         assert (_count(r), r["change_failure_rate"]["value"]) == (1, 1.0)

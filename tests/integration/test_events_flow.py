@@ -53,7 +53,7 @@ async def test_event_sent_to_gateway_is_readable_back(cluster: Cluster) -> None:
         stored = got.json()
         assert stored["service"] == "checkout"
         assert stored["facts"]["commit_shas"] == ["a" * 40]
-        assert stored["facts"]["status"] == "DEPLOYMENT_STATUS_SUCCEEDED"
+        assert stored["facts"]["status"] == "succeeded"
         listed = await client.get("/v1/events", params={"agency": "acme"})
         assert {e["event_id"] for e in listed.json()["items"]} == {"c-1", "d-1"}
 

@@ -71,7 +71,7 @@ async def test_a_rolled_back_rollout_counts_as_a_failure_with_its_recovery(
     async with cluster.client() as client:
         run = await wait_for(client, "/v1/events/deployment/run-1", agency="acme")
         assert run.status_code == 200, run.text
-        assert run.json()["facts"]["source"] == "DEPLOYMENT_SOURCE_ROLLOUT"
+        assert run.json()["facts"]["source"] == "rollout"
         rollback = await wait_for(client, "/v1/events/deployment/run-1:rollback", agency="acme")
         assert rollback.json()["facts"]["rollback_of"] == "run-1"
         for _ in range(50):

@@ -124,7 +124,7 @@ async def test_signed_github_deliveries_become_changes_deployments_and_metrics(
     assert r["lead_time"]["p50_s"] == 7800.0  # committed 3 h ago, deployed 50 min ago
     stored = {e["event_id"]: e for e in await _stored(cluster)}
     assert stored["github-99"]["source"] == "webhook-github"
-    assert stored["github-99"]["facts"]["source"] == "DEPLOYMENT_SOURCE_WEBHOOK"
+    assert stored["github-99"]["facts"]["source"] == "webhook"
 
 
 async def test_bad_or_missing_signatures_are_401_and_store_nothing(cluster: Cluster) -> None:

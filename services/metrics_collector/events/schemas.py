@@ -1,9 +1,19 @@
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field
+from google.protobuf.message import Message
+from pydantic import BaseModel, Field, model_validator
+
+from cortex_contracts import ChangeRecorded, DeploymentRecorded, IncidentRecorded
+from cortex_contracts.public import public_fields
 
 EventKind = Literal["change", "deployment", "incident"]
+# The payload each kind of stored row was made from (its enum fields are stored by name).
+_PAYLOADS: dict[str, type[Message]] = {
+    "change": ChangeRecorded,
+    "deployment": DeploymentRecorded,
+    "incident": IncidentRecorded,
+}
 
 
 class StoredEvent(BaseModel):
@@ -20,6 +30,12 @@ class StoredEvent(BaseModel):
     )
     versions: int = Field(default=1, description="How many versions were received.")
     updated_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _public_words(self) -> Self:
+        """Rows hold protobuf enum names; the answer says ``succeeded``, as requests do."""
+        self.facts = public_fields(_PAYLOADS[self.kind], self.facts)
+        return self
 
 
 class StoredEventList(BaseModel):
