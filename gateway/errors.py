@@ -63,6 +63,19 @@ class InvalidEvent(CortexError):
     title = "Invalid event"
 
 
+class IncidentBeforeDeployment(CortexError):
+    """An incident names, as its cause, a deployment that finished after it opened."""
+
+    status = 422
+    code = "incident_before_deployment"
+    title = "Incident opened before its cause"
+    extra_schema = {
+        "field": {"type": "string"},
+        "deployment_id": {"type": "string"},
+        "deployment_finished_at": {"type": "string", "format": "date-time"},
+    }
+
+
 class BatchTooLarge(CortexError):
     status = 413
     code = "batch_too_large"

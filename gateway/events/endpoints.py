@@ -5,8 +5,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from cortex_kit.runtime import DbSession, get_runtime
 from gateway.auth.deps import require, resolve_agency
 from gateway.domain.keys import READ_ROLES, Principal, Role
-from gateway.errors import AGENCY_SCOPED, BatchTooLarge, InvalidEvent, gateway_responses
-from gateway.events import service
+from gateway.errors import (
+    AGENCY_SCOPED,
+    BatchTooLarge,
+    IncidentBeforeDeployment,
+    InvalidEvent,
+    gateway_responses,
+)
+from gateway.events import causes, service
 from gateway.events.schemas import EventBatch, EventsAccepted
 from gateway.relay import relay, segment
 from gateway.state import gateway_state
@@ -20,7 +26,11 @@ COLLECTOR = "metrics_collector"
 
 
 @router.post(
-    "", status_code=202, responses=gateway_responses(BatchTooLarge, InvalidEvent, *AGENCY_SCOPED)
+    "",
+    status_code=202,
+    responses=gateway_responses(
+        BatchTooLarge, InvalidEvent, IncidentBeforeDeployment, *AGENCY_SCOPED
+    ),
 )
 async def send_events(
     batch: EventBatch, request: Request, session: DbSession, caller: Sender
@@ -33,6 +43,13 @@ async def send_events(
             remediation=f"Split the batch into requests of at most {limit} events.",
         )
     agency = resolve_agency(caller, request, batch.agency)
+    await causes.check_incident_causes(
+        gateway_state(request).upstreams,
+        agency,
+        caller.key_id,
+        batch.events,
+        request.headers.get("x-request-id"),
+    )
     return await service.accept_events(
         session, get_runtime(request).tables.outbox, agency, batch.events
     )

@@ -217,6 +217,46 @@ async def test_settings_change_the_incident_linking(cluster: Cluster) -> None:
         }
 
 
+async def test_an_incident_naming_a_deployment_finished_after_it_opened_is_refused_or_counted(
+    cluster: Cluster,
+) -> None:
+    named_later = {**incident("I1", 0, 11, 13), "caused_by_deployment": "D1"}
+    async with cluster.client() as client:
+        # Incident first: D1 is unknown yet, so it is accepted; once D1 arrives (finished at
+        # 12:00, after the opening) the link is left out and counted as an anomaly.
+        await send(client, [named_later])
+        await send(client, [deployment("D1", 0, 11.5, 12)])
+        r = await eventually(
+            lambda: dora(client, **WEEK),
+            lambda r: r["change_failure_rate"]["anomalies"]["incident_before_deployment"] == 1,
+        )
+        cfr = r["change_failure_rate"]
+        assert (cfr["failed"], cfr["n"], cfr["unlinked_incidents"]) == (0, 1, 1)
+        # Deployment known: the collector has stored it, so the gateway refuses the incident.
+        again = {**named_later, "id": "I2"}
+        resp = await client.post("/v1/events", json={"agency": "acme", "events": [again]})
+        assert resp.status_code == 422, resp.text
+        body = resp.json()
+        assert body["code"] == "incident_before_deployment"
+        assert body["detail"].startswith("events[0].caused_by_deployment: ")
+        assert (body["field"], body["deployment_id"]) == ("events[0].caused_by_deployment", "D1")
+        assert "caused_by_deployment" in body["remediation"]
+        # The same batch says so too: refused without asking the collector.
+        batch = [
+            deployment("D2", 1, 9, 10),
+            {**incident("I3", 1, 9.5, 11), "caused_by_deployment": "D2"},
+        ]
+        resp = await client.post("/v1/events", json={"agency": "acme", "events": batch})
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["field"] == "events[1].caused_by_deployment"
+        # A cause that finished before the opening is accepted and linked.
+        await send(client, [{**incident("I4", 0, 12.5, 13), "caused_by_deployment": "D1"}])
+        r = await eventually(
+            lambda: dora(client, **WEEK), lambda r: r["change_failure_rate"]["failed"] == 1
+        )
+        assert r["change_failure_rate"]["anomalies"] == {"incident_before_deployment": 1}
+
+
 async def _key(client: httpx.AsyncClient, agency: str, role: str) -> str:
     resp = await client.post("/v1/keys", json={"agency": agency, "role": role})
     assert resp.status_code == 201, resp.text

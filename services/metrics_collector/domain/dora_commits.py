@@ -9,6 +9,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from operator import attrgetter
 
 from metrics_collector.domain.dora_facts import Change, Deployment, DeploymentStatus
@@ -92,6 +93,14 @@ class Deliveries:
                     first.setdefault(s, d)
             self._first = first
         return self._first.get(sha)
+
+
+def placed_at(d: Deployment) -> datetime | None:
+    """Where the metrics place a deployment in time (as ``PreparedDeployment.at``): its finish,
+    its start when it finished without a finish time; None while in progress or cancelled."""
+    if d.status not in TERMINAL:
+        return None
+    return d.finished_at or d.started_at
 
 
 def prepare_deployments(deployments: Iterable[Deployment]) -> list[PreparedDeployment]:

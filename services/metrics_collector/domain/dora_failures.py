@@ -65,8 +65,21 @@ class Linker:
         for key, group in by_slice.items():
             self._reached[key] = timeline(group, REACHED)
 
+    def names_later_deployment(self, incident: PreparedIncident) -> bool:
+        """The incident's ``caused_by_deployment`` names a known deployment that finished
+        after the incident opened: it cannot have caused it (an anomaly of the data)."""
+        cited = incident.fact.caused_by_deployment
+        d = self._by_id.get(cited) if cited else None
+        return d is not None and d.at is not None and d.at > incident.opened
+
     def link(self, incident: PreparedIncident) -> tuple[PreparedDeployment, ...]:
         strategy = self._config.strategy
+        uses_explicit = strategy is LinkStrategy.EXPLICIT or self._config.explicit_first
+        if uses_explicit and self.names_later_deployment(incident):
+            # The sender named a cause the timeline rules out; blaming another deployment by
+            # heuristic would contradict what it said, so the incident stays unlinked. (The
+            # heuristics never pick a deployment finished after the opening either.)
+            return ()
         explicit = self._explicit(incident)
         if strategy is LinkStrategy.EXPLICIT or (explicit and self._config.explicit_first):
             return explicit

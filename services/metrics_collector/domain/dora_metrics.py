@@ -117,6 +117,7 @@ class _Sample:
     leads: Floats
     incidents: int
     unlinked: int
+    incident_before_deployment: int
 
     @property
     def deployments(self) -> int:
@@ -126,7 +127,7 @@ class _Sample:
 def _gather(slices: Sequence[SliceSnapshot], low: float, high: float) -> _Sample:
     outcomes: list[tuple[Columns, int, int]] = []
     leads: list[Floats] = []
-    incidents = unlinked = 0
+    incidents = unlinked = before_deployment = 0
     for s in slices:
         c = s.columns
         i, j = np.searchsorted(c.outcome_at, (low, high))
@@ -136,6 +137,7 @@ def _gather(slices: Sequence[SliceSnapshot], low: float, high: float) -> _Sample
         i, j = np.searchsorted(c.incident_at, (low, high))
         incidents += int(j - i)
         unlinked += int(j - i) - int(np.count_nonzero(c.incident_linked[i:j]))
+        before_deployment += int(np.count_nonzero(c.incident_before_deployment[i:j]))
 
     def column(name: str, dtype: type[np.generic]) -> Any:
         parts = [getattr(c, name)[i:j] for c, i, j in outcomes]
@@ -150,6 +152,7 @@ def _gather(slices: Sequence[SliceSnapshot], low: float, high: float) -> _Sample
         leads=np.concatenate(leads) if leads else np.empty(0, np.float64),
         incidents=incidents,
         unlinked=unlinked,
+        incident_before_deployment=before_deployment,
     )
 
 
@@ -221,6 +224,7 @@ def _change_failure_rate(sample: _Sample, bands: BandTable) -> ChangeFailureRate
         "failed": failed,
         "incidents": sample.incidents,
         "unlinked_incidents": sample.unlinked,
+        "anomalies": {"incident_before_deployment": sample.incident_before_deployment},
         "band": _name(band_of(bands.change_failure_rate, value)),
     }
 

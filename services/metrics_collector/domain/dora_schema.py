@@ -38,6 +38,11 @@ class LeadTimeSummary(TypedDict):
     band: str | None
 
 
+class LinkAnomalies(TypedDict):
+    # Incidents whose caused_by_deployment finished after they opened (not linked to it).
+    incident_before_deployment: int
+
+
 class ChangeFailureRate(TypedDict):
     value: float | None
     ci95: list[float] | None
@@ -45,6 +50,7 @@ class ChangeFailureRate(TypedDict):
     failed: int
     incidents: int
     unlinked_incidents: int
+    anomalies: LinkAnomalies
     band: str | None
 
 

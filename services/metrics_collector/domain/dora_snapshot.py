@@ -104,6 +104,7 @@ class Columns:
     lead_s: Floats
     incident_at: Floats
     incident_linked: Flags
+    incident_before_deployment: Flags
 
     @classmethod
     def of(
@@ -113,6 +114,7 @@ class Columns:
         lead_s: tuple[float, ...],
         incident_at: tuple[float, ...],
         incident_linked: tuple[bool, ...],
+        incident_before_deployment: tuple[bool, ...],
     ) -> Columns:
         n = len(outcomes)
         nan = float("nan")
@@ -133,6 +135,9 @@ class Columns:
             lead_s=floats(lead_s, len(lead_s)),
             incident_at=floats(incident_at, len(incident_at)),
             incident_linked=flags(incident_linked, len(incident_linked)),
+            incident_before_deployment=flags(
+                incident_before_deployment, len(incident_before_deployment)
+            ),
         )
 
 
@@ -161,11 +166,18 @@ class SliceSnapshot:
     lead_deployments: tuple[str, ...]
     incident_at: tuple[float, ...]  # opened, sorted
     incident_linked: tuple[bool, ...]
+    # The incident names a deployment that finished after it opened (left unlinked).
+    incident_before_deployment: tuple[bool, ...]
     columns: Columns = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         columns = Columns.of(
-            self.outcomes, self.lead_at, self.lead_s, self.incident_at, self.incident_linked
+            self.outcomes,
+            self.lead_at,
+            self.lead_s,
+            self.incident_at,
+            self.incident_linked,
+            self.incident_before_deployment,
         )
         object.__setattr__(self, "columns", columns)
 
@@ -225,6 +237,7 @@ class _Derived:
     deliveries: dict[SliceKey, Deliveries]
     incidents: dict[SliceKey, list[PreparedIncident]]
     linked: dict[str, bool]
+    before_deployment: frozenset[str]  # incidents naming a deployment finished after them
     failures: dict[str, Failure]
     config: DoraConfig
 
@@ -247,6 +260,7 @@ class _Derived:
             lead_deployments=tuple(lead.deployments),
             incident_at=tuple(t for t, _ in opened),
             incident_linked=tuple(self.linked[i] for _, i in opened),
+            incident_before_deployment=tuple(i in self.before_deployment for _, i in opened),
         )
 
 
@@ -272,6 +286,7 @@ def _derive(
         deliveries=deliveries,
         incidents=_group(incs, lambda i: i.key),
         linked={i.id: bool(links[i.id]) for i in incs},
+        before_deployment=frozenset(i.id for i in incs if linker.names_later_deployment(i)),
         failures=find_failures(by_slice, links, incs),
         config=config,
     )

@@ -6,7 +6,8 @@ import json
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, Text, and_, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -19,6 +20,13 @@ from metrics_collector.models import CURRENT_XID, delivery_events, delivery_fact
 
 Identity = tuple[str, str, str]
 """``(agency, kind, event_id)``: one merged fact."""
+
+
+class StoredRow(NamedTuple):
+    event_id: str
+    facts: dict[str, Any]
+    occurred_at: datetime
+
 
 _V = delivery_fact_versions
 _E = delivery_events
@@ -225,3 +233,15 @@ async def list_facts(
         stmt = stmt.where(t.c.kind == kind)
     stmt = stmt.order_by(t.c.occurred_at.desc(), t.c.event_id).limit(limit)
     return [dict(r) for r in (await session.execute(stmt)).mappings()]
+
+
+async def deployment_rows(
+    session: AsyncSession, agency: str, deployment_ids: Sequence[str]
+) -> list[StoredRow]:
+    """The merged rows of the agency's deployments among ``deployment_ids`` (unknown ones
+    are absent)."""
+    t = delivery_events
+    stmt = select(t.c.event_id, t.c.facts, t.c.occurred_at).where(
+        t.c.agency == agency, t.c.kind == "deployment", t.c.event_id.in_(deployment_ids)
+    )
+    return [StoredRow(*r) for r in (await session.execute(stmt)).all()]

@@ -40,3 +40,20 @@ class StoredEvent(BaseModel):
 
 class StoredEventList(BaseModel):
     items: list[StoredEvent]
+
+
+class DeploymentFinishesQuery(BaseModel):
+    deployment_ids: list[str] = Field(max_length=10_000)
+
+
+class DeploymentFinish(BaseModel):
+    deployment_id: str
+    finished_at: datetime = Field(
+        description="Where the metrics place it: its finish (its start if it has none)."
+    )
+
+
+class DeploymentFinishes(BaseModel):
+    """The known, finished deployments among those asked about (others are absent)."""
+
+    deployments: list[DeploymentFinish]

@@ -219,3 +219,53 @@ def test_recovery_is_counted_with_the_failed_deployment_window() -> None:
     assert r["recovery_time"]["n"] == 1
     assert r["recovery_time"]["p50_s"] == 39 * HOUR
     assert r["recovery_time"]["n"] + r["recovery_time"]["unrecovered"] == 1
+
+
+def _named_later() -> tuple[list[Deployment], list[Incident]]:
+    # A finished at 0 h; I opened at 11 h naming B, which only finished at 12.25 h
+    deployments = [deploy("A", -0.25, 0), deploy("B", 12, 12.25)]
+    return deployments, [incident("I", 11, 13, caused_by="B")]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [EXPLICIT, DoraConfig(), _config(LinkStrategy.WINDOW)],
+    ids=["explicit", "latest_before", "window"],
+)
+def test_an_incident_naming_a_deployment_finished_after_it_opened_is_an_anomaly(
+    config: DoraConfig,
+) -> None:
+    deployments, incidents = _named_later()
+    for order in (deployments + incidents, incidents[::-1] + deployments[::-1]):
+        ds = [f for f in order if isinstance(f, Deployment)]
+        cfr = report([], ds, [f for f in order if isinstance(f, Incident)], config=config)[
+            "change_failure_rate"
+        ]
+        # Neither B (finished after) nor A (a heuristic would contradict the named cause).
+        assert (cfr["failed"], cfr["n"]) == (0, 2)
+        assert (cfr["incidents"], cfr["unlinked_incidents"]) == (1, 1)
+        assert cfr["anomalies"] == {"incident_before_deployment": 1}
+
+
+def test_without_explicit_first_the_heuristic_links_and_the_anomaly_is_still_counted() -> None:
+    deployments, incidents = _named_later()
+    config = _config(LinkStrategy.LATEST_BEFORE, explicit_first=False)
+    assert _failed(deployments, incidents, config) == {"A"}
+    cfr = report([], deployments, incidents, config=config)["change_failure_rate"]
+    assert cfr["anomalies"] == {"incident_before_deployment": 1}
+
+
+def test_an_incident_opened_when_the_named_deployment_finished_is_linked() -> None:
+    deployments = [deploy("B", 12, 12.25)]
+    incidents = [incident("I", 12.25, caused_by="B")]
+    assert _failed(deployments, incidents, EXPLICIT) == {"B"}
+    cfr = report([], deployments, incidents, config=EXPLICIT)["change_failure_rate"]
+    assert cfr["anomalies"] == {"incident_before_deployment": 0}
+
+
+def test_the_anomaly_is_counted_in_the_window_of_the_incidents_opening() -> None:
+    deployments, incidents = _named_later()
+    r = report([], deployments, incidents, win=window(0, 12), config=EXPLICIT)
+    assert r["change_failure_rate"]["anomalies"] == {"incident_before_deployment": 1}
+    later = report([], deployments, incidents, win=window(12, 24), config=EXPLICIT)
+    assert later["change_failure_rate"]["anomalies"] == {"incident_before_deployment": 0}

@@ -175,3 +175,30 @@ def test_slices_are_grouped_by_service_and_environment() -> None:
         grouped[(service, env)] += 1
     assert index.slices() == set(grouped)
     assert len(index) == 4
+
+
+def _arrive(index: FactIndex, facts: list[tuple[str, str, Fact]]) -> dict[SliceKey, SliceSnapshot]:
+    snapshots: dict[SliceKey, SliceSnapshot] = {}
+    for kind, event_id, fact in facts:
+        for key in index.put(kind, event_id, fact):
+            if (built := index.build(key)) is not None:
+                snapshots[key] = built
+    return snapshots
+
+
+def test_an_incident_naming_a_later_deployment_is_an_anomaly_whatever_the_arrival_order() -> None:
+    # I (checkout) opened at 1 h names p1 (payments); p1 was in progress then, finished at 3 h.
+    facts: list[tuple[str, str, Fact]] = [
+        ("incident", "i1", incident("i1", 1, caused_by="p1")),
+        ("deployment", "p1", deploy("p1", 0, status="in_progress", service="payments")),
+        ("deployment", "p1", deploy("p1", 0, 3, service="payments")),
+    ]
+    for order in (facts, facts[1:] + facts[:1]):
+        snapshots = _arrive(FactIndex(), order)
+        payments = snapshots[("payments", "production")]
+        assert [o.failed for o in payments.outcomes] == [False]
+        checkout = snapshots[("checkout", "production")]
+        assert (checkout.incident_linked, checkout.incident_before_deployment) == (
+            (False,),
+            (True,),
+        )
