@@ -4,14 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from cortex_contracts.names import NAME_MAX_LENGTH, NAME_RULE, name_problem
 from cortex_kit.text import IdentifierText, StorableText
 
 # Every string of an event is one the store can hold (no NUL, no unpaired surrogate), and ids
 # hold no control character either (cortex_kit.text): a 202 must mean "stored", so what the
 # collector could not store is refused here, with its location, before anything is staged.
-Slug = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
+
+
+def checked_name(value: str) -> str:
+    """``value`` without surrounding spaces; ValueError (the fix first) if it is no name."""
+    problem = name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value.strip(" ")
+
+
+# Services and environments: the one name rule of cortex_contracts.names (docs/metrics.md).
+Name = Annotated[
+    str,
+    # No max_length here: the rule's own check says how to fix a long name.
+    Field(description=f"A name: {NAME_RULE}.", json_schema_extra={"maxLength": NAME_MAX_LENGTH}),
+    AfterValidator(checked_name),
+]
 EventId = Annotated[IdentifierText, Field(min_length=1, max_length=200)]
 Reference = Annotated[IdentifierText, Field(max_length=200)]
 """The id of another event (or of a PR): empty for none."""
@@ -26,7 +43,7 @@ class ChangeEvent(_Event):
     id: EventId = Field(description="Idempotency key of this event (e.g. the commit sha).")
     commit_sha: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{7,64}$")]
     repo: StorableText = Field(default="", max_length=500)
-    service: Slug
+    service: Name
     authored_at: AwareDatetime | None = None
     committed_at: AwareDatetime
     pr_id: Reference = ""
@@ -38,8 +55,8 @@ class ChangeEvent(_Event):
 class DeploymentEvent(_Event):
     type: Literal["deployment"]
     id: EventId = Field(description="The deployment id.")
-    service: Slug
-    environment: Slug = "production"
+    service: Name
+    environment: Name = "production"
     status: Literal["succeeded", "failed", "in_progress", "rolled_back", "cancelled"]
     started_at: AwareDatetime
     finished_at: AwareDatetime | None = None
@@ -66,8 +83,8 @@ class DeploymentEvent(_Event):
 class IncidentEvent(_Event):
     type: Literal["incident"]
     id: EventId = Field(description="The incident id.")
-    service: Slug
-    environment: Slug = "production"
+    service: Name
+    environment: Name = "production"
     opened_at: AwareDatetime
     resolved_at: AwareDatetime | None = None
     severity: Annotated[StorableText, Field(max_length=50)] = ""

@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AfterValidator
 
+from cortex_contracts.names import NAME_RULE
 from cortex_kit.errors import problem_responses
 from cortex_kit.runtime import DbSession, get_runtime
 from gateway.auth.deps import require, resolve_agency
 from gateway.domain.keys import READ_ROLES, Principal, Role
 from gateway.errors import AGENCY_SCOPED, gateway_responses
+from gateway.events.schemas import checked_name
 from gateway.webhooks import service
 from gateway.webhooks.crypto import WebhookSecretUnreadable
 from gateway.webhooks.errors import (
@@ -38,7 +41,16 @@ Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
 AgencySlug = Annotated[
     str, Query(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 ]
-Name = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
+
+
+def _name_or_none(value: str | None) -> str | None:
+    return None if value is None else checked_name(value)
+
+
+# ?service= / ?environment=: the name rule of POST /v1/events (cortex_contracts.names).
+Name = Annotated[
+    str | None, Query(description=f"A name: {NAME_RULE}."), AfterValidator(_name_or_none)
+]
 
 
 @router.put("/{provider}/secret", responses=SCOPED)

@@ -52,12 +52,26 @@ def _ignore(event_type: str, reason: str) -> Mapped:
     return Mapped(event_type, ignored=reason)
 
 
-_NOT_SLUG = re.compile(r"[^a-z0-9._/-]+")
+# Runs of what a slug does not keep: anything but letters and digits of any script, ``_``,
+# ``.``, ``/`` and ``-`` (combining marks go too: rare in the names tools send).
+_NOT_SLUG = re.compile(r"[^\w./-]+")
 
 
 def slug(text: str) -> str:
-    """``"My Mail Service"`` → ``"my-mail-service"`` (services and environments are slugs)."""
-    return _NOT_SLUG.sub("-", text.strip().lower()).strip("-./")
+    """``"My Mail Service"`` → ``"my-mail-service"``, ``"生产"`` → ``"生产"``,
+    ``".github"`` → ``".github"``: lower case, every other run of characters one ``-``."""
+    return _NOT_SLUG.sub("-", text.strip().lower()).strip("-/")
+
+
+def _environment(raw: str) -> str:
+    """The environment a delivery names, as a slug; refused when nothing of it is left."""
+    name = slug(raw)
+    if not any(c.isalnum() for c in name):
+        raise PayloadError(
+            f"environment: {raw[:100]!r} has no letter or digit to name it by: "
+            "add ?environment= to the webhook URL"
+        )
+    return name
 
 
 def _gitlab_time(raw: Any) -> datetime:
@@ -216,7 +230,9 @@ def _github_deployment_status(payload: Payload, o: Overrides) -> Mapped:
         type="deployment",
         id=_scoped("github", github_host(payload), GITHUB_COM, deployment["id"]),
         service=o.service or payload["repository"]["name"],
-        environment=slug(o.environment or status.get("environment") or deployment["environment"]),
+        environment=_environment(
+            o.environment or status.get("environment") or deployment["environment"]
+        ),
         status=outcome,
         started_at=deployment["created_at"],
         finished_at=status["created_at"] if outcome in _FINAL else None,
@@ -324,7 +340,7 @@ def _gitlab_deployment(payload: Payload, o: Overrides) -> Mapped:
         type="deployment",
         id=f"gitlab-{payload['deployment_id']}",
         service=_gitlab_service(payload, o),
-        environment=slug(o.environment or payload["environment"]),
+        environment=_environment(o.environment or payload["environment"]),
         status=outcome,
         started_at=at,
         finished_at=at if outcome in _FINAL else None,
@@ -360,14 +376,14 @@ def _pagerduty(payload: Payload, o: Overrides) -> Mapped:
         return _ignore(event_type, f"{event_type} changes no incident's times or severity")
     data = event["data"]
     service = o.service or slug(str(data["service"]["summary"]))
-    if not service:
+    if not any(c.isalnum() for c in service):
         raise PayloadError("the PagerDuty service has no usable name: add ?service= to the URL")
     severity = (data.get("priority") or {}).get("summary") or data.get("urgency") or ""
     incident = IncidentEvent(
         type="incident",
         id=f"pagerduty-{data['id']}",
         service=service,
-        environment=slug(o.environment or "production"),
+        environment=_environment(o.environment or "production"),
         opened_at=data.get("created_at") or event["occurred_at"],
         resolved_at=event["occurred_at"] if event_type == "incident.resolved" else None,
         reopened_at=event["occurred_at"] if event_type == "incident.reopened" else None,
@@ -414,9 +430,11 @@ def map_delivery(
         if handler is None:
             return _ignore(kind or "unknown", f"{provider.value} event {kind!r} is not used")
         return handler(payload, overrides)
+    except PayloadError:
+        raise
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise PayloadError(f"{where}: {first['msg']}") from exc
+        raise PayloadError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise PayloadError(f"missing or malformed field: {exc}") from exc

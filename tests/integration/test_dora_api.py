@@ -257,6 +257,32 @@ async def test_an_incident_naming_a_deployment_finished_after_it_opened_is_refus
         assert r["change_failure_rate"]["anomalies"] == {"incident_before_deployment": 1}
 
 
+async def test_real_names_go_through_the_gateway_into_dora(cluster: Cluster) -> None:
+    def named(dep_id: str, service: str, environment: str) -> dict[str, Any]:
+        return {**deployment(dep_id, 0, 10, 10.25), "service": service, "environment": environment}
+
+    week = {"from": "2025-03-03", "to": "2025-03-10"}
+    async with cluster.client() as client:
+        await send(client, [named("N1", ".github", "生产"), named("N2", "支付", "生产")])
+        await send(client, [named("N3", "Pay Ments", "staging")])
+        for service, environment in (
+            (".GitHub", "生产"),
+            ("支付", "生产"),
+            ("pay ments", "staging"),
+        ):
+            r = await eventually(
+                lambda s=service, e=environment: dora(client, service=s, environment=e, **week),
+                lambda r: _count(r) == 1,
+            )
+            assert _count(r) == 1, (service, environment)
+        bad = named("N4", "pay\x07ments", "x" * 201)
+        resp = await client.post("/v1/events", json={"agency": "acme", "events": [bad]})
+        assert resp.status_code == 422, resp.text
+        messages = {e["loc"][-1]: e["message"] for e in resp.json()["errors"]}
+        assert "remove or replace the control character U+0007" in messages["service"]
+        assert "shorten it to 200 characters" in messages["environment"]
+
+
 async def _key(client: httpx.AsyncClient, agency: str, role: str) -> str:
     resp = await client.post("/v1/keys", json={"agency": agency, "role": role})
     assert resp.status_code == 201, resp.text

@@ -19,6 +19,7 @@ Remaining ties are broken by comparing all fields, and the winner's empty fields
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -159,8 +160,12 @@ def _empty(value: object) -> bool:
 def canonical_service(name: str) -> str:
     """The one identity of a service, whatever door or tool named it: ``Hello-World`` (GitHub),
     ``hello-world`` (PagerDuty) and ``HELLO-WORLD`` (REST) are one service. Case-folded
-    (Unicode ``str.casefold``, so ``Straße`` is ``strasse``), surrounding spaces removed."""
-    return name.strip().casefold()
+    (Unicode ``str.casefold``, so ``Straße`` is ``strasse``), surrounding spaces removed, in
+    NFC (Unicode's canonical caseless match, so a decomposed ``Café`` is the composed one)."""
+    name = name.strip()
+    if name.isascii():
+        return name.lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", name).casefold())
 
 
 def _stated(fact: Fact) -> list[str]:

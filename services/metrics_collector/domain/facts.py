@@ -22,6 +22,8 @@ from cortex_contracts import (
     RolledBack,
     RolloutStatus,
 )
+from cortex_contracts.names import name_problem
+from cortex_kit.text import identifier_problem
 from metrics_collector.domain.dora_facts import (
     STORED_FIELDS,
     Change,
@@ -224,10 +226,23 @@ def to_fact(
     raise TypeError(f"not a delivery payload: {payload.DESCRIPTOR.full_name}")
 
 
+def _check_names(service: str, environment: str) -> None:
+    # The one name rule of every door (cortex_contracts.names). Empty stays allowed here, as
+    # before: a producer on the bus may leave the environment (or, in old tests, the service)
+    # out; REST and the webhooks require both. A control character is left to the store's
+    # check (events.decoding.fact_problem), which names the event it refuses.
+    for field, value in (("service", service), ("environment", environment)):
+        if not value or identifier_problem(value) is not None:
+            continue
+        if (problem := name_problem(value)) is not None:
+            raise ValueError(f"{field}: {problem}")
+
+
 def _identify_service(facts: dict[str, Any]) -> str:
     """The canonical service of a payload (docs/metrics.md "Facts"); the name as sent is kept
     for display as ``service_name`` when it differs."""
     sent = str(facts.get("service", ""))
+    _check_names(sent, str(facts.get("environment", "")))
     service = canonical_service(sent)
     if service != sent:
         facts["service"], facts["service_name"] = service, sent
