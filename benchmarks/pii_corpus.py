@@ -239,17 +239,17 @@ def luhn_digit(partial: str) -> str:
 
 # (IIN prefix chooser, length) per brand
 CARD_BRANDS: list[tuple[Callable[[R], str], int]] = [
-    (lambda r: "4", 16),
-    (lambda r: "4", 13),
-    (lambda r: "4", 19),
+    (lambda _r: "4", 16),
+    (lambda _r: "4", 13),
+    (lambda _r: "4", 19),
     (lambda r: str(r.randint(51, 55)), 16),
     (lambda r: str(r.randint(2221, 2720)), 16),
     (lambda r: r.choice(["34", "37"]), 15),
     (lambda r: r.choice(["6011", "65", str(r.randint(644, 649))]), 16),
     (lambda r: str(r.randint(3528, 3589)), 16),
     (lambda r: r.choice(["36", "38", str(r.randint(300, 305))]), 14),
-    (lambda r: "62", 16),
-    (lambda r: "62", 19),
+    (lambda _r: "62", 16),
+    (lambda _r: "62", 19),
 ]
 
 
@@ -894,8 +894,8 @@ NEUTRAL_SENTENCES: list[Callable[[R], str]] = [
     lambda r: f"Commit {sha(r)} fixed the flaky test in the ledger module.",
     lambda r: f"Request {a_uuid(r)} took {r.randint(3, 900)} ms.",
     lambda r: f"Order {order_id(r)} shipped on {timestamp(r)}.",
-    lambda r: "Refactor the payment module but keep the public API stable.",
-    lambda r: "Translate the following paragraph into German and keep the tone formal.",
+    lambda _r: "Refactor the payment module but keep the public API stable.",
+    lambda _r: "Translate the following paragraph into German and keep the tone formal.",
     lambda r: f"Note: {hard_negative(r)}",
     lambda r: f"The error budget for {r.choice(SERVICES)} is {r.randint(1, 99)}% used.",
     lambda r: f"Compare {hard_negative(r)} with {hard_negative(r)} and report any drift.",
@@ -903,7 +903,7 @@ NEUTRAL_SENTENCES: list[Callable[[R], str]] = [
     lambda r: f"Scale {r.choice(SERVICES)} to {r.randint(2, 40)} replicas at {timestamp(r)}.",
 ]
 NEUTRAL_SHELL: list[Callable[[R], str]] = [
-    lambda r: "ls -la /var/log/nginx",
+    lambda _r: "ls -la /var/log/nginx",
     lambda r: f"git checkout -b fix/{sha(r)[:7]}",
     lambda r: f"pip install requests==2.{r.randint(0, 32)}.{r.randint(0, 9)}",
     lambda r: f"docker pull nginx@sha256:{rand(r, HEX, 64)}",
@@ -921,7 +921,7 @@ NEUTRAL_ENV: list[Callable[[R], str]] = [
     lambda r: f"REQUEST_ID={a_uuid(r)}",
     lambda r: f"BUILD_SHA={sha(r)}",
     lambda r: f"MAX_TOKENS={r.randint(256, 8192)}",
-    lambda r: "FEATURE_FLAGS=new_checkout,beta_search",
+    lambda _r: "FEATURE_FLAGS=new_checkout,beta_search",
     lambda r: r.choice(PLACEHOLDERS),
     lambda r: f"# generated {timestamp(r)}",
 ]

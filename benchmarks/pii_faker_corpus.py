@@ -126,7 +126,7 @@ def iban(g: Gen) -> str:
     return value
 
 
-def ssn(g: Gen) -> str:
+def ssn(_g: Gen) -> str:
     return str(_faker("en_US").ssn())
 
 
@@ -317,7 +317,7 @@ def as_csv(g: Gen, body: Frag) -> Frag:
     return Writer().add("id,created,note,status\n").frag(row.done()).done()
 
 
-def as_markdown(g: Gen, body: Frag) -> Frag:
+def as_markdown(_g: Gen, body: Frag) -> Frag:
     return Writer().add("| field | value |\n|---|---|\n| note | ").frag(body).add(" |").done()
 
 
@@ -330,14 +330,14 @@ def as_url(g: Gen, body: Frag) -> Frag:
     return writer.ent(SECRET, kind, token).add("&page=2\n").frag(body).done()
 
 
-def as_nested_json(g: Gen, body: Frag) -> Frag:
+def as_nested_json(_g: Gen, body: Frag) -> Frag:
     """A tool result: JSON text inside a JSON string (``"result": "{\\"note\\": …}"``)."""
     inner = Writer().add('{"note": "').frag(_escaped(body)).add('", "ok": true}').done()
     return Writer().add('{"tool": "crm.lookup", "result": "').frag(_escaped(inner)).add('"}').done()
 
 
 CONTAINERS: tuple[Callable[[Gen, Frag], Frag], ...] = (
-    lambda g, body: body,
+    lambda _g, body: body,
     as_email,
     as_csv,
     as_markdown,

@@ -26,12 +26,12 @@ PING_AFTER_IDLE_S = 10.0
 _CHECKED_IN_AT = "cortex_checked_in_at"
 
 
-def _on_checkin(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+def _on_checkin(_dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
     record.info[_CHECKED_IN_AT] = time.monotonic()
 
 
 def _on_checkout(
-    dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
 ) -> None:
     """A cheaper ``pool_pre_ping``, which costs three round trips (BEGIN, ``;``, ROLLBACK) per
     checkout, i.e. per transaction. Raising ``DisconnectionError`` makes the pool discard the

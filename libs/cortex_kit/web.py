@@ -76,7 +76,7 @@ def _clean_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def _validation_error(request: Request, exc: Exception) -> Response:
+async def _validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = _clean_validation_errors(exc.errors())
     where = "; ".join(f"{'.'.join(e['loc'])}: {e['message']}" for e in errors[:5])
@@ -218,7 +218,7 @@ def _too_large(path: str, limit_bytes: int) -> JSONResponse:
     )
 
 
-def _invalid_path(path: str) -> JSONResponse:
+def _invalid_path() -> JSONResponse:
     return _problem(
         InvalidPath(
             "The path contains control characters (such as %00 or %0A), which no id may hold.",
@@ -254,7 +254,7 @@ class RequestGuard:
             return
         path: str = scope["path"]
         if _CONTROL_CHARACTERS.search(path):
-            await _invalid_path(path)(scope, receive, send)
+            await _invalid_path()(scope, receive, send)
             return
         limit = self.limit_for(path)
         declared = _header(scope, b"content-length")

@@ -154,7 +154,7 @@ def delete_all_streams(url: str, timeout: float = 30.0) -> None:
 async def _delete_all_streams(url: str, wait_s: float) -> None:
     import nats
 
-    async def quiet(exc: Exception) -> None:
+    async def quiet(_exc: Exception) -> None:
         return None
 
     client = await nats.connect(

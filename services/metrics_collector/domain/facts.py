@@ -92,7 +92,7 @@ class _Fallback(Exception):
     """A field ``payload_dict`` leaves to ``MessageToDict``."""
 
 
-def _fallback(value: Any) -> Any:
+def _fallback(_value: Any) -> Any:
     raise _Fallback
 
 

@@ -122,7 +122,7 @@ _PROVIDERS = (
 )
 
 
-def find_provider_tokens(text: str, hint: str) -> list[Finding]:
+def find_provider_tokens(text: str, _hint: str) -> list[Finding]:
     return [
         _secret(m.start(), m.end(), provider.kind)
         for provider in _PROVIDERS
@@ -146,7 +146,7 @@ _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{20}")
 _PEM_SPAN = 20_000
 
 
-def find_private_keys(text: str, hint: str) -> list[Finding]:
+def find_private_keys(text: str, _hint: str) -> list[Finding]:
     if "PRIVATE KEY" not in text:
         return []
     found = []
@@ -285,7 +285,7 @@ def _flag_values(text: str) -> list[Finding]:
     return found
 
 
-def find_key_named(text: str, hint: str) -> list[Finding]:
+def find_key_named(text: str, _hint: str) -> list[Finding]:
     found: list[Finding] = []
     for m in _key_named_matches(text):
         if found and m.start() < found[-1].end:

@@ -110,7 +110,7 @@ def _email_at(text: str, at: int) -> Finding | None:
     return Finding(Entity.EMAIL, start, domain.end(), "email")
 
 
-def find_emails(text: str, hint: str) -> list[Finding]:
+def find_emails(text: str, _hint: str) -> list[Finding]:
     found = []
     at = text.find("@")
     while at >= 0:
@@ -271,7 +271,7 @@ def _iban_end(text: str, start: int, length: int) -> tuple[int, str] | None:
     return i, "".join(chars)
 
 
-def find_ibans(text: str, hint: str) -> list[Finding]:
+def find_ibans(text: str, _hint: str) -> list[Finding]:
     found = []
     for m in _IBAN_START.finditer(text):
         length = IBAN_LENGTHS.get(m.group()[:2])
@@ -331,7 +331,7 @@ def _written_as_version(text: str, start: int) -> bool:
     return bool(_VERSION_BEFORE.search(text, max(0, start - 24), start))
 
 
-def find_ips(text: str, hint: str) -> list[Finding]:
+def find_ips(text: str, _hint: str) -> list[Finding]:
     found = []
     if "." in text:
         found = [

@@ -330,7 +330,7 @@ def _action_plan(compiled: CompiledPolicy, action_type: str, variable_of: Variab
     entries, bind = memoised(
         compiled.rule_plans,
         tuple(map(id, ruleset.rules)),  # ids: the policy holds its rules while it lives
-        lambda key: _rule_plan(ruleset, variable_of),
+        lambda _key: _rule_plan(ruleset, variable_of),
     )
     return ActionPlan(
         autonomy=_by_rank(

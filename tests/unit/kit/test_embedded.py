@@ -225,7 +225,7 @@ def test_postgres_explains_a_data_dir_its_account_cannot_reach(tmp_path: Path) -
 async def test_postgres_runs_from_a_copy_when_the_install_is_unreachable(
     server_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(embedded, "_can_execute", lambda binary, account: False)
+    monkeypatch.setattr(embedded, "_can_execute", lambda _binary, _account: False)
     embedded._server_bin_dir.cache_clear()
     try:
         with EmbeddedPostgres(server_dir / "pg", free_port(), durable=False) as server:

@@ -100,7 +100,7 @@ class Received:
         self.msgs: list[tuple[str, str, bytes, dict[str, str] | None]] = []
 
     async def _process_msg(
-        self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
+        self, _sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
     ) -> None:
         parsed = None
         if headers:

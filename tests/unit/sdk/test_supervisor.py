@@ -54,8 +54,8 @@ class Flaky:
         self.notices: list[str] = []
         self.supervisor = Supervisor(
             [spec],
-            output=lambda name, stream, line: None,
-            notice=lambda name, message: self.notices.append(message),
+            output=lambda _name, _stream, _line: None,
+            notice=lambda _name, message: self.notices.append(message),
             backoff=backoff,
         )
 
