@@ -71,8 +71,8 @@ from benchmarks.common import (
     Metrics,
     Servers,
     embedded_servers,
+    interpolated_percentile,
     metric,
-    percentile,
     ratio,
     run_async,
 )
@@ -237,7 +237,7 @@ class RunStats:
         return round(self.produced / self.stages[stage].seconds, 1)
 
     def p(self, values: list[float], q: float) -> float:
-        return round(percentile(values, q), 2) if values else 0.0
+        return round(interpolated_percentile(values, q), 2) if values else 0.0
 
     def describe(self) -> str:
         def span(values: list[float]) -> str:

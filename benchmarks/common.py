@@ -46,9 +46,9 @@ __all__ = [
     "Suite",
     "build_result",
     "embedded_servers",
+    "interpolated_percentile",
     "machine_info",
     "metric",
-    "percentile",
     "ratio",
     "run_async",
     "validate_result",
@@ -89,7 +89,7 @@ def ratio(numerator: float, denominator: float) -> float:
     return round(numerator / denominator, 4) if denominator else 0.0
 
 
-def percentile(values: Sequence[float], q: float) -> float:
+def interpolated_percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0 to 100) with linear interpolation between closest ranks."""
     if not values:
         raise ValueError("percentile of an empty sequence")

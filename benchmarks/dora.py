@@ -56,8 +56,8 @@ from benchmarks.common import (
     CpuMeter,
     Metrics,
     embedded_servers,
+    interpolated_percentile,
     metric,
-    percentile,
     ratio,
     run_async,
 )
@@ -139,7 +139,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _ms(values: list[float], q: float) -> float:
-    return round(percentile(values, q), 2)
+    return round(interpolated_percentile(values, q), 2)
 
 
 # --- processes ----------------------------------------------------------------------------

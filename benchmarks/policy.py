@@ -44,8 +44,8 @@ from benchmarks.common import (
     Metrics,
     Servers,
     embedded_servers,
+    interpolated_percentile,
     metric,
-    percentile,
     ratio,
 )
 from benchmarks.policy_cases import (
@@ -119,7 +119,7 @@ class Timing:
     cpu_us: float = 0.0
 
     def p(self, q: float) -> float:
-        return round(percentile(self.samples_ns, q) / 1000, 2)
+        return round(interpolated_percentile(self.samples_ns, q) / 1000, 2)
 
 
 def _time_round(calls: Sequence[Call], into: list[int]) -> None:
@@ -272,8 +272,8 @@ def _engine_runs(
                 mix, evaluated[agency] = decisions(client, url, agency, sizes.http_passes)
                 _log(
                     f"[{agency}] decisions over HTTP: {dict(mix)}; evaluated_us p50 "
-                    f"{percentile(evaluated[agency], 50):.0f}, p99 "
-                    f"{percentile(evaluated[agency], 99):.0f}"
+                    f"{interpolated_percentile(evaluated[agency], 50):.0f}, p99 "
+                    f"{interpolated_percentile(evaluated[agency], 99):.0f}"
                 )
         meter = CpuMeter({"policy_engine": service.pid, "postgres": servers.postgres.pid})
         plan: list[tuple[str, Any, int]] = [
@@ -310,7 +310,7 @@ def http(sizes: Sizes) -> Metrics:
         return metric(round(value, 3), ms, better="lower")
 
     def us(values: list[float], q: float) -> Metric:
-        return metric(round(percentile(values, q), 1), "µs", better="lower")
+        return metric(round(interpolated_percentile(values, q), 1), "µs", better="lower")
 
     def per_s(run: Load) -> Metric:
         return metric(round(run.rps, 1), rps, better="higher")

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import CpuMeter, Servers, percentile
+from benchmarks.common import CpuMeter, Servers, interpolated_percentile
 from benchmarks.policy_cases import CASES
 from cortex_kit.embedded import free_port
 from cortex_kit.internal_auth import SIGNATURE_HEADER, sign
@@ -264,8 +264,8 @@ def _python_load(
         connections,
         len(latencies),
         elapsed,
-        percentile(latencies, 50),
-        percentile(latencies, 99),
+        interpolated_percentile(latencies, 50),
+        interpolated_percentile(latencies, 99),
         sum(errors.values()),
         cpu,
     )

@@ -171,7 +171,7 @@ def _quantiles(
 ) -> tuple[float | None, float | None, float | None, float | None]:
     if not len(sorted_values):
         return None, None, None, None
-    p50, p90, p99 = (stats.percentile(sorted_values, p) for p in (50, 90, 99))
+    p50, p90, p99 = (stats.nearest_rank_percentile(sorted_values, p) for p in (50, 90, 99))
     return p50, p90, p99, stats.mean(sorted_values)
 
 

@@ -24,7 +24,7 @@ _RANK_EPSILON = 1e-9
 Floats = npt.NDArray[np.float64]
 
 
-def percentile(sorted_values: Floats, pct: float) -> float:
+def nearest_rank_percentile(sorted_values: Floats, pct: float) -> float:
     """Nearest-rank percentile of already sorted values; ``pct`` in [0, 100]."""
     if not len(sorted_values):
         raise ValueError("percentile of no values")

@@ -14,25 +14,25 @@ from metrics_collector.domain import stats
 def test_percentile_is_the_nearest_rank() -> None:
     values = np.array([10.0, 20.0, 30.0, 40.0])
     # rank = ceil(p/100 * 4): p50 -> 2 -> 20, p90 -> ceil(3.6) = 4 -> 40, p25 -> 1 -> 10
-    assert stats.percentile(values, 50) == 20.0
-    assert stats.percentile(values, 90) == 40.0
-    assert stats.percentile(values, 25) == 10.0
-    assert stats.percentile(values, 0) == 10.0
-    assert stats.percentile(values, 100) == 40.0
+    assert stats.nearest_rank_percentile(values, 50) == 20.0
+    assert stats.nearest_rank_percentile(values, 90) == 40.0
+    assert stats.nearest_rank_percentile(values, 25) == 10.0
+    assert stats.nearest_rank_percentile(values, 0) == 10.0
+    assert stats.nearest_rank_percentile(values, 100) == 40.0
 
 
 def test_percentile_does_not_round_up_an_exact_rank() -> None:
     # 0.29 * 100 is 28.999999999999996 in floats; the rank must still be exactly 29.
     values = np.arange(1.0, 101.0)
-    assert stats.percentile(values, 29) == 29.0
-    assert stats.percentile(values, 99) == 99.0
+    assert stats.nearest_rank_percentile(values, 29) == 29.0
+    assert stats.nearest_rank_percentile(values, 99) == 99.0
 
 
 def test_percentile_of_nothing_is_an_error() -> None:
     with pytest.raises(ValueError, match="no values"):
-        stats.percentile(np.empty(0), 50)
+        stats.nearest_rank_percentile(np.empty(0), 50)
     with pytest.raises(ValueError, match="outside"):
-        stats.percentile(np.array([1.0]), 101)
+        stats.nearest_rank_percentile(np.array([1.0]), 101)
     with pytest.raises(ValueError, match="no values"):
         stats.mean(np.empty(0))
 
@@ -91,7 +91,7 @@ def test_percentile_is_an_observed_value_at_the_nearest_rank(
     values: list[float], pct: float
 ) -> None:
     ordered = sorted(values)
-    got = stats.percentile(np.array(ordered), pct)
+    got = stats.nearest_rank_percentile(np.array(ordered), pct)
     # Reference: at least pct % of the values are <= it, and fewer than pct % are < it.
     assert got in ordered
     assert sum(v <= got for v in ordered) >= pct / 100 * len(ordered) - 1e-9
