@@ -91,7 +91,8 @@ from cortex_contracts import (
 from cortex_kit.db import Database
 from cortex_kit.logs import configure_logging
 from cortex_kit.messaging.bus import MSG_ID_HEADER, Bus
-from cortex_kit.messaging.consumer import ConsumerRunner, ConsumerSpec, Delivery
+from cortex_kit.messaging.consumer import ConsumerRunner, ConsumerSpec
+from cortex_kit.messaging.handlers import Message
 from cortex_kit.messaging.outbox import OutboxRelay, PendingEvent, add_to_outbox
 from cortex_kit.messaging.tables import messaging_tables
 from cortex_kit.observability import configure_tracing
@@ -166,13 +167,12 @@ class Probe:
     commit_at: dict[int, float] = field(default_factory=dict)
     committed: int = 0
 
-    async def handle(self, session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
+    async def handle(self, session: AsyncSession, messages: Sequence[Message[Envelope]]) -> None:
         self.batch_no += 1
         handled_at = time.time()
         rows = []
-        for delivery in deliveries:
-            envelope = decode(delivery.data)
-            unpack(envelope, ChangeRecorded)
+        for message in messages:
+            envelope = message.payload
             rows.append(
                 {
                     "event_id": envelope.id,
@@ -369,9 +369,16 @@ def consumer_tables(label: str) -> tuple[Table, Table]:
     return inbox, received
 
 
+def change_envelope(data: bytes) -> Envelope:
+    """The consumer's decoder: an envelope that carries a ChangeRecorded."""
+    envelope = decode(data)
+    unpack(envelope, ChangeRecorded)
+    return envelope
+
+
 def kit_consumer(
     db: Database, bus: Bus, label: str, probe: Probe, batch_size: int
-) -> ConsumerRunner:
+) -> ConsumerRunner[Envelope]:
     inbox = consumer_tables(label)[0]
     return ConsumerRunner(
         db,
@@ -381,6 +388,7 @@ def kit_consumer(
             name=f"bench-{label}",
             stream=STREAM.name,
             filter_subjects=[subject_filter("delivery")],
+            decode=change_envelope,
             handler=probe.handle,
             batch_size=batch_size,
         ),
@@ -586,7 +594,7 @@ class Bench:
         consumer_db = Database(self.url, pool_size=sizes.pool_size, application_name="bench-c")
         consumer_bus = Bus(self.nats_url, name="bench-consumer")
         probe = Probe(received)
-        consumer: ConsumerRunner | None = None
+        consumer: ConsumerRunner[Envelope] | None = None
         produced = Produced()
         meter = self.cpu_meter("two" if remote else "one")
         stages: dict[str, Stage] = {}

@@ -13,7 +13,7 @@ from gateway.metrics.endpoints import router as metrics_router
 from gateway.models import messaging
 from gateway.policies.endpoints import router as policies_router
 from gateway.settings import Settings
-from gateway.state import GatewayState, state_of
+from gateway.state import GatewayState, gateway_state
 from gateway.upstream import Upstreams
 from gateway.webhooks.at_rest import start_secrets_at_rest
 from gateway.webhooks.endpoints import router as webhooks_router
@@ -24,8 +24,8 @@ log = get_logger("gateway")
 def create_app(settings: Settings | None = None) -> FastAPI:
     cfg = settings or Settings()
 
-    async def start(rt: Runtime) -> None:
-        rt.extras["gateway"] = GatewayState(
+    async def build_state(_rt: Runtime) -> GatewayState:
+        return GatewayState(
             key_cache=KeyCache(cfg.key_cache_ttl_s),
             upstreams=Upstreams(
                 {
@@ -40,14 +40,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             max_events=cfg.max_events_per_request,
         )
+
+    async def start(rt: Runtime, _state: GatewayState) -> None:
         await start_secrets_at_rest(rt, cfg.secrets_key)
         if cfg.bootstrap_admin_key and cfg.bootstrap_admin_key.get_secret_value():
             async with rt.db.session() as session:
                 await bootstrap_admin(session, cfg.bootstrap_admin_key.get_secret_value())
 
-    async def stop(rt: Runtime) -> None:
-        if "gateway" in rt.extras:
-            await state_of(rt).upstreams.close()
+    async def stop(_rt: Runtime, state: GatewayState) -> None:
+        await state.upstreams.close()
 
     return create_service_app(
         cfg,
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             migrations_dir=Path(__file__).parent / "migrations",
             tables=messaging,
             streams=STREAMS,
+            build_state=build_state,
+            state=gateway_state,
             routers=[keys_router, events_router, policies_router, metrics_router, webhooks_router],
             on_start=[start],
             on_stop=[stop],

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends
 
-from cortex_kit.runtime import Runtime, get_runtime
+from cortex_kit.runtime import StateSlot
 from gateway.auth.service import KeyCache
 from gateway.upstream import Upstreams
 
@@ -18,14 +19,9 @@ class GatewayState:
     max_events: int
 
 
-def gateway_state(request: Request) -> GatewayState:
-    return state_of(get_runtime(request))
+gateway_state: StateSlot[GatewayState] = StateSlot()
+"""``gateway_state(request)``: the gateway's state, typed (the cheap accessor)."""
+Gateway = Annotated[GatewayState, Depends(gateway_state.dependency)]
+"""The gateway's state as an endpoint parameter."""
 
-
-def state_of(rt: Runtime) -> GatewayState:
-    state = rt.extras["gateway"]
-    assert isinstance(state, GatewayState)
-    return state
-
-
-__all__ = ["GatewayState", "gateway_state", "state_of"]
+__all__ = ["Gateway", "GatewayState", "gateway_state"]

@@ -14,19 +14,19 @@ from policy_engine.models import messaging
 from policy_engine.policies.endpoints import router as policies_router
 from policy_engine.policies.service import compiled_for
 from policy_engine.settings import Settings
+from policy_engine.state import PolicyEngineState, state_of
 from policy_engine.wizard.endpoints import router as wizard_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     cfg = settings or Settings()
 
-    async def start(rt: Runtime) -> None:
+    async def build_state(rt: Runtime) -> PolicyEngineState:
         async def load(agency: str, team: str | None) -> tuple[CompiledPolicy, str] | None:
             async with rt.db.session() as session:
                 return await compiled_for(session, agency, team)
 
         cache = PolicyCache(load, max_age_s=cfg.policy_cache_max_age_s)
-        await cache.subscribe(rt.bus)
         log = DecisionLog(rt.db, rt.tables.outbox)
         writer: BatchWriter[LoggedDecision] = BatchWriter(
             log.write,
@@ -36,19 +36,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             flush_timeout_s=cfg.decision_log_timeout_s,
         )
         writer.start()
-        rt.extras["authorizer"] = Authorizer(
-            rt.db,
-            cache,
-            writer,
-            RecentViolations(),
-            durable_log=cfg.decision_log_durable,
+        authorizer = Authorizer(
+            rt.db, cache, writer, RecentViolations(), durable_log=cfg.decision_log_durable
         )
+        return PolicyEngineState(authorizer)
 
-    async def stop(rt: Runtime) -> None:
-        auth = rt.extras.get("authorizer")
-        if isinstance(auth, Authorizer):
-            await auth.log.stop()
-            await auth.cache.close()
+    async def stop(_rt: Runtime, state: PolicyEngineState) -> None:
+        await state.authorizer.log.stop()
 
     return create_service_app(
         cfg,
@@ -57,8 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             migrations_dir=Path(__file__).parent / "migrations",
             tables=messaging,
             streams=STREAMS,
+            build_state=build_state,
+            state=state_of,
             routers=[authorize_router, policies_router, wizard_router],
-            on_start=[start],
+            broadcasts=lambda _rt, state: [state.authorizer.cache.notices()],
             on_stop=[stop],
         ),
     )

@@ -560,8 +560,10 @@ async def test_a_replica_is_not_ready_while_it_warms_up_and_is_once_done_or_fail
 
 
 async def test_readyz_names_the_warm_up_while_it_runs(cluster: Cluster) -> None:
+    from metrics_collector.state import state_of
+
     served = cluster.processes["metrics_collector"]
-    cache = served.app.state.runtime.extras["dora"].cache
+    cache = state_of.in_app(served.app).dora.cache
     release = asyncio.Event()
 
     async def slow_warm() -> None:

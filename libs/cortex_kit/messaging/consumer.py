@@ -7,8 +7,9 @@ import contextlib
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cortex_kit.db import Database
 from cortex_kit.logs import get_logger
 from cortex_kit.messaging.bus import MSG_ID_HEADER, Bus
+from cortex_kit.messaging.handlers import BatchHandler, Decoder, Message, Undecodable
 from cortex_kit.observability import (
     CONSUMER_LAG,
     MESSAGE_LATENCY,
@@ -32,6 +34,7 @@ from cortex_kit.observability import (
     tracer,
 )
 
+T = TypeVar("T")
 log = get_logger("cortex.consumer")
 DLQ_PREFIX = "cortex.dlq"
 PULL_EXPIRES_S = 5.0  # lifetime of one pull request on the server
@@ -49,48 +52,26 @@ def _header_text(text: str, limit: int = 1000) -> str:
     return safe[:limit]
 
 
-class PoisonMessage(Exception):
-    """Raised by a handler for a message that can never succeed (malformed, unknown type)."""
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """A delivery as it came off the wire, before decoding (the kit's own view)."""
 
-
-@dataclass(frozen=True)
-class RejectedItem:
-    """One item of a message (e.g. one event of a batch) its handler could not use."""
-
-    item: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Delivery:
     msg_id: str
     subject: str
     data: bytes
     headers: dict[str, str]
     num_delivered: int
-    rejected: list[RejectedItem] = field(default_factory=list, compare=False, repr=False)
-
-    def reject_item(self, item: str, reason: str) -> None:
-        """Dead-letter one item of this message with its reason, and go on with the others.
-
-        For messages that carry many items (a batch of events): the handler stores the good
-        ones, and the bad one does not take the rest down with it. ``item`` names it within
-        the message (an index, a version id). Its dead letter is published before the batch
-        commits, with a ``Nats-Msg-Id`` of message and item, so a retried batch rejecting it
-        again publishes nothing new (within the stream's duplicate window).
-        """
-        self.rejected.append(RejectedItem(item, reason))
-
-
-BatchHandler = Callable[[AsyncSession, Sequence[Delivery]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class ConsumerSpec:
+class ConsumerSpec(Generic[T]):
+    """A durable consumer: its subjects, how its payloads decode, and their batch handler."""
+
     name: str
     stream: str
     filter_subjects: Sequence[str]
-    handler: BatchHandler
+    decode: Decoder[T]
+    handler: BatchHandler[T]
     max_deliver: int = 5
     ack_wait_s: float = 30.0
     batch_size: int = 500
@@ -125,11 +106,11 @@ def _ack_fields(reply: str) -> tuple[str, int, int, int]:
     return tokens[at], int(tokens[at + 2]), int(tokens[at + 3]), int(tokens[at + 6])
 
 
-def _delivery(msg: Msg) -> Delivery:
+def _delivery(msg: Msg) -> _Delivery:
     headers = msg.headers or {}
     stream, delivered, stream_seq, _ = _ack_fields(msg.reply)
     msg_id = headers.get(MSG_ID_HEADER) or f"{stream}:{stream_seq}"
-    return Delivery(msg_id, msg.subject, msg.data, headers, delivered)
+    return _Delivery(msg_id, msg.subject, msg.data, headers, delivered)
 
 
 class PullError(Exception):
@@ -261,19 +242,20 @@ class _Pull:
         self._problem = f"pull request failed: {status or 'no status'} {description}"
 
 
-class ConsumerRunner:
+class ConsumerRunner(Generic[T]):
     """Runs one durable pull consumer. Each fetched batch is one transaction:
 
-    inbox rows (``ON CONFLICT DO NOTHING``) decide which messages are new, the handler applies
-    their effects, the transaction commits, and only then are the messages acked. If a batch
-    fails, its messages are retried one by one so a single poison message cannot block the rest;
-    a message failing ``max_deliver`` times goes to the dead-letter stream with its reason.
-    An item the handler rejects (``Delivery.reject_item``) goes there alone, and the message
-    is acked with the effects of its other items.
+    inbox rows (``ON CONFLICT DO NOTHING``) decide which messages are new, the new ones are
+    decoded and the handler applies their effects, the transaction commits, and only then are
+    the messages acked. If a batch fails, its messages are retried one by one so a single
+    poison message cannot block the rest; a message failing ``max_deliver`` times, or at once
+    if it is ``Undecodable``, goes to the dead-letter stream with its reason. An item the
+    handler rejects (``Message.reject_item``) goes there alone, and the message is acked with
+    the effects of its other items.
     """
 
     def __init__(
-        self, db: Database, bus: Bus, inbox: Table, spec: ConsumerSpec, *, service: str
+        self, db: Database, bus: Bus, inbox: Table, spec: ConsumerSpec[T], *, service: str
     ) -> None:
         self.db = db
         self.bus = bus
@@ -413,7 +395,7 @@ class ConsumerRunner:
                         )
         MESSAGE_LATENCY.labels(self.service, self.spec.name).observe(time.perf_counter() - started)
 
-    async def _commit_batch(self, deliveries: list[Delivery]) -> int:
+    async def _commit_batch(self, deliveries: list[_Delivery]) -> int:
         links = [
             Link(trace.get_current_span(extract_context(d.headers)).get_span_context())
             for d in deliveries[:32]
@@ -425,13 +407,19 @@ class ConsumerRunner:
             async with self.db.session() as session:
                 fresh = await self._claim(session, deliveries)
                 if fresh:
-                    await self.spec.handler(session, fresh)
+                    # Only new messages are decoded; an undecodable one fails the batch, and
+                    # alone (isolated) it is dead-lettered at once.
+                    decode = self.spec.decode
+                    messages = [
+                        Message(d.msg_id, d.subject, decode(d.data), d.num_delivered) for d in fresh
+                    ]
+                    await self.spec.handler(session, messages)
                     # Before the commit: once committed, a redelivery is a duplicate and
                     # would never publish them.
-                    await self._dead_letter_items(fresh)
+                    await self._dead_letter_items(fresh, messages)
             return len(fresh)
 
-    async def _claim(self, session: AsyncSession, deliveries: list[Delivery]) -> list[Delivery]:
+    async def _claim(self, session: AsyncSession, deliveries: list[_Delivery]) -> list[_Delivery]:
         unique = {d.msg_id: d for d in deliveries}
         params = {"consumer": self.spec.name, "msg_ids": list(unique)}
         claimed = set((await session.execute(self._claim_stmt, params)).scalars())
@@ -444,7 +432,7 @@ class ConsumerRunner:
 
     async def _failed(self, msg: Msg, exc: Exception) -> None:
         delivery = _delivery(msg)
-        poison = isinstance(exc, PoisonMessage)
+        poison = isinstance(exc, Undecodable)
         if not poison and await self._database_unreachable():
             # Not the message's fault: never count an outage towards dead-lettering.
             log.warning(
@@ -480,7 +468,7 @@ class ConsumerRunner:
             return True
         return False
 
-    def _dead_letter_headers(self, delivery: Delivery, reason: str) -> dict[str, str]:
+    def _dead_letter_headers(self, delivery: _Delivery, reason: str) -> dict[str, str]:
         return {
             **delivery.headers,
             MSG_ID_HEADER: f"dlq:{self.spec.name}:{delivery.msg_id}",
@@ -490,14 +478,14 @@ class ConsumerRunner:
             "Cortex-Dlq-Deliveries": str(delivery.num_delivered),
         }
 
-    async def _publish_dead_letter(self, delivery: Delivery, headers: dict[str, str]) -> None:
+    async def _publish_dead_letter(self, delivery: _Delivery, headers: dict[str, str]) -> None:
         await self.bus.js.publish(
             f"{DLQ_PREFIX}.{self.spec.stream.lower()}.{self.spec.name}",
             delivery.data,
             headers=headers,
         )
 
-    async def _dead_letter(self, msg: Msg, delivery: Delivery, exc: Exception) -> None:
+    async def _dead_letter(self, msg: Msg, delivery: _Delivery, exc: Exception) -> None:
         reason = _header_text(f"{type(exc).__name__}: {exc}")
         await self._publish_dead_letter(delivery, self._dead_letter_headers(delivery, reason))
         await msg.term()
@@ -510,12 +498,14 @@ class ConsumerRunner:
             reason=reason,
         )
 
-    async def _dead_letter_items(self, deliveries: Sequence[Delivery]) -> None:
+    async def _dead_letter_items(
+        self, deliveries: Sequence[_Delivery], messages: Sequence[Message[Any]]
+    ) -> None:
         """Each rejected item: the whole message's bytes, with the item named in
         ``Cortex-Dlq-Item`` (a replay must not double the other items' effects: the handler's
         own idempotency, since a replay is a new message to the inbox)."""
-        for delivery in deliveries:
-            for rejected in delivery.rejected:
+        for delivery, message in zip(deliveries, messages, strict=True):
+            for rejected in message.rejected:
                 item, reason = _header_text(rejected.item), _header_text(rejected.reason)
                 headers = self._dead_letter_headers(delivery, reason)
                 headers[MSG_ID_HEADER] = f"dlq:{self.spec.name}:{delivery.msg_id}:{item}"

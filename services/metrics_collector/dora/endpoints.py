@@ -6,26 +6,20 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import TypeAdapter
 
 from cortex_kit.errors import AgencyRequired, problem_responses
-from cortex_kit.runtime import DbSession, get_runtime
+from cortex_kit.runtime import DbSession
 from cortex_kit.web import PRINCIPAL_HEADER, CallerAgency
 from metrics_collector.commit_hooks import after_commit
 from metrics_collector.dora import service
 from metrics_collector.dora.errors import InvalidTime, InvalidWindow, UnknownBucket, WindowTooLarge
 from metrics_collector.dora.schemas import DoraResponse, DoraSettings, DoraSettingsIn
-from metrics_collector.dora.service import DoraFeature
+from metrics_collector.state import State
 
 router = APIRouter(prefix="/v1/metrics", tags=["dora"])
 _SCHEMA = TypeAdapter(DoraResponse)
-
-
-def feature(request: Request) -> DoraFeature:
-    found = get_runtime(request).extras["dora"]
-    assert isinstance(found, DoraFeature)
-    return found
 
 
 @router.get(
@@ -36,7 +30,7 @@ def feature(request: Request) -> DoraFeature:
     ),
 )
 async def get_dora(
-    request: Request,
+    state: State,
     agency: CallerAgency,
     service_name: Annotated[str | None, Query(alias="service", max_length=200)] = None,
     environment: Annotated[
@@ -47,7 +41,7 @@ async def get_dora(
     bucket: Annotated[str | None, Query(description="day, week or month")] = None,
 ) -> Response:
     """The five DORA metrics over ``[from, to)`` (default: the last 30 days, production)."""
-    dora = feature(request)
+    dora = state.dora
     query = service.parse_query(
         service=service_name,
         environment=environment,
@@ -76,13 +70,13 @@ async def get_settings(session: DbSession, agency: CallerAgency) -> DoraSettings
 @router.put("/settings", responses=problem_responses(AgencyRequired))
 async def put_settings(
     body: DoraSettingsIn,
-    request: Request,
+    state: State,
     session: DbSession,
     agency: CallerAgency,
     principal: Annotated[str | None, Header(alias=PRINCIPAL_HEADER)] = None,
 ) -> DoraSettings:
     """Replace the agency's settings; every replica's metrics follow within a second."""
     saved = await service.put_settings(session, agency, body, principal)
-    cache = feature(request).cache
+    cache = state.dora.cache
     after_commit(session, lambda: cache.committed([agency]))
     return saved

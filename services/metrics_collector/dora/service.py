@@ -27,7 +27,7 @@ _INLINE_SLICES = 8
 
 @dataclass(frozen=True)
 class DoraFeature:
-    """What the DORA endpoints share in a process (``Runtime.extras["dora"]``)."""
+    """What the DORA endpoints share in a process (``CollectorState.dora``)."""
 
     cache: DoraCache
     max_window_days: int

@@ -4,13 +4,14 @@ a DeliveryBatch is dead-lettered alone and the others are stored."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
 from google.protobuf.message import Message
 
 from cortex_contracts import DeliveryBatch, MalformedEnvelope, UnknownEventType, decode, unpack
-from cortex_kit.messaging.consumer import Delivery, PoisonMessage
+from cortex_kit.messaging.handlers import RejectedItem, Undecodable
 from cortex_kit.text import identifier_problem, storable_problem
 from metrics_collector.domain.facts import DeliveryFact, to_fact
 
@@ -21,13 +22,22 @@ EVENT_DATA_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, Overflo
 _SHOWN_ID = 100
 
 
-def reject_fact(delivery: Delivery, fact: DeliveryFact, reason: str) -> None:
-    """Dead-letter the event of ``delivery`` that ``fact`` stands for, naming it."""
+@dataclass(frozen=True)
+class ReceivedFacts:
+    """What one bus message carries: the facts that can be stored, and the events refused at
+    decoding (their handler dead-letters each alone, with its reason)."""
+
+    facts: list[DeliveryFact]
+    refused: list[RejectedItem]
+
+
+def refusal(fact: DeliveryFact, reason: str) -> RejectedItem:
+    """The dead letter of the event ``fact`` stands for, naming it."""
     event_id = fact.event_id
     shown = repr(event_id[:_SHOWN_ID])
     if len(event_id) > _SHOWN_ID:
         shown += f"... ({len(event_id)} characters)"
-    delivery.reject_item(fact.envelope_id, f"{fact.kind} {shown} ({fact.envelope_id}): {reason}")
+    return RejectedItem(fact.envelope_id, f"{fact.kind} {shown} ({fact.envelope_id}): {reason}")
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -71,34 +81,35 @@ def _events(envelope_id: str, payload: Message) -> Iterator[tuple[str, str, Mess
         yield f"{envelope_id}/{n}", kind or "empty", getattr(item, kind) if kind else None
 
 
-def _all_fine(delivery: Delivery, facts: Sequence[DeliveryFact]) -> bool:
+def _all_fine(data: bytes, facts: Sequence[DeliveryFact]) -> bool:
     """Whether no fact can have a problem, with one search for the whole message: a NUL is the
     one character a decoded protobuf string can hold and the store cannot (bad UTF-8, a
     surrogate included, fails decoding), and its byte is rare in the wire format; then only
     control characters in the ids are left to look for."""
-    if b"\x00" in delivery.data:
+    if b"\x00" in data:
         return False
     ids = " ".join(f"{f.event_id} {f.service} {f.environment or ''}" for f in facts)
     return identifier_problem(ids) is None
 
 
-def received_facts(delivery: Delivery) -> list[DeliveryFact]:
+def received_facts(data: bytes) -> ReceivedFacts:
     """The facts a message carries: one, or each event of a DeliveryBatch, whose n-th event is
-    the version ``<envelope id>/<n>``. A bad envelope is a PoisonMessage; a bad event is
-    rejected alone (``Delivery.reject_item``) and the others are returned."""
+    the version ``<envelope id>/<n>``. A bad envelope is ``Undecodable``; a bad event is
+    refused alone and the others are kept."""
     try:
-        envelope = decode(delivery.data)
+        envelope = decode(data)
         payload = unpack(envelope)
     except (MalformedEnvelope, UnknownEventType) as exc:
-        raise PoisonMessage(str(exc)) from exc
+        raise Undecodable(str(exc)) from exc
     problem = identifier_problem(envelope.source)
     if problem is not None:
-        raise PoisonMessage(f"envelope {envelope.id}: source {problem}")
+        raise Undecodable(f"envelope {envelope.id}: source {problem}")
     occurred_at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
     facts = []
+    refused: list[RejectedItem] = []
     for version_id, kind, event in _events(envelope.id, payload):
         if event is None:
-            delivery.reject_item(version_id, f"event {version_id} is empty")
+            refused.append(RejectedItem(version_id, f"event {version_id} is empty"))
             continue
         try:
             facts.append(
@@ -111,14 +122,14 @@ def received_facts(delivery: Delivery) -> list[DeliveryFact]:
                 )
             )
         except EVENT_DATA_ERRORS as exc:
-            delivery.reject_item(version_id, f"{kind} {version_id}: {exc}")
-    if _all_fine(delivery, facts):
-        return facts
+            refused.append(RejectedItem(version_id, f"{kind} {version_id}: {exc}"))
+    if _all_fine(data, facts):
+        return ReceivedFacts(facts, refused)
     fine = []
     for fact in facts:
         problem = fact_problem(fact)
         if problem is None:
             fine.append(fact)
         else:
-            reject_fact(delivery, fact, problem)
-    return fine
+            refused.append(refusal(fact, problem))
+    return ReceivedFacts(fine, refused)

@@ -8,14 +8,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_kit.logs import get_logger
-from cortex_kit.messaging.consumer import Delivery
+from cortex_kit.messaging.handlers import Message
 from metrics_collector.domain.facts import DeliveryFact, merge_versions
 from metrics_collector.events import repository
-from metrics_collector.events.decoding import EVENT_DATA_ERRORS, received_facts, reject_fact
+from metrics_collector.events.decoding import EVENT_DATA_ERRORS, ReceivedFacts, refusal
 from metrics_collector.events.errors import EventNotFound
 from metrics_collector.events.repository import Identity
 
 log = get_logger("metrics_collector.events")
+Received = Message[ReceivedFacts]
+"""A bus message, decoded: the facts it carries and the events refused at decoding."""
 
 
 def _identity(fact: DeliveryFact) -> Identity:
@@ -23,25 +25,27 @@ def _identity(fact: DeliveryFact) -> Identity:
 
 
 async def record_deliveries(
-    session: AsyncSession, deliveries: Sequence[Delivery]
+    session: AsyncSession, messages: Sequence[Received]
 ) -> list[DeliveryFact]:
     """Keep every version the messages carry, then store each touched fact merged from all its
     versions (so late, duplicate and out-of-order versions give what in-order delivery gives).
-    An event the store refuses is rejected alone (``Delivery.reject_item``: dead-lettered with
-    its reason) and every other one is stored. Returns the merged facts."""
+    An event refused at decoding or by the store is rejected alone (``Message.reject_item``:
+    dead-lettered with its reason) and every other one is stored. Returns the merged facts."""
     facts: list[DeliveryFact] = []
-    carriers: list[Delivery] = []  # the message of each fact
-    for delivery in deliveries:
-        carried = received_facts(delivery)
+    carriers: list[Received] = []  # the message of each fact
+    for message in messages:
+        for refused in message.payload.refused:
+            message.reject_item(refused.item, refused.reason)
+        carried = message.payload.facts
         facts += carried
-        carriers += [delivery] * len(carried)
+        carriers += [message] * len(carried)
     # Locked once, outside the savepoints: a retried half takes no lock in a new order.
     await repository.lock_identities(session, sorted({_identity(f) for f in facts}))
     return await _store_isolating(session, facts, carriers)
 
 
 async def _store_isolating(
-    session: AsyncSession, facts: Sequence[DeliveryFact], carriers: Sequence[Delivery]
+    session: AsyncSession, facts: Sequence[DeliveryFact], carriers: Sequence[Received]
 ) -> list[DeliveryFact]:
     """Store all in one savepoint; if the data of some event is refused, halve and retry down
     to the events to blame (a few savepoints per bad event, one in the common case)."""
@@ -58,7 +62,8 @@ async def _store_isolating(
             log.warning(
                 "events.fact_refused", envelope_id=fact.envelope_id, error=type(exc).__name__
             )
-            reject_fact(carriers[0], fact, f"not stored: {type(exc).__name__}: {exc}")
+            refused = refusal(fact, f"not stored: {type(exc).__name__}: {exc}")
+            carriers[0].reject_item(refused.item, refused.reason)
             return []
     half = len(facts) // 2
     head = await _store_isolating(session, facts[:half], carriers[:half])

@@ -1,7 +1,7 @@
 """Compiled policies in memory, per (agency, team); dropped when a new version is published.
 
-Every replica subscribes to ``cortex.policy.published.*`` on core NATS (each replica must see
-every publication, so this is not a shared durable consumer) and drops the affected entries;
+Every replica listens to ``cortex.policy.published.*`` (``PolicyCache.notices``: a broadcast,
+since each replica must see every publication) and drops the affected entries;
 the next request recompiles from PostgreSQL. Entries older than ``max_age_s`` are refreshed in
 the background (the request is answered from the current entry), which bounds staleness should
 a notification ever be missed.
@@ -10,23 +10,34 @@ a notification ever be missed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-
 from cortex_contracts import decode, subject_filter
 from cortex_kit.logs import get_logger
-from cortex_kit.messaging.bus import Bus
+from cortex_kit.messaging.broadcast import Broadcast
+from cortex_kit.messaging.handlers import Message
 from policy_engine.domain.compiler import CompiledPolicy
 from policy_engine.policies.service import ORG_AGENCY
 
 log = get_logger("policy_engine.cache")
 Key = tuple[str, str | None]
 Loader = Callable[[str, str | None], Awaitable[tuple[CompiledPolicy, str] | None]]
+
+
+@dataclass(frozen=True)
+class Published:
+    """A policy version was published for ``agency`` (None: a notice too garbled to say whose)."""
+
+    agency: str | None
+
+
+def read_published(data: bytes) -> Published:
+    try:
+        return Published(decode(data).agency)
+    except Exception:  # still news that some policy changed: the handler drops everything
+        return Published(None)
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,6 @@ class PolicyCache:
         self._entries: dict[Key, Entry] = {}
         self._locks: dict[Key, asyncio.Lock] = {}
         self.max_age_s = max_age_s
-        self._sub: Subscription | None = None
         self._refreshing: set[Key] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.invalidations = 0
@@ -87,19 +97,16 @@ class PolicyCache:
             for key in [k for k in self._entries if k[0] == agency]:
                 del self._entries[key]
 
-    async def subscribe(self, bus: Bus) -> None:
-        async def on_published(msg: Msg) -> None:
-            try:
-                agency = decode(msg.data).agency
-            except Exception:  # a garbled notification: drop everything, to be safe
-                self._entries.clear()
-                return
-            self.invalidate(agency)
-            log.info("policy.cache_invalidated", agency=agency)
+    def notices(self) -> Broadcast[Published]:
+        """Publications of policy versions, to be heard by every replica."""
+        return Broadcast(
+            "policy-cache", subject_filter("policy", "published"), read_published, self.published
+        )
 
-        self._sub = await bus.nc.subscribe(subject_filter("policy", "published"), cb=on_published)
-
-    async def close(self) -> None:
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
+    async def published(self, message: Message[Published]) -> None:
+        agency = message.payload.agency
+        if agency is None:  # a garbled notification: drop everything, to be safe
+            self._entries.clear()
+            return
+        self.invalidate(agency)
+        log.info("policy.cache_invalidated", agency=agency)

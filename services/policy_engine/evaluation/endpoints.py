@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from cortex_kit.errors import AgencyForbidden, AgencyRequired, problem_responses
-from cortex_kit.runtime import DbSession, get_runtime
+from cortex_kit.runtime import DbSession
 from cortex_kit.web import AGENCY_HEADER, CallerAgency, caller_agency
 from policy_engine.budgets import service as budgets
 from policy_engine.errors import (
@@ -35,15 +35,14 @@ from policy_engine.evaluation.service import Authorizer
 from policy_engine.evaluation.simulate import simulate
 from policy_engine.policies.endpoints import agency_target
 from policy_engine.policies.parsing import LIMIT_ERRORS
+from policy_engine.state import state_of
 
 router = APIRouter(tags=["authorize"])
 JSON = "application/json"
 
 
 def authorizer(request: Request) -> Authorizer:
-    auth = get_runtime(request).extras["authorizer"]
-    assert isinstance(auth, Authorizer)
-    return auth
+    return state_of(request).authorizer
 
 
 @router.post(

@@ -20,11 +20,11 @@ from cortex_kit.messaging.bus import MSG_ID_HEADER, Bus, OutgoingMessage
 from cortex_kit.messaging.consumer import (
     ConsumerRunner,
     ConsumerSpec,
-    Delivery,
     PullError,
     _ack_fields,
     _Pull,
 )
+from cortex_kit.messaging.handlers import Message, raw_bytes
 
 from .conftest import EVENTS, change_event, stream_count, tables
 from .test_consumer import CONSUMER, apply_effects, runner_for
@@ -135,12 +135,14 @@ async def test_deliveries_pulled_ahead_go_back_at_once_when_the_runner_stops(
     entered = asyncio.Event()
     handled: list[int] = []
 
-    async def hangs(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
+    async def hangs(session: AsyncSession, deliveries: Sequence[Message[bytes]]) -> None:
         handled.append(len(deliveries))
         entered.set()
         await asyncio.Event().wait()
 
-    spec = ConsumerSpec(CONSUMER, EVENTS.name, ["t.>"], hangs, ack_wait_s=30, batch_size=2)
+    spec = ConsumerSpec(
+        CONSUMER, EVENTS.name, ["t.>"], raw_bytes, hangs, ack_wait_s=30, batch_size=2
+    )
     runner = ConsumerRunner(db, bus, tables.inbox, spec, service="t")
     await bus.publish_batch([message(n) for n in range(6)])
     runner.start()

@@ -15,13 +15,8 @@ from cortex_contracts import encode
 from cortex_kit.db import Database
 from cortex_kit.embedded import EmbeddedPostgres
 from cortex_kit.messaging.bus import Bus
-from cortex_kit.messaging.consumer import (
-    BatchHandler,
-    ConsumerRunner,
-    ConsumerSpec,
-    Delivery,
-    PoisonMessage,
-)
+from cortex_kit.messaging.consumer import ConsumerRunner, ConsumerSpec
+from cortex_kit.messaging.handlers import BatchHandler, Message, Undecodable, raw_bytes
 
 from .conftest import (
     DEAD_LETTERS,
@@ -38,11 +33,12 @@ from .conftest import (
 
 CONSUMER = "kit-consumer"
 ACK_WAIT_S = 1.0
+Delivery = Message[bytes]  # the tests' handlers take the raw bytes
 
 
 async def apply_effects(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
     for d in deliveries:
-        await session.execute(insert(effects).values(msg_id=d.msg_id, delivery=d.num_delivered))
+        await session.execute(insert(effects).values(msg_id=d.id, delivery=d.delivered))
 
 
 MAX_DELIVER = 3
@@ -51,17 +47,19 @@ MAX_DELIVER = 3
 def runner_for(
     db: Database,
     bus: Bus,
-    handler: BatchHandler,
+    handler: BatchHandler[bytes],
     retry_max_s: float = 30.0,
     *,
     concurrency: int = 1,
     batch_size: int = 500,
     max_batch_bytes: int | None = None,
-) -> ConsumerRunner:
+    decode: Callable[[bytes], bytes] = raw_bytes,
+) -> ConsumerRunner[bytes]:
     spec = ConsumerSpec(
         name=CONSUMER,
         stream=EVENTS.name,
         filter_subjects=["t.>"],
+        decode=decode,
         handler=handler,
         max_deliver=MAX_DELIVER,
         ack_wait_s=ACK_WAIT_S,
@@ -149,9 +147,9 @@ async def test_failing_message_is_dead_lettered_after_max_deliver_without_blocki
 
     async def fails_on_bad(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
         for d in deliveries:
-            if d.msg_id == bad.id:
-                deliveries_of_bad[d.num_delivered] += 1
-                raise RuntimeError(f"cannot apply {d.msg_id}")
+            if d.id == bad.id:
+                deliveries_of_bad[d.delivered] += 1
+                raise RuntimeError(f"cannot apply {d.id}")
         await apply_effects(session, deliveries)
 
     await publish(bus, good, bad, other)
@@ -183,24 +181,25 @@ async def test_failing_message_is_dead_lettered_after_max_deliver_without_blocki
 
 async def test_poison_message_is_dead_lettered_on_first_delivery(db: Database, bus: Bus) -> None:
     poison = change_event()
-    deliveries: list[int] = []
+    deliveries: list[bytes] = []
 
-    async def rejects(session: AsyncSession, batch: Sequence[Delivery]) -> None:
-        deliveries.extend(d.num_delivered for d in batch)
-        raise PoisonMessage("unknown event type")
+    def undecodable(data: bytes) -> bytes:
+        deliveries.append(data)
+        raise Undecodable("unknown event type")
 
     await publish(bus, poison)
-    runner = runner_for(db, bus, rejects)
+    runner = runner_for(db, bus, apply_effects, decode=undecodable)
     runner.start()
     try:
         await wait_until(lambda: _has_messages(bus, DEAD_LETTERS.name), "a dead letter appears")
         await wait_until(everything_acked(bus), "the poison message is terminated")
     finally:
         await runner.stop()
-    assert deliveries == [1]
+    assert deliveries == [encode(poison)]  # decoded once: never retried
+    assert await effect_deliveries(db) == {}
     dead = await bus.js.get_msg(DEAD_LETTERS.name, 1)
     headers = dead.headers or {}
-    assert headers["Cortex-Dlq-Reason"] == "PoisonMessage: unknown event type"
+    assert headers["Cortex-Dlq-Reason"] == "Undecodable: unknown event type"
     assert headers["Cortex-Dlq-Deliveries"] == "1"
 
 
@@ -215,13 +214,13 @@ async def test_consumer_keeps_consuming_when_a_dead_letter_cannot_be_published(
     poison, good = change_event(1), change_event(2)
     poison_seen = asyncio.Event()
 
-    async def rejects_poison(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
-        if any(d.msg_id == poison.id for d in deliveries):
+    def rejects_poison(data: bytes) -> bytes:
+        if data == encode(poison):
             poison_seen.set()
-            raise PoisonMessage("unknown event type")
-        await apply_effects(session, deliveries)
+            raise Undecodable("unknown event type")
+        return data
 
-    runner = runner_for(db, bus, rejects_poison)
+    runner = runner_for(db, bus, apply_effects, decode=rejects_poison)
     runner.start()
     try:
         await publish(bus, poison)
@@ -302,7 +301,7 @@ async def test_batches_end_at_max_batch_bytes_and_a_larger_message_goes_alone(
     sizes: list[int] = []
 
     async def record(session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
-        sizes.append(sum(len(d.data) for d in deliveries))
+        sizes.append(sum(len(d.payload) for d in deliveries))
         await apply_effects(session, deliveries)
 
     await publish(bus, *envelopes)

@@ -11,10 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cortex_contracts import encode
 from cortex_kit.db import Database
 from cortex_kit.messaging.bus import MSG_ID_HEADER, Bus
-from cortex_kit.messaging.consumer import Delivery
 
 from .conftest import DEAD_LETTERS, change_event, effect_deliveries, publish, stream_count
-from .test_consumer import CONSUMER, apply_effects, everything_acked, fetch, runner_for, wait_until
+from .test_consumer import (
+    CONSUMER,
+    Delivery,
+    apply_effects,
+    everything_acked,
+    fetch,
+    runner_for,
+    wait_until,
+)
 
 REASON = "event 'x\x00y'\nis bad"
 
@@ -73,7 +80,7 @@ async def test_an_item_rejected_by_a_batch_that_then_fails_is_dead_lettered_once
 
     async def rejects_then_fails_once(session: AsyncSession, batch: Sequence[Delivery]) -> None:
         await apply_and_reject_item_3(session, batch)
-        attempts.extend(d.num_delivered for d in batch)
+        attempts.extend(d.delivered for d in batch)
         if len(attempts) == 1:
             raise RuntimeError("the transaction fails after the item was rejected")
 

@@ -15,13 +15,24 @@ from cortex_contracts import (
     encode,
     pack,
 )
-from cortex_kit.messaging.consumer import Delivery, PoisonMessage
-from metrics_collector.events.decoding import received_facts
+from cortex_kit.messaging.handlers import Undecodable
+from metrics_collector.events.decoding import ReceivedFacts, received_facts
 
 
-def _delivery(payload: DeliveryBatch | ChangeRecorded, *, source: str = "gateway") -> Delivery:
-    envelope = pack(payload, agency="acme", source=source)
-    return Delivery(envelope.id, "cortex.delivery.batch.acme", encode(envelope), {}, 1)
+class Delivered:
+    """An envelope on the wire and what decoding its bytes gives."""
+
+    def __init__(self, payload: DeliveryBatch | ChangeRecorded, source: str) -> None:
+        envelope = pack(payload, agency="acme", source=source)
+        self.msg_id = envelope.id
+        self.data = encode(envelope)
+
+    def decoded(self) -> ReceivedFacts:
+        return received_facts(self.data)
+
+
+def _delivery(payload: DeliveryBatch | ChangeRecorded, *, source: str = "gateway") -> Delivered:
+    return Delivered(payload, source)
 
 
 def _deployments(count: int) -> list[DeliveryEvent]:
@@ -42,7 +53,8 @@ def test_each_event_of_a_batch_is_a_version_of_its_own_fact() -> None:
         DeliveryEvent(incident=IncidentRecorded(incident_id="i-1", service="s")),
     )
     delivery = _delivery(batch)
-    facts = received_facts(delivery)
+    received = delivery.decoded()
+    facts = received.facts
     assert [(f.kind, f.event_id) for f in facts] == [
         ("change", "c-1"),
         ("deployment", "d-1"),
@@ -50,20 +62,21 @@ def test_each_event_of_a_batch_is_a_version_of_its_own_fact() -> None:
     ]
     assert [f.envelope_id for f in facts] == [f"{delivery.msg_id}/{n}" for n in range(3)]
     assert {f.agency for f in facts} == {"acme"}
-    assert delivery.rejected == []
+    assert received.refused == []
 
 
 def test_a_single_event_keeps_the_envelope_id_as_its_version_id() -> None:
     delivery = _delivery(ChangeRecorded(event_id="c-1", commit_sha="a" * 40))
-    assert [f.envelope_id for f in received_facts(delivery)] == [delivery.msg_id]
+    assert [f.envelope_id for f in delivery.decoded().facts] == [delivery.msg_id]
 
 
 def test_an_empty_event_of_a_batch_is_rejected_alone() -> None:
     delivery = _delivery(
         _batch(DeliveryEvent(change=ChangeRecorded(event_id="c")), DeliveryEvent())
     )
-    assert [f.event_id for f in received_facts(delivery)] == ["c"]
-    [rejected] = delivery.rejected
+    received = delivery.decoded()
+    assert [f.event_id for f in received.facts] == ["c"]
+    [rejected] = received.refused
     assert rejected.item == f"{delivery.msg_id}/1"
     assert "is empty" in rejected.reason
 
@@ -85,9 +98,9 @@ def test_an_event_the_store_cannot_hold_is_rejected_by_name_and_the_rest_are_kep
     events = _deployments(100)
     events.insert(42, DeliveryEvent(deployment=bad))
     delivery = _delivery(_batch(*events))
-    kept = received_facts(delivery)
-    assert [f.event_id for f in kept] == [f"d-{n}" for n in range(100)]
-    [rejected] = delivery.rejected
+    received = delivery.decoded()
+    assert [f.event_id for f in received.facts] == [f"d-{n}" for n in range(100)]
+    [rejected] = received.refused
     assert rejected.item == f"{delivery.msg_id}/42"
     assert rejected.reason.startswith(f"deployment {bad.deployment_id!r} ({rejected.item}): ")
     assert reason in rejected.reason
@@ -100,18 +113,20 @@ def test_an_event_with_a_time_out_of_range_is_rejected_alone() -> None:
         DeliveryEvent(deployment=DeploymentRecorded(deployment_id="late", started_at=beyond)),
     ]
     delivery = _delivery(_batch(*events))
-    assert len(received_facts(delivery)) == 3
-    [rejected] = delivery.rejected
+    received = delivery.decoded()
+    assert len(received.facts) == 3
+    [rejected] = received.refused
     assert rejected.item == f"{delivery.msg_id}/3"
 
 
 def test_free_form_text_may_hold_line_breaks() -> None:
     change = ChangeRecorded(event_id="c", commit_sha="a" * 40, author="ana\nbob", repo="r\tx")
     delivery = _delivery(change)
-    assert len(received_facts(delivery)) == 1
-    assert delivery.rejected == []
+    received = delivery.decoded()
+    assert len(received.facts) == 1
+    assert received.refused == []
 
 
-def test_an_envelope_whose_own_source_cannot_be_stored_is_a_poison_message() -> None:
-    with pytest.raises(PoisonMessage, match="source contains a NUL"):
-        received_facts(_delivery(_batch(*_deployments(2)), source="gate\x00way"))
+def test_an_envelope_whose_own_source_cannot_be_stored_is_undecodable() -> None:
+    with pytest.raises(Undecodable, match="source contains a NUL"):
+        _delivery(_batch(*_deployments(2)), source="gate\x00way").decoded()

@@ -3,6 +3,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from cortex_contracts import PolicyPublished, encode, pack
+from cortex_kit.testing.handlers import received, run_broadcast
 from policy_engine.evaluation.cache import PolicyCache
 
 
@@ -64,3 +66,34 @@ async def test_a_stale_entry_answers_at_once_and_refreshes_in_the_background() -
             break
         await asyncio.sleep(0.01)
     assert (await cache.get("acme", None)).version == "agency:2"
+
+
+def _published(agency: str) -> bytes:
+    return encode(
+        pack(PolicyPublished(agency=agency, version=1), agency=agency, source="policy-engine")
+    )
+
+
+async def test_a_publication_drops_the_entries_of_its_agency_only() -> None:
+    loader = Loader()
+    cache = PolicyCache(loader, max_age_s=60)
+    await cache.get("acme", None)
+    await cache.get("globex", None)
+    notices = cache.notices()
+    await run_broadcast(notices, [received(notices, _published("acme"))])
+    assert cache.invalidations == 1
+    await cache.get("acme", None)
+    await cache.get("globex", None)
+    assert loader.calls == 3  # acme again, globex still cached
+
+
+async def test_a_garbled_publication_drops_every_entry() -> None:
+    loader = Loader()
+    cache = PolicyCache(loader, max_age_s=60)
+    await cache.get("acme", None)
+    await cache.get("globex", None)
+    notices = cache.notices()
+    await run_broadcast(notices, [received(notices, b"\xffnot an envelope")])
+    await cache.get("acme", None)
+    await cache.get("globex", None)
+    assert loader.calls == 4

@@ -1,0 +1,22 @@
+"""What a policy-engine process holds beyond the kit's runtime, built once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+
+from cortex_kit.runtime import StateSlot
+from policy_engine.evaluation.service import Authorizer
+
+
+@dataclass(frozen=True)
+class PolicyEngineState:
+    authorizer: Authorizer  # with the policy cache and the decision log
+
+
+state_of: StateSlot[PolicyEngineState] = StateSlot()
+"""``state_of(request)``: the process's state, typed (the cheap accessor of hot paths)."""
+State = Annotated[PolicyEngineState, Depends(state_of.dependency)]
+"""The process's state as an endpoint parameter."""
