@@ -16,15 +16,36 @@ def mask_text(text: str, findings: Sequence[Finding]) -> str:
     return _masked_text(text, findings)
 
 
+# A detected value shorter than this is not hunted for elsewhere in its text (it could be a
+# common word); every structured entity and secret is longer.
+_MIN_ECHO = 6
+
+
 def _masked_text(text: str, findings: Sequence[Finding]) -> str:
+    """Each finding masked, and so is every other copy of a detected value in the same text:
+    a detector may judge one copy by its context (a version pin, a word nearby) and miss
+    another, which must not leave the value readable."""
+    ordered = sorted(findings, key=lambda f: f.start)
+    known = {
+        text[f.start : f.end]: f"[{f.entity.value}]"
+        for f in ordered
+        if f.end - f.start >= _MIN_ECHO and f.end <= len(text)
+    }
     pieces, at = [], 0
-    for f in sorted(findings, key=lambda f: f.start):
+    for f in ordered:
         if f.start < at or f.end > len(text):
             raise ValueError("the scan does not belong to this payload")
-        pieces += [text[at : f.start], f"[{f.entity.value}]"]
+        pieces += [_echoes_masked(text[at : f.start], known), f"[{f.entity.value}]"]
         at = f.end
-    pieces.append(text[at:])
+    pieces.append(_echoes_masked(text[at:], known))
     return "".join(pieces)
+
+
+def _echoes_masked(gap: str, known: dict[str, str]) -> str:
+    for raw in sorted(known, key=len, reverse=True):  # the longest first: no partial masks
+        if raw in gap:
+            gap = gap.replace(raw, known[raw])
+    return gap
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -310,7 +310,9 @@ def find_ssns(text: str, hint: str) -> list[Finding]:
 _IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d|[\-+][A-Za-z])")
 _IPV6_HINT = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 _VERSION_BEFORE = re.compile(
-    r"(?i)(?:version|\bver|release|build|firmware|\brev|==|~=|>=|<=|!=)\s*[:=]?\s*\Z"
+    # A requirement pin is written against its number (``pkg==1.2.3.4``); ``== 1.2.3.4``
+    # with a space is what base64 padding before an address looks like, and stays an address.
+    r"(?i)(?:(?:version|\bver|release|build|firmware|\brev)\s*[:=]?\s*|(?<=\w)(?:==|~=|>=|<=|!=))\Z"
 )
 _IPV6 = re.compile(
     r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"

@@ -11,6 +11,7 @@ from policy_engine.domain.pii import (
     StopReason,
     mask_all,
     mask_payload,
+    mask_text,
     scan_payload,
     scan_text,
 )
@@ -264,3 +265,18 @@ def test_overlapping_readings_become_one_finding_over_their_union() -> None:
     assert without_overlaps([ssn, phone]) == [Finding(Entity.PHONE, 0, 16, "phone")]
     assert without_overlaps([phone, card]) == [Finding(Entity.CREDIT_CARD, 0, 30, "visa")]
     assert without_overlaps([phone, Finding(Entity.EMAIL, 16, 20, "email")])[1].start == 16
+
+
+def test_an_address_after_base64_padding_is_an_address_not_a_version_pin() -> None:
+    text = "key AAAAB3NzaC1yc2EAAAADAQAB== 122.171.231.146 and requests==2.31.0.1"
+    masked = mask_text(text, scan_text(text))
+    assert "122.171.231.146" not in masked
+    assert "requests==2.31.0.1" in masked  # a pin written against its number stays
+
+
+def test_every_copy_of_a_detected_value_is_masked_even_one_its_detector_skipped() -> None:
+    # the first copy reads as a version pin, the second as an address: neither stays readable
+    text = "pinned tool==10.20.30.40, then host 10.20.30.40 answered"
+    masked = mask_text(text, scan_text(text))
+    assert "10.20.30.40" not in masked
+    assert masked.count("[IP_ADDRESS]") == 2
