@@ -140,3 +140,32 @@ async def test_each_decision_logs_the_budget_its_own_reservation_saw(
     before = sorted(logged[a.decision_id]["agency_daily_usd"] for a in answers)
     # the row lock orders the reservations: each saw the total the previous one left
     assert before == [n * COST for n in range(REQUESTS)]
+
+
+async def test_a_settlement_above_the_estimate_alerts_the_thresholds_it_crosses(
+    authorizer: Authorizer,
+) -> None:
+    compiled = policy()
+    answer = await service.authorize(authorizer, "acme", request(0))  # reserves $0.50
+    assert answer.result.decision == "allow"
+    assert await alert_events(authorizer.db) == []
+    async with authorizer.db.session() as session:
+        settled = await budgets.settle(
+            session,
+            agency="acme",
+            decision_id=answer.decision_id,
+            usd=85.0,  # the action cost far more than estimated: $85 of $100
+            tokens=0,
+            limits=compiled.budgets,
+            thresholds=compiled.alert_thresholds,
+            now=datetime.now(UTC),
+        )
+    assert [a["threshold"] for a in settled["budget_alerts"]] == [0.5, 0.8]
+    events = await alert_events(authorizer.db)
+    assert sorted(e.threshold for e in events) == [0.5, 0.8]
+    # the next reservation that takes usage past 95 % alerts that one only, once
+    more = await asyncio.gather(
+        *(service.authorize(authorizer, "acme", request(n)) for n in range(1, 30))
+    )
+    assert all(a.result.decision == "allow" for a in more)
+    assert sorted(e.threshold for e in await alert_events(authorizer.db)) == [0.5, 0.8, 0.95]

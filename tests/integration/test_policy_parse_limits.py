@@ -9,6 +9,9 @@ from statistics import median
 
 import httpx
 
+from cortex_kit.testing.internal import signed
+from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER
+
 from .conftest import Cluster
 from .test_auth import create_key
 from .test_policy_api import JSON, YAML, action, publish_baseline
@@ -123,3 +126,31 @@ async def test_simulate_bounds_its_candidate_and_its_body(cluster: Cluster) -> N
         )
         assert 400 <= deep_body.status_code < 500, deep_body.text[:300]
         assert deep_body.headers["content-type"] == "application/problem+json"
+
+
+async def test_simulate_applies_the_configured_limits(database_url: str, nats_url: str) -> None:
+    from policy_engine.app import create_app
+    from policy_engine.settings import Settings
+
+    from .conftest import Cluster as Holder
+    from .conftest import _common, serve_app
+
+    holder = Holder(database_url, nats_url)
+    engine = await serve_app(
+        lambda port: create_app(Settings(**_common(holder, port), policy_max_depth=8))
+    )
+    nested = "[" * 12 + "]" * 12  # 12 deep: within the default (32), past this engine's 8
+    try:
+        async with httpx.AsyncClient(
+            base_url=engine.url,
+            auth=signed(),
+            headers={AGENCY_HEADER: "acme", PRINCIPAL_HEADER: "test"},
+        ) as client:
+            resp = await client.post(
+                "/v1/agencies/acme/policy/simulate", json={"policy": nested, "last": 10}
+            )
+    finally:
+        await engine.stop()
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["code"] == "policy_too_deep"
+    assert resp.json()["limit"]["value"] == 8

@@ -228,8 +228,11 @@ async def settle(
     tokens: int,
     limits: Sequence[BudgetLimit],
     now: datetime,
+    thresholds: Sequence[float] = (),
 ) -> dict[str, object]:
-    """Replace a reservation by the actual usage (counters move by the difference)."""
+    """Replace a reservation by the actual usage (counters move by the difference). An actual
+    cost above the estimate may cross alert thresholds: read from the settlement's own
+    before/after totals and claimed once per window, like a reservation's."""
     row = await repository.settle_reservation(
         session, agency, decision_id, Decimal(str(usd)), tokens
     )
@@ -249,7 +252,11 @@ async def settle(
     )
     if row["day"] == now.date():  # gauges show the current window only
         _export_totals(agency, limits, changes)
+    windows_ = counters(limits, agent_id, reserved_at)
+    found = crossings(limits, thresholds, [_window(c) for c in changes])
+    alerts = await _claim(session, agency, agent_id, decision_id, found, windows_, now)
     return {
+        "budget_alerts": [alert.to_dict() for alert in alerts],
         "decision_id": decision_id,
         "reserved_usd": float(str(row["reserved_usd"])),
         "actual_usd": usd,

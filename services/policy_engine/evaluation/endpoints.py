@@ -33,7 +33,7 @@ from policy_engine.evaluation.schemas import (
 )
 from policy_engine.evaluation.service import Authorizer
 from policy_engine.evaluation.simulate import simulate
-from policy_engine.policies.endpoints import agency_target
+from policy_engine.policies.endpoints import Limits, agency_target
 from policy_engine.policies.parsing import LIMIT_ERRORS
 from policy_engine.state import state_of
 
@@ -81,14 +81,15 @@ async def report_usage(
 ) -> dict[str, Any]:
     """Settle the actual cost and tokens of an allowed action against its reservation."""
     entry = await authorizer(request).cache.get(agency, team)
-    limits = entry.compiled.budgets if entry.compiled else ()
+    compiled = entry.compiled
     return await budgets.settle(
         session,
         agency=agency,
         decision_id=decision_id,
         usd=body.cost_usd,
         tokens=body.tokens,
-        limits=limits,
+        limits=compiled.budgets if compiled else (),
+        thresholds=compiled.alert_thresholds if compiled else (),
         now=datetime.now(UTC),
     )
 
@@ -131,8 +132,8 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     ),
 )
 async def simulate_policy(
-    agency: str, body: SimulateRequest, session: DbSession, caller: CallerAgency
+    agency: str, body: SimulateRequest, session: DbSession, caller: CallerAgency, limits: Limits
 ) -> dict[str, Any]:
     """Which of the last N decisions a candidate policy would change, and why."""
     agency_target(agency, caller, None)
-    return await simulate(session, agency, body.policy, body.content_type, body.last)
+    return await simulate(session, agency, body.policy, body.content_type, body.last, limits=limits)
