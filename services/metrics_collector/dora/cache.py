@@ -299,7 +299,7 @@ class DoraCache:
         if bus is not None:
             self._bus = bus
 
-            async def on_notified(msg: Msg) -> None:
+            async def on_notified(_msg: Msg) -> None:
                 self.request_poll()
 
             self._sub = await bus.nc.subscribe(f"{NOTIFY_SUBJECT}.*", cb=on_notified)
