@@ -16,6 +16,7 @@ from gateway.settings import Settings
 from gateway.state import GatewayState, gateway_state
 from gateway.upstream import Upstreams
 from gateway.webhooks.at_rest import start_secrets_at_rest
+from gateway.webhooks.crypto import SecretBox
 from gateway.webhooks.endpoints import router as webhooks_router
 
 log = get_logger("gateway")
@@ -39,10 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 signer=InternalSigner(cfg.internal_secret),
             ),
             max_events=cfg.max_events_per_request,
+            secrets=SecretBox(cfg.secrets_key),
         )
 
-    async def start(rt: Runtime, _state: GatewayState) -> None:
-        await start_secrets_at_rest(rt, cfg.secrets_key)
+    async def start(rt: Runtime, state: GatewayState) -> None:
+        await start_secrets_at_rest(rt, state.secrets)
         if cfg.bootstrap_admin_key and cfg.bootstrap_admin_key.get_secret_value():
             async with rt.db.session() as session:
                 await bootstrap_admin(session, cfg.bootstrap_admin_key.get_secret_value())

@@ -10,6 +10,7 @@ from fastapi import Depends
 from cortex_kit.runtime import StateSlot
 from gateway.auth.service import KeyCache
 from gateway.upstream import Upstreams
+from gateway.webhooks.crypto import SecretBox
 
 
 @dataclass
@@ -17,6 +18,8 @@ class GatewayState:
     key_cache: KeyCache
     upstreams: Upstreams
     max_events: int
+    secrets: SecretBox
+    """Encrypts and decrypts the webhook secrets (CORTEX_GATEWAY_SECRETS_KEY)."""
 
 
 gateway_state: StateSlot[GatewayState] = StateSlot()

@@ -1,27 +1,22 @@
 """Webhook secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256) under ``CORTEX_GATEWAY_SECRETS_KEY``.
 
 Verifying a provider's HMAC needs the secret itself, so it cannot be hashed like an API key; it
-is stored encrypted instead, and only the repository ever sees the ciphertext. The setting holds
+is stored encrypted instead: the use cases encrypt and decrypt with the gateway's box (part of its
+typed state), the repository stores and reads ciphertext only. The setting holds
 one or more comma-separated keys: the first encrypts, any of them decrypts, so a key is rotated
 by putting a new one first and restarting (the gateway re-encrypts every row under it at start),
 then dropping the old one.
-
-The box reaches the repository through the session (``Session.info``), set once for the
-gateway's database at start: the use cases keep handling plaintext secrets and never hold a key.
 """
 
 from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from cortex_kit.db import Database
 from cortex_kit.errors import CortexError
 
-__all__ = ["SecretBox", "WebhookSecretUnreadable", "bind_secret_box", "parse_keys", "secret_box"]
+__all__ = ["SecretBox", "WebhookSecretUnreadable", "parse_keys"]
 
-_INFO_KEY = "cortex.gateway.webhook_secret_box"
 _SETTING = "CORTEX_GATEWAY_SECRETS_KEY"
 
 
@@ -84,15 +79,3 @@ class SecretBox:
             return self._fernet.rotate(token)
         except InvalidToken:
             return token  # left as is: reading it fails closed with the error above
-
-
-def bind_secret_box(db: Database, box: SecretBox) -> None:
-    """Every session of ``db`` from now on carries ``box`` for the webhook repository."""
-    db.sessionmaker.configure(info={_INFO_KEY: box})
-
-
-def secret_box(session: AsyncSession) -> SecretBox:
-    box = session.info.get(_INFO_KEY)
-    if not isinstance(box, SecretBox):
-        raise RuntimeError("no webhook secret box bound to this database (bind_secret_box)")
-    return box

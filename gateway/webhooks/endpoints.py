@@ -18,6 +18,7 @@ from gateway.auth.deps import require, resolve_agency
 from gateway.domain.keys import READ_ROLES, Principal, Role
 from gateway.errors import AGENCY_SCOPED, gateway_responses
 from gateway.events.schemas import checked_name
+from gateway.state import gateway_state
 from gateway.webhooks import service
 from gateway.webhooks.crypto import WebhookSecretUnreadable
 from gateway.webhooks.errors import (
@@ -60,7 +61,12 @@ async def set_secret(
     """Set (or rotate) the agency's secret for this provider; it is never shown again."""
     agency = resolve_agency(caller, request, body.agency)
     return await service.set_secret(
-        session, agency, provider, body.secret.get_secret_value(), caller.key_id
+        session,
+        gateway_state(request).secrets,
+        agency,
+        provider,
+        body.secret.get_secret_value(),
+        caller.key_id,
     )
 
 
@@ -104,6 +110,7 @@ async def _receive(
     return await service.receive(
         session,
         get_runtime(request).tables.outbox,
+        gateway_state(request).secrets,
         agency=agency,
         provider=provider,
         body=await request.body(),

@@ -9,17 +9,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import webhook_secrets
-from gateway.webhooks.crypto import SecretBox, secret_box
+from gateway.webhooks.crypto import SecretBox
 
 _W = webhook_secrets
 
 
-async def secret_of(session: AsyncSession, agency: str, provider: str) -> str | None:
-    """The plaintext secret; WebhookSecretUnreadable when it does not decrypt (fail closed)."""
+async def ciphertext_of(session: AsyncSession, agency: str, provider: str) -> bytes | None:
+    """The secret as stored (encrypted), or None when the agency set none."""
     token = await session.scalar(
         select(_W.c.ciphertext).where(_W.c.agency == agency, _W.c.provider == provider)
     )
-    return None if token is None else secret_box(session).decrypt(bytes(token))
+    return None if token is None else bytes(token)
 
 
 async def status_of(session: AsyncSession, agency: str, provider: str) -> dict[str, Any] | None:
@@ -39,9 +39,9 @@ async def status_of(session: AsyncSession, agency: str, provider: str) -> dict[s
 
 
 async def put_secret(
-    session: AsyncSession, agency: str, provider: str, secret: str, updated_by: str
+    session: AsyncSession, agency: str, provider: str, token: bytes, updated_by: str
 ) -> dict[str, Any]:
-    token = secret_box(session).encrypt(secret)
+    """Store the (already encrypted) secret."""
     stmt = pg_insert(_W).values(
         agency=agency, provider=provider, ciphertext=token, updated_by=updated_by
     )

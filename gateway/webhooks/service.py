@@ -16,6 +16,7 @@ from cortex_contracts import DeploymentSource
 from cortex_kit.logs import get_logger
 from gateway.events.service import accept_events
 from gateway.webhooks import repository
+from gateway.webhooks.crypto import SecretBox
 from gateway.webhooks.errors import (
     WebhookPayloadError,
     WebhookSecretNotFound,
@@ -50,9 +51,9 @@ async def secret_status(session: AsyncSession, agency: str, provider: Provider) 
 
 
 async def set_secret(
-    session: AsyncSession, agency: str, provider: Provider, secret: str, by: str
+    session: AsyncSession, box: SecretBox, agency: str, provider: Provider, secret: str, by: str
 ) -> SecretStatus:
-    row = await repository.put_secret(session, agency, provider.value, secret, by)
+    row = await repository.put_secret(session, agency, provider.value, box.encrypt(secret), by)
     log.info("webhook.secret_set", agency=agency, provider=provider.value, by=by)
     return SecretStatus(agency=agency, provider=provider, configured=True, **row)
 
@@ -73,12 +74,15 @@ _NO_SECRET = secrets.token_hex(32)
 
 async def _verify(
     session: AsyncSession,
+    box: SecretBox,
     agency: str,
     provider: Provider,
     body: bytes,
     headers: Mapping[str, str],
 ) -> None:
-    secret = await repository.secret_of(session, agency, provider.value)
+    token = await repository.ciphertext_of(session, agency, provider.value)
+    # A secret no configured key decrypts is refused (WebhookSecretUnreadable): fail closed.
+    secret = None if token is None else box.decrypt(token)
     problem = check_signature(provider, secret or _NO_SECRET, body, headers)
     if secret is None and problem is None:  # cannot happen short of guessing 256 random bits
         problem = SignatureProblem.INVALID
@@ -110,6 +114,7 @@ def _payload(body: bytes) -> object:
 async def receive(
     session: AsyncSession,
     outbox: Table,
+    box: SecretBox,
     *,
     agency: str,
     provider: Provider,
@@ -119,7 +124,7 @@ async def receive(
 ) -> WebhookAccepted:
     """Verify the signature first (a 401 stores nothing), then stage the mapped events in the
     outbox, as ``POST /v1/events`` does."""
-    await _verify(session, agency, provider, body, headers)
+    await _verify(session, box, agency, provider, body, headers)
     try:
         payload = _payload(body)
         header = EVENT_HEADER.get(provider)
