@@ -70,8 +70,8 @@ from benchmarks.policy_http import (
 )
 from benchmarks.policy_pii import run_pii_benchmark
 from cortex_kit.logs import configure_logging
-from policy_engine.domain.compiler import CompiledPolicy
-from policy_engine.domain.evaluator import evaluate
+from policy_engine.domain.decisions.compiler import CompiledPolicy
+from policy_engine.domain.decisions.evaluator import evaluate
 
 TARGET_P99_US = 50.0
 TARGET_SPEEDUP_CEDAR = 10.0

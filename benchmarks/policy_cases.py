@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from policy_engine.domain.checks import BudgetUsage
-from policy_engine.domain.compiler import CompiledPolicy, compile_policy
-from policy_engine.domain.decision import Decision
-from policy_engine.domain.evaluator import AuthorizeInput, EvalContext
-from policy_engine.domain.inheritance import Layer, merge
-from policy_engine.domain.loader import parse_policy
-from policy_engine.domain.schema import DataClass, PolicyDocument
+from policy_engine.domain.decisions.compiler import CompiledPolicy, compile_policy
+from policy_engine.domain.decisions.decision import Decision
+from policy_engine.domain.decisions.evaluator import AuthorizeInput, EvalContext
+from policy_engine.domain.decisions.inputs import BudgetUsage
+from policy_engine.domain.document.inheritance import Layer, merge
+from policy_engine.domain.document.loader import parse_policy
+from policy_engine.domain.document.schema import DataClass, PolicyDocument
 
 AGENCY = "bench"
 #: A weekday noon: no time-dependent surprise, and in the same UTC day as any budget.

@@ -41,12 +41,12 @@ from typing import Any
 import cedarpy
 
 from benchmarks.policy_cases import Case
-from policy_engine.domain.decision import Decision, DecisionResult
-from policy_engine.domain.effective import EffectivePolicy
-from policy_engine.domain.glob import compile_globs, is_literal
-from policy_engine.domain.limits import BUDGET_KEYS
-from policy_engine.domain.loader import format_path
-from policy_engine.domain.schema import AUTONOMY_LEVELS, DATA_CLASSES, PII_ENTITIES
+from policy_engine.domain.decisions.decision import Decision, DecisionResult
+from policy_engine.domain.document.effective import EffectivePolicy
+from policy_engine.domain.document.glob import compile_globs, is_literal
+from policy_engine.domain.document.limits import BUDGET_KEYS
+from policy_engine.domain.document.loader import format_path
+from policy_engine.domain.document.schema import AUTONOMY_LEVELS, DATA_CLASSES, PII_ENTITIES
 
 _DATA_RANK = {name: rank for rank, name in enumerate(DATA_CLASSES)}
 _ANY = "principal, action, resource"

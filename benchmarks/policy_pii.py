@@ -36,8 +36,8 @@ from typing import Any
 from benchmarks import pii_faker_corpus
 from benchmarks.common import Metric, Metrics, interpolated_percentile, metric, ratio
 from benchmarks.pii_corpus import Frag, Sample, Tally, Writer, sized, structured_recall, tally
-from policy_engine.domain import pii_ner
 from policy_engine.domain.pii import Entity, Finding, scan_payload, scan_text
+from policy_engine.domain.pii import ner as pii_ner
 
 PRESIDIO_ENTITIES = {
     "EMAIL_ADDRESS": Entity.EMAIL,

@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from cortex_contracts import STREAMS
 from cortex_kit.batching import BatchWriter
 from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
-from policy_engine.domain.compiler import CompiledPolicy
+from policy_engine.domain.decisions.compiler import CompiledPolicy
 from policy_engine.evaluation.cache import PolicyCache
 from policy_engine.evaluation.decision_log import DecisionLog, LoggedDecision
 from policy_engine.evaluation.endpoints import router as authorize_router

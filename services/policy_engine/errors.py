@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cortex_kit.errors import AgencyForbidden, AgencyRequired, Conflict, CortexError, NotFound
-from policy_engine.domain.loader import Issue
+from policy_engine.domain.document.loader import Issue
 
 
 class PolicyError(CortexError):

@@ -19,9 +19,9 @@ from cortex_kit.db import Database
 from cortex_kit.migrations import upgrade_to_head
 from policy_engine.budgets import repository
 from policy_engine.budgets import service as budgets
-from policy_engine.domain.compiler import CompiledPolicy, compile_policy
-from policy_engine.domain.inheritance import Layer, merge
-from policy_engine.domain.schema import PolicyDocument
+from policy_engine.domain.decisions.compiler import CompiledPolicy, compile_policy
+from policy_engine.domain.document.inheritance import Layer, merge
+from policy_engine.domain.document.schema import PolicyDocument
 from policy_engine.evaluation import service
 from policy_engine.evaluation.cache import PolicyCache
 from policy_engine.evaluation.decision_log import DecisionLog, LoggedDecision

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from cortex_contracts import DecisionRecorded, PolicyViolation, decode, new_event_id, unpack
 from cortex_kit.db import Database
 from cortex_kit.migrations import upgrade_to_head
-from policy_engine.domain.decision import DecisionResult, Reason
+from policy_engine.domain.decisions.decision import DecisionResult, Reason
 from policy_engine.evaluation import decision_log
 from policy_engine.evaluation.decision_log import DecisionLog, LoggedDecision, stored_json
 from policy_engine.models import decisions, messaging

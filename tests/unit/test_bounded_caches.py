@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from gateway.auth.service import KeyCache
 from gateway.domain.keys import Principal, Role
-from policy_engine.domain.compiler import MEMO_LIMIT, memo_table, memoised
+from policy_engine.domain.decisions.compiler import MEMO_LIMIT, memo_table, memoised
 from policy_engine.evaluation.service import MAX_REMEMBERED_AGENTS, RecentViolations
 
 ALICE = Principal(key_id="0123456789ab", role=Role.VIEWER, agency="acme")

@@ -17,10 +17,10 @@ from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
 from cortex_kit.observability import inject_context
 from policy_engine.budgets import repository
 from policy_engine.budgets.repository import AlertClaim, Change, Counter
-from policy_engine.domain.budget import WindowChange, crossings, exact
-from policy_engine.domain.compiler import BudgetLimit
-from policy_engine.domain.decision import BudgetAlert
-from policy_engine.domain.evaluator import BudgetUsage
+from policy_engine.domain.decisions.budget import WindowChange, crossings, exact
+from policy_engine.domain.decisions.compiler import BudgetLimit
+from policy_engine.domain.decisions.decision import BudgetAlert
+from policy_engine.domain.decisions.evaluator import BudgetUsage
 from policy_engine.errors import ReservationNotFound
 from policy_engine.models import messaging
 

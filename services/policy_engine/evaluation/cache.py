@@ -18,7 +18,7 @@ from cortex_contracts import decode, subject_filter
 from cortex_kit.logs import get_logger
 from cortex_kit.messaging.broadcast import Broadcast
 from cortex_kit.messaging.handlers import Message
-from policy_engine.domain.compiler import CompiledPolicy
+from policy_engine.domain.decisions.compiler import CompiledPolicy
 from policy_engine.policies.service import ORG_AGENCY
 
 log = get_logger("policy_engine.cache")

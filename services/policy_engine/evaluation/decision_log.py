@@ -45,7 +45,7 @@ from cortex_kit.batching import BatchWriteFailed, BatchWriter
 from cortex_kit.db import Database
 from cortex_kit.errors import Unavailable
 from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
-from policy_engine.domain.decision import DecisionResult
+from policy_engine.domain.decisions.decision import DecisionResult
 from policy_engine.models import decisions
 
 SOURCE = "policy-engine"

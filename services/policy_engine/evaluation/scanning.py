@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from policy_engine.domain.compiler import CompiledPolicy
-from policy_engine.domain.decision import DecisionResult, Reason
+from policy_engine.domain.decisions.compiler import CompiledPolicy
+from policy_engine.domain.decisions.decision import DecisionResult, Reason
+from policy_engine.domain.document.schema import NAME_ENTITIES
 from policy_engine.domain.pii import (
     Entity,
     Finding,
@@ -31,8 +32,7 @@ from policy_engine.domain.pii import (
     mask_text,
     scan_payload,
 )
-from policy_engine.domain.pii_text import NO_NAMES, scan_text_under
-from policy_engine.domain.schema import NAME_ENTITIES
+from policy_engine.domain.pii.text import NO_NAMES, scan_text_under
 from policy_engine.evaluation.schemas import AuthorizeRequest
 
 ALL_ENTITIES = tuple(Entity)

@@ -18,17 +18,17 @@ from cortex_kit.batching import BatchWriter
 from cortex_kit.db import Database
 from cortex_kit.observability import inject_context
 from policy_engine.budgets import service as budgets
-from policy_engine.domain.checks import no_policy, with_budget_alerts
-from policy_engine.domain.compiler import CompiledPolicy
-from policy_engine.domain.decision import DecisionResult
-from policy_engine.domain.evaluator import (
+from policy_engine.domain.decisions.checks import no_policy, with_budget_alerts
+from policy_engine.domain.decisions.compiler import CompiledPolicy
+from policy_engine.domain.decisions.decision import DecisionResult
+from policy_engine.domain.decisions.evaluator import (
     AuthorizeInput,
     BudgetUsage,
     EvalContext,
     evaluate,
     fail_closed,
 )
-from policy_engine.domain.pii_ner import load as load_name_model
+from policy_engine.domain.pii.ner import load as load_name_model
 from policy_engine.evaluation.cache import PolicyCache
 from policy_engine.evaluation.decision_log import LoggedDecision, record, stored_json
 from policy_engine.evaluation.metrics import DECISIONS, EVALUATION_SECONDS

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policy_engine.domain.compiler import compile_policy
-from policy_engine.domain.evaluator import evaluate
-from policy_engine.domain.inheritance import Layer, check_overlay, merge
-from policy_engine.domain.parse_limits import DEFAULT_LIMITS, ParseLimits
+from policy_engine.domain.decisions.compiler import compile_policy
+from policy_engine.domain.decisions.evaluator import evaluate
+from policy_engine.domain.document.inheritance import Layer, check_overlay, merge
+from policy_engine.domain.document.parse_limits import DEFAULT_LIMITS, ParseLimits
 from policy_engine.errors import PolicyInvalidError, PolicyLoosensParent
 from policy_engine.evaluation import repository
 from policy_engine.evaluation.service import replay_input

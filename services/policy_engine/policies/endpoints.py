@@ -9,8 +9,8 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from cortex_kit.errors import AgencyForbidden, CortexError, problem_responses
 from cortex_kit.runtime import DbSession, RuntimeDep
 from cortex_kit.web import PRINCIPAL_HEADER, CallerAgency
-from policy_engine.domain.parse_limits import DEFAULT_LIMITS, LimitExceeded, ParseLimits
-from policy_engine.domain.schema import policy_json_schema
+from policy_engine.domain.document.parse_limits import DEFAULT_LIMITS, LimitExceeded, ParseLimits
+from policy_engine.domain.document.schema import policy_json_schema
 from policy_engine.errors import (
     AGENCY,
     PUBLISHED,

@@ -10,9 +10,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar, Literal
 
-from policy_engine.domain.loader import Issue, PolicyInvalid, SourceMap, parse_policy_located
-from policy_engine.domain.parse_limits import LimitExceeded, LimitName, ParseLimits, load_json
-from policy_engine.domain.schema import PolicyDocument
+from policy_engine.domain.document.loader import (
+    Issue,
+    PolicyInvalid,
+    SourceMap,
+    parse_policy_located,
+)
+from policy_engine.domain.document.parse_limits import (
+    LimitExceeded,
+    LimitName,
+    ParseLimits,
+    load_json,
+)
+from policy_engine.domain.document.schema import PolicyDocument
 from policy_engine.errors import PolicyError, PolicyInvalidError, issues_json
 
 ContentType = Literal["yaml", "json"]

@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cortex_contracts import PolicyLayer, PolicyPublished, pack, subject_for
 from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
 from cortex_kit.observability import inject_context
-from policy_engine.domain.compiler import CompiledPolicy, compile_policy
-from policy_engine.domain.diff import diff_policies
-from policy_engine.domain.effective import EffectivePolicy
-from policy_engine.domain.inheritance import Layer, check_overlay, governs, merge
-from policy_engine.domain.loader import Issue, SourceMap
-from policy_engine.domain.parse_limits import DEFAULT_LIMITS, ParseLimits
-from policy_engine.domain.schema import LayerName, PolicyDocument
+from policy_engine.domain.decisions.compiler import CompiledPolicy, compile_policy
+from policy_engine.domain.document.diff import diff_policies
+from policy_engine.domain.document.effective import EffectivePolicy
+from policy_engine.domain.document.inheritance import Layer, check_overlay, governs, merge
+from policy_engine.domain.document.loader import Issue, SourceMap
+from policy_engine.domain.document.parse_limits import DEFAULT_LIMITS, ParseLimits
+from policy_engine.domain.document.schema import LayerName, PolicyDocument
 from policy_engine.errors import (
     PolicyCompileFailed,
     PolicyInvalidError,

@@ -16,11 +16,23 @@ from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policy_engine.domain.inheritance import check_overlay, merge
-from policy_engine.domain.loader import Issue, Path, PolicyInvalid, parse_path, parse_policy
-from policy_engine.domain.parse_limits import DEFAULT_LIMITS, LimitExceeded, ParseLimits
-from policy_engine.domain.schema import PolicyDocument
-from policy_engine.domain.wizard import STEP_ORDER, STEPS, build_document, json_pointer, step_field
+from policy_engine.domain.document.inheritance import check_overlay, merge
+from policy_engine.domain.document.loader import (
+    Issue,
+    Path,
+    PolicyInvalid,
+    parse_path,
+    parse_policy,
+)
+from policy_engine.domain.document.parse_limits import DEFAULT_LIMITS, LimitExceeded, ParseLimits
+from policy_engine.domain.document.schema import PolicyDocument
+from policy_engine.domain.document.wizard import (
+    STEP_ORDER,
+    STEPS,
+    build_document,
+    json_pointer,
+    step_field,
+)
 from policy_engine.errors import PolicyError, WizardIncomplete, WizardStepNotFound
 from policy_engine.policies import service as policies
 from policy_engine.policies.parsing import limit_error

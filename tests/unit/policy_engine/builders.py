@@ -6,11 +6,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from policy_engine.domain.compiler import CompiledPolicy, compile_policy
-from policy_engine.domain.decision import DecisionResult, Reason
-from policy_engine.domain.evaluator import AuthorizeInput, BudgetUsage, EvalContext, evaluate
-from policy_engine.domain.inheritance import Layer, merge
-from policy_engine.domain.schema import PolicyDocument
+from policy_engine.domain.decisions.compiler import CompiledPolicy, compile_policy
+from policy_engine.domain.decisions.decision import DecisionResult, Reason
+from policy_engine.domain.decisions.evaluator import (
+    AuthorizeInput,
+    BudgetUsage,
+    EvalContext,
+    evaluate,
+)
+from policy_engine.domain.document.inheritance import Layer, merge
+from policy_engine.domain.document.schema import PolicyDocument
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 EXAMPLES = Path(__file__).parents[3] / "docs" / "examples" / "policies"

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from policy_engine.domain.budget import WindowChange, crossings, headroom, thresholds_crossed
-from policy_engine.domain.checks import with_budget_alerts
+from policy_engine.domain.decisions.budget import (
+    WindowChange,
+    crossings,
+    headroom,
+    thresholds_crossed,
+)
+from policy_engine.domain.decisions.checks import with_budget_alerts
 
 from .builders import compiled, context, decide, single
 

@@ -6,7 +6,7 @@ from typing import Any
 import cel
 import pytest
 
-from policy_engine.domain.celexpr import (
+from policy_engine.domain.conditions.expr import (
     CelError,
     bind,
     compile_condition,

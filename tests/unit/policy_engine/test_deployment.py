@@ -3,10 +3,10 @@ from typing import Any
 
 import pytest
 
-from policy_engine.domain.compiler import CompiledPolicy
-from policy_engine.domain.decision import DecisionResult
-from policy_engine.domain.deployment import DeploymentPlanInput
-from policy_engine.domain.evaluator import evaluate_deployment
+from policy_engine.domain.decisions.compiler import CompiledPolicy
+from policy_engine.domain.decisions.decision import DecisionResult
+from policy_engine.domain.decisions.deployment import DeploymentPlanInput
+from policy_engine.domain.decisions.evaluator import evaluate_deployment
 
 from .builders import NOW, compiled, rule
 

@@ -1,4 +1,4 @@
-from policy_engine.domain.diff import Change, diff_policies
+from policy_engine.domain.document.diff import Change, diff_policies
 
 from .builders import document, rule
 

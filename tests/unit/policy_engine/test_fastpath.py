@@ -19,11 +19,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policy_engine.domain.celexpr import bind, compile_condition
-from policy_engine.domain.celfast import compile_fast
-from policy_engine.domain.checks import Outcome, check_rules, merge_approvals, merge_requirements
-from policy_engine.domain.decision import DecisionResult
-from policy_engine.domain.evaluator import (
+from policy_engine.domain.conditions.expr import bind, compile_condition
+from policy_engine.domain.conditions.fast import compile_fast
+from policy_engine.domain.decisions.checks import (
+    Outcome,
+    check_rules,
+    merge_approvals,
+    merge_requirements,
+)
+from policy_engine.domain.decisions.decision import DecisionResult
+from policy_engine.domain.decisions.evaluator import (
     AuthorizeInput,
     BudgetUsage,
     EvalContext,
@@ -31,16 +36,16 @@ from policy_engine.domain.evaluator import (
     _check_rules,
     evaluate,
 )
-from policy_engine.domain.plans import action_plan, binder
-from policy_engine.domain.risk import (
+from policy_engine.domain.decisions.plans import action_plan, binder
+from policy_engine.domain.decisions.risk import (
     MODEL_TIER_FACTOR,
     ModelTier,
     risk_factors,
     scored_factors,
     weighted_risk,
 )
-from policy_engine.domain.rules import ApprovalSpec
-from policy_engine.domain.schema import DATA_CLASSES
+from policy_engine.domain.decisions.rules import ApprovalSpec
+from policy_engine.domain.document.schema import DATA_CLASSES
 
 from .builders import NOW, compiled, rule
 

@@ -1,6 +1,11 @@
 import pytest
 
-from policy_engine.domain.glob import compile_globs, glob_error, glob_matches, glob_subsumes
+from policy_engine.domain.document.glob import (
+    compile_globs,
+    glob_error,
+    glob_matches,
+    glob_subsumes,
+)
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,10 @@ from typing import Any
 
 import pytest
 
-from policy_engine.domain.compiler import compile_policy
-from policy_engine.domain.evaluator import evaluate
-from policy_engine.domain.inheritance import Layer, check_overlay, merge
-from policy_engine.domain.loader import Issue, parse_policy, parse_policy_located
+from policy_engine.domain.decisions.compiler import compile_policy
+from policy_engine.domain.decisions.evaluator import evaluate
+from policy_engine.domain.document.inheritance import Layer, check_overlay, merge
+from policy_engine.domain.document.loader import Issue, parse_policy, parse_policy_located
 
 from .builders import EXAMPLES, context, document, layered, request, rule
 

@@ -2,9 +2,14 @@ import json
 
 import pytest
 
-from policy_engine.domain.loader import Issue, PolicyInvalid, parse_policy, parse_policy_located
-from policy_engine.domain.parse_limits import LimitExceeded, ParseLimits
-from policy_engine.domain.schema import PII_ENTITIES, policy_json_schema
+from policy_engine.domain.document.loader import (
+    Issue,
+    PolicyInvalid,
+    parse_policy,
+    parse_policy_located,
+)
+from policy_engine.domain.document.parse_limits import LimitExceeded, ParseLimits
+from policy_engine.domain.document.schema import PII_ENTITIES, policy_json_schema
 
 from .builders import EXAMPLES, policy_text
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from policy_engine.domain.checks import no_policy
-from policy_engine.domain.inheritance import governs
-from policy_engine.domain.loader import PolicyInvalid, parse_policy
-from policy_engine.domain.schema import policy_json_schema
+from policy_engine.domain.decisions.checks import no_policy
+from policy_engine.domain.document.inheritance import governs
+from policy_engine.domain.document.loader import PolicyInvalid, parse_policy
+from policy_engine.domain.document.schema import policy_json_schema
 
 from .builders import document, layered, policy_text
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from policy_engine.domain.parse_limits import ParseLimits
+from policy_engine.domain.document.parse_limits import ParseLimits
 from policy_engine.errors import PolicyInvalidError
 from policy_engine.policies.parsing import (
     BodyInvalid,

@@ -256,8 +256,8 @@ def test_payload_scan_holds_no_raw_pii() -> None:
 
 
 def test_overlapping_readings_become_one_finding_over_their_union() -> None:
-    from policy_engine.domain.pii_model import Finding
-    from policy_engine.domain.pii_text import without_overlaps
+    from policy_engine.domain.pii.model import Finding
+    from policy_engine.domain.pii.text import without_overlaps
 
     ssn = Finding(Entity.US_SSN, 7, 16, "us_ssn")
     phone = Finding(Entity.PHONE, 0, 16, "phone")

@@ -7,9 +7,9 @@ import pytest
 
 from benchmarks.pii_corpus import Sample, table, tally
 from benchmarks.pii_faker_corpus import generate
-from policy_engine.domain import pii_ner
-from policy_engine.domain.decision import PII_DENIED
+from policy_engine.domain.decisions.decision import PII_DENIED
 from policy_engine.domain.pii import Entity, mask_payload, scan_payload, scan_text
+from policy_engine.domain.pii import ner as pii_ner
 from policy_engine.evaluation.scanning import names_asked
 
 from .builders import codes, compiled, context, decide

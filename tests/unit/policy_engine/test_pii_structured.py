@@ -1,7 +1,7 @@
 import pytest
 
 from policy_engine.domain.pii import Entity, scan_text
-from policy_engine.domain.pii_structured import luhn_valid
+from policy_engine.domain.pii.structured import luhn_valid
 
 
 def found(text: str) -> list[tuple[Entity, str]]:

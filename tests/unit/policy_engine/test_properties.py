@@ -5,11 +5,21 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from policy_engine.domain.compiler import compile_policy
-from policy_engine.domain.evaluator import AuthorizeInput, BudgetUsage, EvalContext, evaluate
-from policy_engine.domain.inheritance import Layer, check_overlay, merge
-from policy_engine.domain.risk import ModelTier, deployment_risk_score, risk_score
-from policy_engine.domain.schema import AUTONOMY_LEVELS, DATA_CLASSES, PII_ACTIONS, PII_ENTITIES
+from policy_engine.domain.decisions.compiler import compile_policy
+from policy_engine.domain.decisions.evaluator import (
+    AuthorizeInput,
+    BudgetUsage,
+    EvalContext,
+    evaluate,
+)
+from policy_engine.domain.decisions.risk import ModelTier, deployment_risk_score, risk_score
+from policy_engine.domain.document.inheritance import Layer, check_overlay, merge
+from policy_engine.domain.document.schema import (
+    AUTONOMY_LEVELS,
+    DATA_CLASSES,
+    PII_ACTIONS,
+    PII_ENTITIES,
+)
 
 from .builders import NOW, document, rule
 

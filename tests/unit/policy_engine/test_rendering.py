@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from policy_engine.domain.decision import (
+from policy_engine.domain.decisions.decision import (
     ApprovalRequirement,
     BudgetAlert,
     DecisionResult,

@@ -1,7 +1,7 @@
 import pytest
 
-from policy_engine.domain.evaluator import evaluate
-from policy_engine.domain.risk import (
+from policy_engine.domain.decisions.evaluator import evaluate
+from policy_engine.domain.decisions.risk import (
     AUTONOMY_WEIGHT,
     COST_WEIGHT,
     DATA_CLASS_WEIGHT,
@@ -12,7 +12,7 @@ from policy_engine.domain.risk import (
     model_tier,
     risk_score,
 )
-from policy_engine.domain.schema import DATA_CLASSES
+from policy_engine.domain.document.schema import DATA_CLASSES
 
 from .builders import compiled, context, request
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from policy_engine.domain.evaluator import evaluate
+from policy_engine.domain.decisions.evaluator import evaluate
 
 from .builders import codes, compiled, context, decide, request, rule, single
 

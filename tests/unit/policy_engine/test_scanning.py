@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from policy_engine.domain.evaluator import AuthorizeInput, EvalContext, evaluate
+from policy_engine.domain.decisions.evaluator import AuthorizeInput, EvalContext, evaluate
 from policy_engine.evaluation.scanning import (
     MASKED_TEAM,
     RequestScan,

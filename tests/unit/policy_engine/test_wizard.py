@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policy_engine.domain.loader import Path, format_path, parse_path
-from policy_engine.domain.wizard import json_pointer, step_field
+from policy_engine.domain.document.loader import Path, format_path, parse_path
+from policy_engine.domain.document.wizard import json_pointer, step_field
 
 
 @pytest.mark.parametrize(

@@ -22,16 +22,16 @@ merges overlapping readings into one finding over their union, labelled with the
 specific reading.
 """
 
-from policy_engine.domain.pii_mask import MASKED, mask_all, mask_payload, mask_text
-from policy_engine.domain.pii_model import NAME_ENTITIES, Entity, Finding
-from policy_engine.domain.pii_payload import (
+from policy_engine.domain.pii.mask import MASKED, mask_all, mask_payload, mask_text
+from policy_engine.domain.pii.model import NAME_ENTITIES, Entity, Finding
+from policy_engine.domain.pii.payload import (
     MAX_DEPTH,
     LocatedFinding,
     PayloadScan,
     StopReason,
     scan_payload,
 )
-from policy_engine.domain.pii_text import scan_text
+from policy_engine.domain.pii.text import scan_text
 
 __all__ = [
     "MASKED",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -12,16 +11,16 @@ from typing import Any
 import cel
 from cachetools import LRUCache
 
-from policy_engine.domain.budget import exact, headroom, thresholds_crossed
-from policy_engine.domain.celexpr import bind, unflatten_names
-from policy_engine.domain.compiler import (
+from policy_engine.domain.conditions.expr import bind, unflatten_names
+from policy_engine.domain.decisions.budget import exact, headroom, thresholds_crossed
+from policy_engine.domain.decisions.compiler import (
     MEMO_LIMIT,
     BudgetLimit,
     CompiledPolicy,
     Limit,
     format_amount,
 )
-from policy_engine.domain.decision import (
+from policy_engine.domain.decisions.decision import (
     AUTONOMY_ABOVE_CEILING,
     BUDGET_EXCEEDED,
     BUDGET_THRESHOLD_CROSSED,
@@ -42,39 +41,15 @@ from policy_engine.domain.decision import (
     Value,
     docs_url,
 )
-from policy_engine.domain.effective import Provenance, Sourced
-from policy_engine.domain.rules import ApprovalSpec, CompiledRule
-from policy_engine.domain.schema import PII_ENTITIES
+from policy_engine.domain.decisions.inputs import BudgetUsage
+from policy_engine.domain.decisions.rules import ApprovalSpec, CompiledRule
+from policy_engine.domain.document.effective import Provenance, Sourced
+from policy_engine.domain.document.schema import PII_ENTITIES
 
 _new_reason = tuple.__new__
 _ENTITY_ORDER: dict[str, int] = {entity: index for index, entity in enumerate(PII_ENTITIES)}
 #: Builds one documented CEL variable (action, resource, agent, request, context) in full.
 VariableBuilder = Callable[[str], dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetUsage:
-    """Usage so far in the current UTC day / month (reservations included)."""
-
-    agency_daily_usd: float = 0.0
-    agency_daily_tokens: int = 0
-    agency_monthly_usd: float = 0.0
-    agency_monthly_tokens: int = 0
-    agent_daily_usd: float = 0.0
-    agent_daily_tokens: int = 0
-    agent_monthly_usd: float = 0.0
-    agent_monthly_tokens: int = 0
-
-    def as_tree(self) -> dict[str, Any]:
-        return {
-            scope: {
-                period: {
-                    unit: getattr(self, f"{scope}_{period}_{unit}") for unit in ("usd", "tokens")
-                }
-                for period in ("daily", "monthly")
-            }
-            for scope in ("agency", "agent")
-        }
 
 
 class Outcome:

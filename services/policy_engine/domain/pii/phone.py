@@ -21,8 +21,8 @@ import re
 
 from phonenumbers import Leniency, PhoneNumberMatcher
 
-from policy_engine.domain.pii_model import Entity, Finding
-from policy_engine.domain.pii_structured import (
+from policy_engine.domain.pii.model import Entity, Finding
+from policy_engine.domain.pii.structured import (
     NOT_DIGIT,
     after_iban_head,
     near_word,

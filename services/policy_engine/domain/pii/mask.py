@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 
-from policy_engine.domain.pii_model import Entity, Finding
-from policy_engine.domain.pii_payload import MAX_DEPTH, Path, PayloadScan
+from policy_engine.domain.pii.model import Entity, Finding
+from policy_engine.domain.pii.payload import MAX_DEPTH, Path, PayloadScan
 
 MASKED = "[MASKED]"
 

@@ -8,11 +8,17 @@ from dataclasses import dataclass
 
 import cel
 
-from policy_engine.domain.celexpr import FieldNeeds, FlatField, compile_condition
-from policy_engine.domain.decision import APPROVAL_REQUIRED, RULE_DENIED, Reason, Severity, docs_url
-from policy_engine.domain.effective import EffectivePolicy, Provenance
-from policy_engine.domain.glob import compile_globs, is_literal
-from policy_engine.domain.schema import Approval, Rule, RuleEffect, duration_seconds
+from policy_engine.domain.conditions.expr import FieldNeeds, FlatField, compile_condition
+from policy_engine.domain.decisions.decision import (
+    APPROVAL_REQUIRED,
+    RULE_DENIED,
+    Reason,
+    Severity,
+    docs_url,
+)
+from policy_engine.domain.document.effective import EffectivePolicy, Provenance
+from policy_engine.domain.document.glob import compile_globs, is_literal
+from policy_engine.domain.document.schema import Approval, Rule, RuleEffect, duration_seconds
 
 DEFAULT_APPROVER_ROLES: tuple[str, ...] = ("approver",)
 DEFAULT_APPROVAL_EXPIRY = "24h"

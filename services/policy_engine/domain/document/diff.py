@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, NamedTuple
 
-from policy_engine.domain.schema import PolicyDocument
+from policy_engine.domain.document.schema import PolicyDocument
 
 ChangeKind = Literal["added", "removed", "changed"]
 _MISSING: Any = object()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from policy_engine.domain.schema import (
+from policy_engine.domain.document.schema import (
     DATA_CLASSES,
     NAME_ENTITIES,
     OVERSIZE_ACTIONS,

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from policy_engine.domain.checks import Outcome
-from policy_engine.domain.compiler import CompiledPolicy
-from policy_engine.domain.decision import (
+from policy_engine.domain.decisions.checks import Outcome
+from policy_engine.domain.decisions.compiler import CompiledPolicy
+from policy_engine.domain.decisions.decision import (
     BATCH_TOO_LARGE,
     FREEZE_WINDOW,
     RISK_ABOVE_THRESHOLD,
@@ -17,9 +17,9 @@ from policy_engine.domain.decision import (
     Reason,
     docs_url,
 )
-from policy_engine.domain.effective import Provenance
-from policy_engine.domain.glob import compile_globs
-from policy_engine.domain.risk import deployment_risk_score
+from policy_engine.domain.decisions.risk import deployment_risk_score
+from policy_engine.domain.document.effective import Provenance
+from policy_engine.domain.document.glob import compile_globs
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from policy_engine.domain.compiler import BudgetLimit
-from policy_engine.domain.decision import BudgetAlert
-from policy_engine.domain.limits import BudgetPeriod, BudgetScopeName, BudgetUnit
+from policy_engine.domain.decisions.compiler import BudgetLimit
+from policy_engine.domain.decisions.decision import BudgetAlert
+from policy_engine.domain.document.limits import BudgetPeriod, BudgetScopeName, BudgetUnit
 
 Amount = Decimal | float | int
 CENT = Decimal("0.01")

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from policy_engine.domain.loader import Path
-from policy_engine.domain.schema import API_VERSION, KIND
+from policy_engine.domain.document.loader import Path
+from policy_engine.domain.document.schema import API_VERSION, KIND
 
 Level = Literal["L0", "L1", "L2", "L3", "L4"]
 DataClassName = Literal["public", "internal", "confidential", "restricted"]

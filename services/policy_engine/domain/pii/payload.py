@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from policy_engine.domain.pii_model import Entity, Finding
-from policy_engine.domain.pii_secrets import secret_under_key
-from policy_engine.domain.pii_text import NO_NAMES, scan_text_under, without_overlaps
+from policy_engine.domain.pii.model import Entity, Finding
+from policy_engine.domain.pii.secrets import secret_under_key
+from policy_engine.domain.pii.text import NO_NAMES, scan_text_under, without_overlaps
 
 MAX_DEPTH = 128
 _CHUNK = 64 * 1024  # long strings are scanned in windows so that a deadline can stop them

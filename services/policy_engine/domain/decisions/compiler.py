@@ -10,18 +10,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from cachetools import LRUCache
 
-from policy_engine.domain.celexpr import merge_needs
-from policy_engine.domain.decision import MODEL_DENIED, MODEL_NOT_ALLOWED, Reason, docs_url
-from policy_engine.domain.effective import EffectivePolicy, GlobLimit, Provenance, Sourced
-from policy_engine.domain.glob import compile_globs
-from policy_engine.domain.limits import BUDGET_KEYS, BudgetPeriod, BudgetScopeName, BudgetUnit
-from policy_engine.domain.loader import format_path
-from policy_engine.domain.risk import ModelTier, model_tier
-from policy_engine.domain.rules import (
+from policy_engine.domain.conditions.expr import merge_needs
+from policy_engine.domain.decisions.decision import (
+    MODEL_DENIED,
+    MODEL_NOT_ALLOWED,
+    Reason,
+    docs_url,
+)
+from policy_engine.domain.decisions.plan_types import ActionPlan, BindFunction, ModelPlan, RuleEntry
+from policy_engine.domain.decisions.risk import ModelTier, model_tier
+from policy_engine.domain.decisions.rules import (
     DEFAULT_APPROVER_ROLES,
     ApprovalSpec,
     CompiledRule,
@@ -29,16 +31,22 @@ from policy_engine.domain.rules import (
     action_index,
     compile_rules,
 )
-from policy_engine.domain.schema import (
+from policy_engine.domain.document.effective import EffectivePolicy, GlobLimit, Provenance, Sourced
+from policy_engine.domain.document.glob import compile_globs
+from policy_engine.domain.document.limits import (
+    BUDGET_KEYS,
+    BudgetPeriod,
+    BudgetScopeName,
+    BudgetUnit,
+)
+from policy_engine.domain.document.loader import format_path
+from policy_engine.domain.document.schema import (
     DATA_CLASSES,
     PII_ENTITIES,
     FreezeWindow,
     autonomy_number,
     duration_seconds,
 )
-
-if TYPE_CHECKING:
-    from policy_engine.domain.plans import ActionPlan, BindFunction, ModelPlan, RuleEntry
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

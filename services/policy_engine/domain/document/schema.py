@@ -28,8 +28,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from policy_engine.domain.celexpr import CelError, compile_condition
-from policy_engine.domain.glob import glob_error
+from policy_engine.domain.conditions.expr import CelError, compile_condition
+from policy_engine.domain.document.glob import glob_error
 
 API_VERSION = "cortex.codevald.io/v1"
 KIND = "AIPolicy"

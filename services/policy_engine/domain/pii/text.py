@@ -6,11 +6,11 @@ import re
 from collections.abc import Callable, Collection
 from functools import lru_cache
 
-from policy_engine.domain.pii_model import Entity, Finding
-from policy_engine.domain.pii_ner import find_names
-from policy_engine.domain.pii_phone import find_phones
-from policy_engine.domain.pii_secrets import find_key_named, find_private_keys, find_provider_tokens
-from policy_engine.domain.pii_structured import (
+from policy_engine.domain.pii.model import Entity, Finding
+from policy_engine.domain.pii.ner import find_names
+from policy_engine.domain.pii.phone import find_phones
+from policy_engine.domain.pii.secrets import find_key_named, find_private_keys, find_provider_tokens
+from policy_engine.domain.pii.structured import (
     find_cards,
     find_emails,
     find_ibans,

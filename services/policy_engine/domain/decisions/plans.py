@@ -10,30 +10,29 @@ of the documented CEL variables).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from policy_engine.domain.celexpr import PLAIN_TYPES, FlatField, resolvable, utf8
-from policy_engine.domain.celfast import Fast, compile_fast
-from policy_engine.domain.checks import autonomy_reason, data_class_reason, merge_approvals
-from policy_engine.domain.compiler import CompiledPolicy, Limit, memoised
-from policy_engine.domain.decision import ApprovalRequirement, Reason
-from policy_engine.domain.risk import MODEL_TIER_FACTOR
-from policy_engine.domain.rules import CompiledRule, RuleSet
-from policy_engine.domain.schema import AUTONOMY_LEVELS, DATA_CLASSES
-
-if TYPE_CHECKING:
-    import re
-
-    import cel
-
-    from policy_engine.domain.evaluator import AuthorizeInput, EvalContext
-
-#: Builds one documented CEL variable (action, resource, agent, request, context) in full.
-VariableOf = Callable[["AuthorizeInput", "EvalContext", str], dict[str, Any]]
-#: Reasons by autonomy level (0..4) or data-class rank (0..3).
-ByRank = tuple[tuple[Reason, ...], ...]
+from policy_engine.domain.conditions.expr import PLAIN_TYPES, FlatField, resolvable, utf8
+from policy_engine.domain.conditions.fast import Fast, compile_fast
+from policy_engine.domain.decisions.checks import (
+    autonomy_reason,
+    data_class_reason,
+    merge_approvals,
+)
+from policy_engine.domain.decisions.compiler import CompiledPolicy, Limit, memoised
+from policy_engine.domain.decisions.decision import Reason
+from policy_engine.domain.decisions.plan_types import (
+    ActionPlan,
+    BindFunction,
+    ByRank,
+    ModelPlan,
+    RuleEntry,
+    VariableOf,
+)
+from policy_engine.domain.decisions.risk import MODEL_TIER_FACTOR
+from policy_engine.domain.decisions.rules import CompiledRule, RuleSet
+from policy_engine.domain.document.schema import AUTONOMY_LEVELS, DATA_CLASSES
 
 
 class _Unbound:
@@ -170,10 +169,9 @@ _CHECK = (
     "elif kind not in _PLAIN and not _resolvable(value):",
     "    scalar = False",
 )
+
+
 #: Binds the variables of one request: (inp, ctx) -> (variables, all resolvable).
-BindFunction = Callable[["AuthorizeInput", "EvalContext"], tuple[dict[str, Any], bool]]
-
-
 def _plain(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return mapping if type(mapping) is dict else dict(mapping)
 
@@ -257,39 +255,6 @@ def binder(
     source = "def bind(inp, ctx):\n" + "".join(f"    {line}\n" for line in lines)
     exec(compile(source, "<binder>", "exec"), constants)  # noqa: S102
     return cast(BindFunction, constants["bind"])
-
-
-#: One rule unpacked for the hot loop: its resource matcher, label patterns, condition and
-#: its Python shortcut, reason, the approval it requires alone (if it does), and the rule.
-RuleEntry = tuple[
-    "Callable[[str], re.Match[str] | None] | None",
-    tuple[tuple[str, "re.Pattern[str]"], ...],
-    "cel.Program | None",
-    Fast | None,
-    Reason,
-    ApprovalRequirement | None,
-    CompiledRule,
-]
-
-
-@dataclass(frozen=True, slots=True)
-class ActionPlan:
-    """Everything about an action type that does not depend on the rest of the request."""
-
-    autonomy: ByRank
-    """Reasons by requested autonomy level."""
-    data: ByRank
-    """Data-class reasons of the ceiling and the action's limits, by data-class rank."""
-    rules: tuple[RuleEntry, ...]
-    bind: BindFunction
-    """The CEL variables the rules' conditions read, and whether all are resolvable."""
-
-
-@dataclass(frozen=True, slots=True)
-class ModelPlan:
-    reasons: tuple[Reason, ...]
-    tier_factor: float
-    data: ByRank
 
 
 def _by_rank(

@@ -24,13 +24,13 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from policy_engine.domain.pii_keys import (
+from policy_engine.domain.pii.keys import (
     is_placeholder,
     key_words,
     names_a_secret,
     names_authorization,
 )
-from policy_engine.domain.pii_model import Entity, Finding
+from policy_engine.domain.pii.model import Entity, Finding
 
 KNOWN_EXAMPLES = frozenset(
     (

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from policy_engine.domain.limits import SCALARS, SCALARS_BY_PATH
-from policy_engine.domain.schema import FreezeWindow, Rule
+from policy_engine.domain.document.limits import SCALARS, SCALARS_BY_PATH
+from policy_engine.domain.document.schema import FreezeWindow, Rule
 
 T = TypeVar("T")
 SourceLayer = Literal["org", "agency", "team", "default"]

@@ -18,14 +18,14 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml import MarkedYAMLError as LibyamlError
 
-from policy_engine.domain.parse_limits import (
+from policy_engine.domain.document.parse_limits import (
     DEFAULT_LIMITS,
     LimitExceeded,
     ParseLimits,
     scan_json,
     scan_yaml,
 )
-from policy_engine.domain.schema import PolicyDocument
+from policy_engine.domain.document.schema import PolicyDocument
 
 DOCS = "docs/policies.md"
 

@@ -10,8 +10,8 @@ from enum import IntEnum
 
 from cachetools import LRUCache
 
-from policy_engine.domain.glob import compile_globs
-from policy_engine.domain.schema import DATA_CLASSES
+from policy_engine.domain.document.glob import compile_globs
+from policy_engine.domain.document.schema import DATA_CLASSES
 
 AUTONOMY_WEIGHT = 0.30
 DATA_CLASS_WEIGHT = 0.25

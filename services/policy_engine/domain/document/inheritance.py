@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from policy_engine.domain.effective import (
+from policy_engine.domain.document.effective import (
     EffectivePolicy,
     GlobLimit,
     Provenance,
     Sourced,
     SourcedRule,
 )
-from policy_engine.domain.glob import glob_subsumes
-from policy_engine.domain.limits import GLOB_FAMILIES, SCALARS, GlobFamily, ScalarSetting
-from policy_engine.domain.loader import Issue, Path, SourceMap, format_path, sort_issues
-from policy_engine.domain.schema import LAYER_ORDER, LayerName, PolicyDocument
+from policy_engine.domain.document.glob import glob_subsumes
+from policy_engine.domain.document.limits import GLOB_FAMILIES, SCALARS, GlobFamily, ScalarSetting
+from policy_engine.domain.document.loader import Issue, Path, SourceMap, format_path, sort_issues
+from policy_engine.domain.document.schema import LAYER_ORDER, LayerName, PolicyDocument
 
 __all__ = ["EffectivePolicy", "Layer", "check_overlay", "governs", "merge"]
 

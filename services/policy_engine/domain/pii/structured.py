@@ -1,6 +1,6 @@
 """Detectors of structured PII: e-mail, payment card, IBAN, US SSN and IP addresses.
 
-Phone numbers are in :mod:`policy_engine.domain.pii_phone`.
+Phone numbers are in :mod:`policy_engine.domain.pii.phone`.
 
 Each detector finds candidates with one regular expression and validates every candidate
 (Luhn, mod-97, SSA ranges, ``ipaddress``), so a look-alike that fails its checksum or range
@@ -33,7 +33,7 @@ import re
 import string
 from collections.abc import Iterator
 
-from policy_engine.domain.pii_model import Entity, Finding
+from policy_engine.domain.pii.model import Entity, Finding
 
 # --- shared by the digit detectors --------------------------------------------------------
 

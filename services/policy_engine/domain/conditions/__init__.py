@@ -1,0 +1,1 @@
+"""The condition language of policies: CEL compilation and its Python fast path."""

@@ -1,0 +1,1 @@
+"""Deciding: a compiled policy, its checks and plans, evaluated into a decision."""

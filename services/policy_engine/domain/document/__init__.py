@@ -1,0 +1,1 @@
+"""The policy document: its schema, loading, layering and effective form."""
