@@ -79,7 +79,7 @@ from cortex_kit.embedded import free_port
 from cortex_kit.migrations import upgrade_to_head
 from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, TEST_SECRETS_KEY, signed
 from cortex_kit.web import AGENCY_HEADER
-from metrics_collector.domain.dora import (
+from metrics_collector.domain.metrics.calculators import (
     Change,
     Deployment,
     Incident,

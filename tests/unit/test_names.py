@@ -14,8 +14,8 @@ from cortex_contracts.names import name_problem
 from gateway.events.schemas import EventBatch
 from gateway.webhooks.mapping import Overrides, PayloadError, map_delivery, slug
 from gateway.webhooks.signatures import Provider
-from metrics_collector.domain.dora_facts import canonical_service
-from metrics_collector.domain.facts import to_fact
+from metrics_collector.domain.facts.mapping import to_fact
+from metrics_collector.domain.facts.model import canonical_service
 
 REAL_NAMES = [".github", "生产", "支付", "Checkout API", "team/payments", "Straße", "उत्पादन"]
 

@@ -32,7 +32,7 @@ from prometheus_client import Gauge, Histogram
 from cortex_kit.db import Database
 from cortex_kit.logs import get_logger
 from cortex_kit.messaging.bus import Bus
-from metrics_collector.domain.dora import (
+from metrics_collector.domain.metrics.calculators import (
     DoraConfig,
     DoraSnapshot,
     LinkingConfig,
@@ -40,8 +40,8 @@ from metrics_collector.domain.dora import (
     SliceSnapshot,
     fact_from_stored,
 )
-from metrics_collector.domain.dora_commits import SliceKey
-from metrics_collector.domain.fact_index import FactIndex
+from metrics_collector.domain.metrics.commits import SliceKey
+from metrics_collector.domain.metrics.fact_index import FactIndex
 from metrics_collector.dora import repository
 
 log = get_logger("metrics_collector.dora_cache")

@@ -17,14 +17,14 @@ from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from metrics_collector.domain.dora import (
+from metrics_collector.domain.metrics.calculators import (
     DoraConfig,
     DoraSnapshot,
     SliceSnapshot,
     Window,
     compute_metrics,
 )
-from metrics_collector.domain.dora_commits import SliceKey
+from metrics_collector.domain.metrics.commits import SliceKey
 from metrics_collector.dora.cache import DoraCache
 
 LABELS = ("agency", "service", "environment")

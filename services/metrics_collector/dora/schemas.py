@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from metrics_collector.domain.dora import DoraReport
+from metrics_collector.domain.metrics.calculators import DoraReport
 
 DAY_S = 86_400.0
 

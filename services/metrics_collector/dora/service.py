@@ -10,9 +10,14 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from metrics_collector.domain.dora import DoraInputError, TrendBucket, Window, compute_metrics
-from metrics_collector.domain.dora_commits import SliceKey
-from metrics_collector.domain.dora_facts import canonical_service
+from metrics_collector.domain.facts.model import canonical_service
+from metrics_collector.domain.metrics.calculators import (
+    DoraInputError,
+    TrendBucket,
+    Window,
+    compute_metrics,
+)
+from metrics_collector.domain.metrics.commits import SliceKey
 from metrics_collector.dora import repository
 from metrics_collector.dora.cache import DoraCache
 from metrics_collector.dora.errors import InvalidTime, InvalidWindow, UnknownBucket, WindowTooLarge

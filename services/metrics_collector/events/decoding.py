@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from cortex_contracts import DeliveryBatch, MalformedEnvelope, UnknownEventType, decode, unpack
 from cortex_kit.messaging.handlers import RejectedItem, Undecodable
 from cortex_kit.text import identifier_problem, storable_problem
-from metrics_collector.domain.facts import DeliveryFact, to_fact
+from metrics_collector.domain.facts.mapping import DeliveryFact, to_fact
 
 # Errors of the mapping code that mean "this event's data", not "this code" (a timestamp out of
 # range, a value of the wrong shape).

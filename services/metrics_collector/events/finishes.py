@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from metrics_collector.domain.dora_commits import placed_at
-from metrics_collector.domain.dora_facts import Deployment, fact_from_stored
+from metrics_collector.domain.facts.model import Deployment, fact_from_stored
+from metrics_collector.domain.metrics.commits import placed_at
 from metrics_collector.events import repository
 
 

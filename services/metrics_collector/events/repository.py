@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_kit.db import driver_connection
-from metrics_collector.domain.facts import DeliveryFact
+from metrics_collector.domain.facts.mapping import DeliveryFact
 from metrics_collector.models import CURRENT_XID, delivery_events, delivery_fact_versions
 
 Identity = tuple[str, str, str]

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_kit.logs import get_logger
 from cortex_kit.messaging.handlers import Message
-from metrics_collector.domain.facts import DeliveryFact, merge_versions
+from metrics_collector.domain.facts.mapping import DeliveryFact, merge_versions
 from metrics_collector.events import repository
 from metrics_collector.events.decoding import EVENT_DATA_ERRORS, ReceivedFacts, refusal
 from metrics_collector.events.errors import EventNotFound

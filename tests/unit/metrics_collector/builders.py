@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from metrics_collector.domain.dora import (
+from metrics_collector.domain.metrics.calculators import (
     DEFAULT_CONFIG,
     Change,
     Deployment,

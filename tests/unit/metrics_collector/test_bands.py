@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from metrics_collector.domain.bands import (
+from metrics_collector.domain.metrics.bands import (
     DAY,
     DORA_2024,
     HOUR,

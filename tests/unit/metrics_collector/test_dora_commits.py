@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from metrics_collector.domain.dora import (
+from metrics_collector.domain.metrics.calculators import (
     Change,
     Deployment,
     DeploymentOutcome,

@@ -6,7 +6,8 @@ import pytest
 from google.protobuf.json_format import MessageToDict
 
 from cortex_contracts import ChangeRecorded, DeploymentRecorded, IncidentRecorded
-from metrics_collector.domain.dora import (
+from metrics_collector.domain.facts.mapping import to_fact
+from metrics_collector.domain.metrics.calculators import (
     Change,
     Deployment,
     DeploymentStatus,
@@ -17,7 +18,6 @@ from metrics_collector.domain.dora import (
     unique_deployments,
     unique_incidents,
 )
-from metrics_collector.domain.facts import to_fact
 
 from .builders import change, deploy, h, incident
 

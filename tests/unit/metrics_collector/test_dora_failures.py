@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from metrics_collector.domain.dora import (
+from metrics_collector.domain.metrics.calculators import (
     Change,
     Deployment,
     DoraConfig,

@@ -7,14 +7,19 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from cortex_contracts import DeploymentRecorded
-from metrics_collector.domain.dora import Change, Deployment, DoraConfig, build_snapshot
-from metrics_collector.domain.dora_facts import (
+from metrics_collector.domain.facts.mapping import to_fact
+from metrics_collector.domain.facts.model import (
     fact_from_stored,
     merge_reports,
     unique_deployments,
     unique_incidents,
 )
-from metrics_collector.domain.facts import to_fact
+from metrics_collector.domain.metrics.calculators import (
+    Change,
+    Deployment,
+    DoraConfig,
+    build_snapshot,
+)
 
 from .builders import HOUR, change, deploy, h, incident, report
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from metrics_collector.domain.dora import (
+from metrics_collector.domain.metrics.calculators import (
     DoraInputError,
     TrendBucket,
     Window,

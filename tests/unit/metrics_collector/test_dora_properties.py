@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metrics_collector.domain.dora import (
+from metrics_collector.domain.metrics.calculators import (
     Change,
     Deployment,
     DoraConfig,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from metrics_collector.domain.dora import TrendBucket
+from metrics_collector.domain.metrics.calculators import TrendBucket
 from metrics_collector.dora.errors import DoraQueryError
 from metrics_collector.dora.service import parse_query
 

@@ -8,7 +8,8 @@ from collections import defaultdict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metrics_collector.domain.dora import (
+from metrics_collector.domain.facts.model import Fact
+from metrics_collector.domain.metrics.calculators import (
     Change,
     Deployment,
     DoraConfig,
@@ -19,9 +20,8 @@ from metrics_collector.domain.dora import (
     build_snapshot,
     merge_reports,
 )
-from metrics_collector.domain.dora_commits import SliceKey
-from metrics_collector.domain.dora_facts import Fact
-from metrics_collector.domain.fact_index import FactIndex
+from metrics_collector.domain.metrics.commits import SliceKey
+from metrics_collector.domain.metrics.fact_index import FactIndex
 
 from .builders import change, deploy, incident
 

@@ -19,14 +19,14 @@ from cortex_contracts import (
     DeploymentStatus,
     IncidentRecorded,
 )
-from metrics_collector.domain.dora import fact_from_stored, merge_reports, to_stored
-from metrics_collector.domain.facts import (
+from metrics_collector.domain.facts.mapping import (
     DeliveryFact,
     merge_versions,
     payload_dict,
     timestamp_json,
     to_fact,
 )
+from metrics_collector.domain.metrics.calculators import fact_from_stored, merge_reports, to_stored
 
 T = datetime(2025, 3, 3, 10, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metrics_collector.domain import stats
+from metrics_collector.domain.metrics import stats
 
 
 def test_percentile_is_the_nearest_rank() -> None:

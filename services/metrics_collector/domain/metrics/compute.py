@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from metrics_collector.domain import stats
-from metrics_collector.domain.bands import (
+from metrics_collector.domain.facts.model import DoraInputError
+from metrics_collector.domain.metrics import stats
+from metrics_collector.domain.metrics.bands import (
     DAY,
     DORA_2024,
     HOUR,
@@ -33,8 +34,7 @@ from metrics_collector.domain.bands import (
     frequency_score,
     rate_score,
 )
-from metrics_collector.domain.dora_facts import DoraInputError
-from metrics_collector.domain.dora_schema import (
+from metrics_collector.domain.metrics.report import (
     ChangeFailureRate,
     DeploymentFrequency,
     DoraReport,
@@ -45,8 +45,8 @@ from metrics_collector.domain.dora_schema import (
     ReworkRate,
     TrendPoint,
 )
-from metrics_collector.domain.dora_snapshot import Columns, DoraSnapshot, Flags, SliceSnapshot
-from metrics_collector.domain.stats import Floats
+from metrics_collector.domain.metrics.snapshot import Columns, DoraSnapshot, Flags, SliceSnapshot
+from metrics_collector.domain.metrics.stats import Floats
 
 # Upper bounds (seconds) of the lead-time and recovery-time histograms: roughly log-spaced
 # (x2 to x5 per step) and chosen so that every DORA band edge (1 h, 1 d, 1 w, 1 month,

@@ -13,14 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from metrics_collector.domain.bands import DORA_2024, Band, BandTable, FrequencyClass, Thresholds
-from metrics_collector.domain.dora_config import (
-    DEFAULT_CONFIG,
-    DoraConfig,
-    LinkingConfig,
-    LinkStrategy,
-)
-from metrics_collector.domain.dora_facts import (
+from metrics_collector.domain.facts.model import (
     STORED_FIELDS,
     Change,
     Deployment,
@@ -35,15 +28,28 @@ from metrics_collector.domain.dora_facts import (
     unique_deployments,
     unique_incidents,
 )
-from metrics_collector.domain.dora_metrics import (
+from metrics_collector.domain.metrics.bands import (
+    DORA_2024,
+    Band,
+    BandTable,
+    FrequencyClass,
+    Thresholds,
+)
+from metrics_collector.domain.metrics.compute import (
     DURATION_BUCKETS_S,
     TrendBucket,
     Window,
     compute_metrics,
     trend_buckets,
 )
-from metrics_collector.domain.dora_schema import DoraReport, TrendPoint
-from metrics_collector.domain.dora_snapshot import (
+from metrics_collector.domain.metrics.config import (
+    DEFAULT_CONFIG,
+    DoraConfig,
+    LinkingConfig,
+    LinkStrategy,
+)
+from metrics_collector.domain.metrics.report import DoraReport, TrendPoint
+from metrics_collector.domain.metrics.snapshot import (
     DeploymentOutcome,
     DoraSnapshot,
     LeadTime,

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
-from metrics_collector.domain.dora_commits import SliceKey
-from metrics_collector.domain.dora_config import DEFAULT_CONFIG, DoraConfig
-from metrics_collector.domain.dora_facts import Change, Deployment, Fact, Incident
-from metrics_collector.domain.dora_snapshot import SliceSnapshot, build_snapshot
+from metrics_collector.domain.facts.model import Change, Deployment, Fact, Incident
+from metrics_collector.domain.metrics.commits import SliceKey
+from metrics_collector.domain.metrics.config import DEFAULT_CONFIG, DoraConfig
+from metrics_collector.domain.metrics.snapshot import SliceSnapshot, build_snapshot
 
 SliceInputs = tuple[list[Change], list[Deployment], list[Incident]]
 

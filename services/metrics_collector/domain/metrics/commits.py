@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 
-from metrics_collector.domain.dora_facts import Change, Deployment, DeploymentStatus
+from metrics_collector.domain.facts.model import Change, Deployment, DeploymentStatus
 
 SliceKey = tuple[str, str]
 """``(service, environment)``: the unit every metric is computed for."""

@@ -19,7 +19,17 @@ from typing import NamedTuple, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from metrics_collector.domain.dora_commits import (
+from metrics_collector.domain.facts.model import (
+    Change,
+    Deployment,
+    DeploymentStatus,
+    DoraInputError,
+    Incident,
+    unique_changes_by_service,
+    unique_deployments,
+    unique_incidents,
+)
+from metrics_collector.domain.metrics.commits import (
     REACHED,
     TERMINAL,
     Deliveries,
@@ -32,25 +42,15 @@ from metrics_collector.domain.dora_commits import (
     prepare_deployments,
     timeline,
 )
-from metrics_collector.domain.dora_config import DEFAULT_CONFIG, DoraConfig
-from metrics_collector.domain.dora_facts import (
-    Change,
-    Deployment,
-    DeploymentStatus,
-    DoraInputError,
-    Incident,
-    unique_changes_by_service,
-    unique_deployments,
-    unique_incidents,
-)
-from metrics_collector.domain.dora_failures import (
+from metrics_collector.domain.metrics.config import DEFAULT_CONFIG, DoraConfig
+from metrics_collector.domain.metrics.failures import (
     Failure,
     Linker,
     PreparedIncident,
     find_failures,
     prepare_incidents,
 )
-from metrics_collector.domain.stats import Floats
+from metrics_collector.domain.metrics.stats import Floats
 
 _T = TypeVar("_T")
 

@@ -24,7 +24,7 @@ from cortex_contracts import (
 )
 from cortex_contracts.names import name_problem
 from cortex_kit.text import identifier_problem
-from metrics_collector.domain.dora_facts import (
+from metrics_collector.domain.facts.model import (
     STORED_FIELDS,
     Change,
     Deployment,

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from metrics_collector.domain.dora_commits import (
+from metrics_collector.domain.facts.model import DeploymentStatus, Incident
+from metrics_collector.domain.metrics.commits import (
     REACHED,
     SUCCEEDED,
     Deliveries,
@@ -16,8 +17,7 @@ from metrics_collector.domain.dora_commits import (
     SliceKey,
     timeline,
 )
-from metrics_collector.domain.dora_config import DoraConfig, LinkingConfig, LinkStrategy
-from metrics_collector.domain.dora_facts import DeploymentStatus, Incident
+from metrics_collector.domain.metrics.config import DoraConfig, LinkingConfig, LinkStrategy
 
 FAILED_BY_STATUS = frozenset({DeploymentStatus.FAILED, DeploymentStatus.ROLLED_BACK})
 

@@ -1,0 +1,1 @@
+"""The five DORA metrics, pure: snapshots of facts, the calculators and their report."""
