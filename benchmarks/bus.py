@@ -95,6 +95,7 @@ from cortex_kit.messaging.consumer import ConsumerRunner, ConsumerSpec
 from cortex_kit.messaging.handlers import Message
 from cortex_kit.messaging.outbox import OutboxRelay, PendingEvent, add_to_outbox
 from cortex_kit.messaging.tables import messaging_tables
+from cortex_kit.messaging.transport import DEFAULT_TRANSPORT, TransportName
 from cortex_kit.observability import configure_tracing
 from cortex_kit.runtime import freeze_startup_objects
 
@@ -109,6 +110,8 @@ STALL_S = 20.0  # no consumer progress for this long after the producer finished
 PRODUCER_CONCURRENCY = 8  # producer transactions in flight (the pool has 5 + 5 overflow)
 SUSTAINED_FRACTION = 0.6  # of the full speed: the rate of the "sustained" latency run
 RAW_DURABLE = "raw-baseline"
+# The transport the kit's runs do not use by default, measured beside it in the same run.
+OTHER_TRANSPORT: TransportName = "public" if DEFAULT_TRANSPORT == "fast" else "fast"
 Layout = Literal["one", "two"]
 
 
@@ -299,6 +302,7 @@ class KitConsumerJob:
     db_url: str
     batch_size: int
     pool_size: int
+    transport: TransportName = DEFAULT_TRANSPORT
 
 
 @dataclass(frozen=True)
@@ -398,7 +402,7 @@ def kit_consumer(
 
 async def _kit_consumer(job: KitConsumerJob, conn: Connection) -> ConsumerReport:
     db = Database(job.db_url, pool_size=job.pool_size, application_name="bench-c")
-    bus = Bus(job.nats_url, name="bench-consumer")
+    bus = Bus(job.nats_url, name="bench-consumer", transport=job.transport)
     probe = Probe(consumer_tables(job.label)[1])
     db.on_commit(probe.on_commit)
     try:
@@ -574,6 +578,7 @@ class Bench:
         rate: float | None = None,
         staged: bool = False,
         layout: Layout = "two",
+        transport: TransportName = DEFAULT_TRANSPORT,
     ) -> RunStats:
         """One run of the kit; ``layout="two"`` consumes in the worker process (not staged)."""
         sizes = self.sizes
@@ -581,7 +586,7 @@ class Bench:
         outbox, _, received = await self.create_tables(label)
         remote = layout == "two" and not staged
         producer_db = Database(self.url, pool_size=sizes.pool_size, application_name=SOURCE)
-        producer_bus = Bus(self.nats_url, name=SOURCE)
+        producer_bus = Bus(self.nats_url, name=SOURCE, transport=transport)
         await producer_bus.connect()
         relay = OutboxRelay(
             producer_db,
@@ -592,7 +597,7 @@ class Bench:
             poll_interval_s=sizes.outbox_poll_interval_s,
         )
         consumer_db = Database(self.url, pool_size=sizes.pool_size, application_name="bench-c")
-        consumer_bus = Bus(self.nats_url, name="bench-consumer")
+        consumer_bus = Bus(self.nats_url, name="bench-consumer", transport=transport)
         probe = Probe(received)
         consumer: ConsumerRunner[Envelope] | None = None
         produced = Produced()
@@ -604,7 +609,12 @@ class Bench:
             if remote:
                 await self.worker.start(
                     KitConsumerJob(
-                        label, self.nats_url, self.url, sizes.consumer_batch_size, sizes.pool_size
+                        label,
+                        self.nats_url,
+                        self.url,
+                        sizes.consumer_batch_size,
+                        sizes.pool_size,
+                        transport,
                     )
                 )
                 remote_started = True
@@ -919,6 +929,14 @@ async def _main(sizes: Sizes, worker: ConsumerProcess) -> Metrics:
         baseline_one = await raw_js_baseline(bench, sizes.events, batch, "one")
         full_speed = await bench.kit_run("max", total=sizes.events, tx_size=sizes.max_tx_size)
         _log(full_speed.describe())
+        # The other transport at full speed and at 10k/s, in the same run (docs/benchmarks.md).
+        other_full_speed = await bench.kit_run(
+            f"max_{OTHER_TRANSPORT}",
+            total=sizes.events,
+            tx_size=sizes.max_tx_size,
+            transport=OTHER_TRANSPORT,
+        )
+        _log(other_full_speed.describe())
         one_process = await bench.kit_run(
             "max1", total=sizes.events, tx_size=sizes.max_tx_size, layout="one"
         )
@@ -930,6 +948,14 @@ async def _main(sizes: Sizes, worker: ConsumerProcess) -> Metrics:
             rate=TARGET_EVENTS_PER_S,
         )
         _log(at_10k.describe())
+        other_at_10k = await bench.kit_run(
+            f"rate10k_{OTHER_TRANSPORT}",
+            total=int(TARGET_EVENTS_PER_S * sizes.rate_duration_s),
+            tx_size=sizes.rate_tx_size,
+            rate=TARGET_EVENTS_PER_S,
+            transport=OTHER_TRANSPORT,
+        )
+        _log(other_at_10k.describe())
         # A rate the kit sustains here: a fraction of the full speed just measured.
         sustained_rate = max(500.0, full_speed.events_per_s * SUSTAINED_FRACTION // 500 * 500)
         sustained = await bench.kit_run(
@@ -951,7 +977,18 @@ async def _main(sizes: Sizes, worker: ConsumerProcess) -> Metrics:
         )
         _log(staged.describe())
     return _metrics(
-        Runs(baseline, baseline_one, full_speed, one_process, at_10k, sustained, at_1k, staged)
+        Runs(
+            baseline,
+            baseline_one,
+            full_speed,
+            one_process,
+            at_10k,
+            sustained,
+            at_1k,
+            staged,
+            other_full_speed,
+            other_at_10k,
+        )
     )
 
 
@@ -965,6 +1002,8 @@ class Runs:
     sustained: RunStats
     at_1k: RunStats
     staged: RunStats  # one process, one stage at a time
+    other_full_speed: RunStats  # OTHER_TRANSPORT, two processes
+    other_at_10k: RunStats  # OTHER_TRANSPORT, two processes
 
 
 def _metrics(runs: Runs) -> Metrics:
@@ -974,10 +1013,23 @@ def _metrics(runs: Runs) -> Metrics:
         runs.sustained,
         runs.at_1k,
     )
-    kit_runs = (full_speed, runs.one_process, at_10k, sustained, at_1k, runs.staged)
+    kit_runs = (
+        full_speed,
+        runs.one_process,
+        at_10k,
+        sustained,
+        at_1k,
+        runs.staged,
+        runs.other_full_speed,
+        runs.other_at_10k,
+    )
     rate = "events/s"
     cpu = "µs/event"
     return {
+        **_transport_metrics(DEFAULT_TRANSPORT, runs.baseline, full_speed, at_10k),
+        **_transport_metrics(
+            OTHER_TRANSPORT, runs.baseline, runs.other_full_speed, runs.other_at_10k
+        ),
         # The four metrics ARCHITECTURE.md requires: full-speed throughput (production's layout:
         # producing and consuming service in two processes), latency at 10k/s offered, and
         # every produced event stored exactly once over all runs.
@@ -1082,6 +1134,62 @@ def _metrics(runs: Runs) -> Metrics:
         # Light load: 1k events/s offered.
         "e2e_latency_p50_ms_at_1k": metric(at_1k.p(at_1k.e2e_ms, 50), "ms", better="lower"),
         "e2e_latency_p99_ms_at_1k": metric(at_1k.p(at_1k.e2e_ms, 99), "ms", better="lower"),
+    }
+
+
+def _transport_metrics(
+    name: TransportName, baseline: Baseline, full_speed: RunStats, at_10k: RunStats
+) -> Metrics:
+    """One transport's figures (``transport_<name>_*``), against the same run's raw JetStream;
+    the kit's other metrics are of the default transport."""
+    runs = (full_speed, at_10k)
+    cpu = "µs/event"
+    return {
+        f"transport_{name}_{key}": item
+        for key, item in (
+            (
+                "events_per_s",
+                metric(round(full_speed.events_per_s, 1), "events/s", better="higher"),
+            ),
+            (
+                "ratio_vs_raw_js",
+                metric(
+                    ratio(full_speed.events_per_s, baseline.events_per_s), "ratio", better="higher"
+                ),
+            ),
+            ("e2e_latency_p50_ms", metric(at_10k.p(at_10k.e2e_ms, 50), "ms", better="lower")),
+            ("e2e_latency_p99_ms", metric(at_10k.p(at_10k.e2e_ms, 99), "ms", better="lower")),
+            (
+                "e2e_latency_p99_ms_full_speed",
+                metric(full_speed.p(full_speed.e2e_ms, 99), "ms", better="lower"),
+            ),
+            ("lost_events", metric(sum(r.lost for r in runs), "events", better="lower", target=0)),
+            (
+                "duplicate_events",
+                metric(
+                    sum(r.duplicates + r.unexpected for r in runs),
+                    "events",
+                    better="lower",
+                    target=0,
+                ),
+            ),
+            (
+                "cpu_us_per_event_python",
+                metric(full_speed.cpu_us_per_event("python_total"), cpu, better="lower"),
+            ),
+            (
+                "cpu_us_per_event_python_producer_relay",
+                metric(full_speed.cpu_us_per_event("python"), cpu, better="lower"),
+            ),
+            (
+                "cpu_us_per_event_python_consumer",
+                metric(full_speed.cpu_us_per_event("python_consumer"), cpu, better="lower"),
+            ),
+            (
+                "cpu_us_per_event_nats",
+                metric(full_speed.cpu_us_per_event("nats"), cpu, better="lower"),
+            ),
+        )
     }
 
 

@@ -243,7 +243,7 @@ async def _start(
     )
     if settings.run_migrations:
         await upgrade_to_head(db, definition.migrations_dir, settings.schema_name)
-    bus = Bus(settings.nats_url, name=settings.service_name)
+    bus = Bus(settings.nats_url, name=settings.service_name, transport=settings.nats_transport)
     await bus.connect()
     await bus.ensure_streams(definition.streams)
     relay = OutboxRelay(

@@ -7,6 +7,8 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cortex_kit.messaging.transport import DEFAULT_TRANSPORT, TransportName
+
 MIN_SECRET_CHARS = 32
 _PLACEHOLDERS = ("changethis", "changeme", "change-me", "change_me", "replaceme", "xxxxxxxx")
 
@@ -41,6 +43,9 @@ class ProcessSettings(BaseSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:15432/cortex"
     database_pool_size: int = Field(default=10, ge=1)
     nats_url: str = "nats://127.0.0.1:14222"
+    # JetStream on nats-py's public API ("public") or on the kit's hand-written protocol
+    # ("fast", faster in the bus benchmark; cortex_kit.messaging.transport).
+    nats_transport: TransportName = DEFAULT_TRANSPORT
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     otel_exporter: Literal["none", "console", "otlp"] = "none"

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from cortex_kit.logs import get_logger
-from cortex_kit.messaging.wire import Client, Writer
+from cortex_kit.messaging.fast_transport import FastTransport
+from cortex_kit.messaging.public_transport import PublicTransport
+from cortex_kit.messaging.transport import (
+    DEFAULT_TRANSPORT,
+    MSG_ID_HEADER,
+    OutgoingMessage,
+    Transport,
+    TransportName,
+)
+from cortex_kit.messaging.wire import Client
+
+__all__ = ["MSG_ID_HEADER", "Bus", "OutgoingMessage", "StreamDeclaration"]
 
 log = get_logger("cortex.bus")
-MSG_ID_HEADER = "Nats-Msg-Id"
 MAX_IN_FLIGHT = 4000  # messages of one publish_batch awaiting their JetStream acks at a time
-_PUB_ACK_START = b'{"stream":'
 
 
 class StreamDeclaration(Protocol):
@@ -38,65 +43,18 @@ class StreamDeclaration(Protocol):
     def duplicate_window_s(self) -> float: ...
 
 
-@dataclass(frozen=True)
-class OutgoingMessage:
-    subject: str
-    data: bytes
-    msg_id: str
-    headers: dict[str, str]
-
-
-class _AckBatch:
-    """Acks awaited by one chunk of ``publish_batch``: a result per message, one future."""
-
-    __slots__ = ("done", "remaining", "results")
-
-    def __init__(self, size: int) -> None:
-        self.results: list[bool | None] = [None] * size
-        self.remaining = size
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def settle(self, index: int, ok: bool) -> None:
-        if self.results[index] is None:
-            self.results[index] = ok
-            self.remaining -= 1
-            if not self.remaining and not self.done.done():
-                self.done.set_result(None)
-
-
-def _acknowledged(msg: Msg) -> bool:
-    """Whether a JetStream publish reply is a PubAck (a duplicate's too), not an error.
-
-    A PubAck is ``{"stream":…,"seq":…[,"duplicate":true]}``; an error ``{"error":{…}}``; "no
-    responders" (no stream for the subject) an empty message with a 503 status header.
-    """
-    data = msg.data
-    if data.startswith(_PUB_ACK_START) and b'"seq":' in data and b'"error"' not in data:
-        return True
-    if not data.startswith(b"{"):
-        return False
-    try:  # rare: e.g. a stream named "error" — decide on the parsed reply
-        reply = json.loads(data)
-    except ValueError:
-        return False
-    return isinstance(reply, dict) and "error" not in reply and "seq" in reply
-
-
 class Bus:
     """One NATS connection per process; reconnects forever, never crashes the process."""
 
-    def __init__(self, url: str, *, name: str) -> None:
+    def __init__(
+        self, url: str, *, name: str, transport: TransportName = DEFAULT_TRANSPORT
+    ) -> None:
         self.url = url
         self.name = name
+        self.transport_name: TransportName = transport
         self._nc: NATS | None = None
         self._js: JetStreamContext | None = None
-        # JetStream publish acks: reply subject "<prefix><token>" → (its batch, its index).
-        self._ack_prefix: str | None = None
-        self._ack_token_at = 0
-        self._ack_sub: Subscription | None = None
-        self._awaiting_ack: dict[str, tuple[_AckBatch, int]] = {}
-        self._next_token = 0
-        self._writer: Writer | None = None
+        self._transport: Transport | None = None
 
     async def connect(self, *, wait_s: float = 30.0) -> None:
         async def _disconnected() -> None:
@@ -111,7 +69,8 @@ class Bus:
         deadline = asyncio.get_running_loop().time() + wait_s
         while True:
             try:
-                nc = Client()
+                # The fast transport's client parses headers faster (a nats-py internal).
+                nc = Client() if self.transport_name == "fast" else NATS()
                 # nats-py types reconnect_time_wait as int; it is a float of seconds.
                 options: dict[str, Any] = {
                     "name": self.name,
@@ -130,12 +89,14 @@ class Bus:
                 if asyncio.get_running_loop().time() > deadline:
                     raise ConnectionError(f"cannot reach NATS at {self.url}: {exc}") from exc
                 await asyncio.sleep(0.5)
-        self._js = self._nc.jetstream()
-        self._writer = Writer(self._nc)
-        self._ack_prefix = f"{self._nc.new_inbox()}."
-        self._ack_token_at = len(self._ack_prefix)
-        # One wildcard subscription for every publish ack; resubscribed after a reconnect.
-        self._ack_sub = await self._nc.subscribe(f"{self._ack_prefix}*", cb=self._on_ack)
+        self._js = self._nc.jetstream(publish_async_max_pending=MAX_IN_FLIGHT)
+        transport: Transport = (
+            FastTransport(self._nc)
+            if self.transport_name == "fast"
+            else PublicTransport(self._nc, self._js)
+        )
+        await transport.start()
+        self._transport = transport
 
     @property
     def nc(self) -> NATS:
@@ -150,16 +111,16 @@ class Bus:
         return self._js
 
     @property
-    def writer(self) -> Writer:
-        """Bulk publishing on this connection (JetStream acks, many messages at once)."""
-        if self._writer is None:
+    def transport(self) -> Transport:
+        """Publishing, pulling and settling deliveries on this connection."""
+        if self._transport is None:
             raise RuntimeError("bus not connected")
-        return self._writer
+        return self._transport
 
     @property
     def awaiting_acks(self) -> int:
         """Published messages whose JetStream ack is still awaited (0 between batches)."""
-        return len(self._awaiting_ack)
+        return self.transport.awaiting_acks
 
     @property
     def connected(self) -> bool:
@@ -197,74 +158,16 @@ class Bus:
     ) -> list[bool]:
         """Publish with JetStream acks; returns per-message success (dedupe by ``Nats-Msg-Id``).
 
-        Each message is a core publish whose reply subject is a token under this bus's one
-        wildcard ack subscription, so an ack costs a dict lookup instead of a future, a
-        subscription and a JSON parse per message. At most ``MAX_IN_FLIGHT`` messages await
-        their acks at a time; each such chunk waits at most ``timeout_s``. A message whose ack
-        did not come in time, or came as an error, is ``False``; nothing of a batch is left
-        behind when it ends, times out or raises part-way.
+        At most ``MAX_IN_FLIGHT`` messages await their acks at a time; each such chunk waits at
+        most ``timeout_s``. A message whose ack did not come in time, or came as an error, is
+        ``False``; nothing of a batch is left behind when it ends, times out or raises part-way.
         """
+        transport = self.transport
         results: list[bool] = []
         for start in range(0, len(messages), MAX_IN_FLIGHT):
             chunk = messages[start : start + MAX_IN_FLIGHT]
-            results += await self._publish_chunk(chunk, timeout_s)
+            results += await transport.publish(chunk, timeout_s)
         return results
-
-    async def _publish_chunk(
-        self, messages: Sequence[OutgoingMessage], timeout_s: float
-    ) -> list[bool]:
-        nc = self.nc
-        if self._ack_prefix is None:
-            raise RuntimeError("bus not connected")
-        if not messages:
-            return []
-        batch = _AckBatch(len(messages))
-        first = self._next_token
-        self._next_token = first + len(messages)
-        waiting = self._awaiting_ack
-        prefix = self._ack_prefix
-        try:
-            writer = self._writer
-            if writer is not None and writer.direct:
-                commands = []
-                for index, msg in enumerate(messages):
-                    token = str(first + index)
-                    waiting[token] = (batch, index)
-                    commands.append(
-                        writer.hpub(
-                            msg.subject,
-                            prefix + token,
-                            msg.data,
-                            msg.headers,
-                            MSG_ID_HEADER,
-                            msg.msg_id,
-                        )
-                    )
-                await writer.send(commands, size=sum(len(m.data) for m in messages))
-            else:
-                for index, msg in enumerate(messages):
-                    token = str(first + index)
-                    waiting[token] = (batch, index)
-                    headers = {**msg.headers, MSG_ID_HEADER: msg.msg_id}
-                    await nc.publish(msg.subject, msg.data, reply=prefix + token, headers=headers)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout_s):
-                    await batch.done
-        finally:
-            if batch.remaining:
-                # Timed out, cancelled or failed part-way: forget every token of this chunk, so
-                # a late ack finds nothing and nothing accumulates.
-                for token_no in range(first, first + len(messages)):
-                    waiting.pop(str(token_no), None)
-                if not batch.done.done():
-                    batch.done.cancel()
-        return [ok is True for ok in batch.results]
-
-    async def _on_ack(self, msg: Msg) -> None:
-        entry = self._awaiting_ack.pop(msg.subject[self._ack_token_at :], None)
-        if entry is not None:
-            batch, index = entry
-            batch.settle(index, _acknowledged(msg))
 
     async def close(self) -> None:
         # Not drain(): it waits up to 30 s for pull subscriptions. Unacked messages are simply

@@ -6,14 +6,12 @@ import asyncio
 import contextlib
 import re
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Header
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
@@ -26,6 +24,7 @@ from cortex_kit.db import Database
 from cortex_kit.logs import get_logger
 from cortex_kit.messaging.bus import MSG_ID_HEADER, Bus
 from cortex_kit.messaging.handlers import BatchHandler, Decoder, Message, Undecodable
+from cortex_kit.messaging.transport import Transport
 from cortex_kit.observability import (
     CONSUMER_LAG,
     MESSAGE_LATENCY,
@@ -37,9 +36,6 @@ from cortex_kit.observability import (
 T = TypeVar("T")
 log = get_logger("cortex.consumer")
 DLQ_PREFIX = "cortex.dlq"
-PULL_EXPIRES_S = 5.0  # lifetime of one pull request on the server
-_PULL_GRACE_S = 1.0  # after which a pull request whose end never came is given up
-_ACK = b"+ACK"
 
 
 # Header values are one line of text: control characters (a NUL of the bad data in a reason)
@@ -86,160 +82,11 @@ class ConsumerSpec(Generic[T]):
     deliver_policy: DeliverPolicy = field(default=DeliverPolicy.ALL)
 
 
-def _ack_fields(reply: str) -> tuple[str, int, int, int]:
-    """(stream, times delivered, stream sequence, pending) of a JetStream ``$JS.ACK`` subject.
-
-    ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>``, or
-    with ``<domain>.<account hash>`` after ``$JS.ACK`` (and a random token at the end) in the
-    newer form: a split instead of nats-py's ``Msg.metadata`` (a datetime and dataclasses).
-    """
-    tokens = reply.split(".")
-    count = len(tokens)
-    if count == 9:
-        at = 2
-    elif count >= 11:
-        at = 4
-    else:
-        at = -1
-    if at < 0 or tokens[0] != "$JS" or tokens[1] != "ACK":
-        raise ValueError(f"not a JetStream delivery: reply subject {reply!r}")
-    return tokens[at], int(tokens[at + 2]), int(tokens[at + 3]), int(tokens[at + 6])
-
-
-def _delivery(msg: Msg) -> _Delivery:
+def _delivery(transport: Transport, msg: Msg) -> _Delivery:
     headers = msg.headers or {}
-    stream, delivered, stream_seq, _ = _ack_fields(msg.reply)
-    msg_id = headers.get(MSG_ID_HEADER) or f"{stream}:{stream_seq}"
-    return _Delivery(msg_id, msg.subject, msg.data, headers, delivered)
-
-
-class PullError(Exception):
-    """JetStream answered a pull request with an error status (e.g. no such consumer)."""
-
-
-class _Pull:
-    """The deliveries of one durable pull consumer, pulled ahead on one inbox subscription.
-
-    Pull requests (``$JS.API.CONSUMER.MSG.NEXT``) ask for up to two batches ahead, so the next
-    batch arrives while the current one is being handled; deliveries are collected by one
-    subscription callback, without a task, a future or a uuid per message. A request that is
-    not fully served ends with a status message (408 when it expires, 409 …) that says how many
-    of its messages were not delivered; a request whose end never came (a reconnect, a restarted
-    server) is given up after its expiry plus a grace period.
-    """
-
-    def __init__(self, bus: Bus, stream: str, durable: str, batch_size: int) -> None:
-        self._bus = bus
-        self._subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
-        self._batch_size = batch_size
-        self._ready: deque[Msg] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._requested = 0  # asked for, and neither delivered nor ended by a status
-        self._requests_end_at = 0.0
-        self._request_no = 0
-        self._reconnects = 0
-        self._problem: str | None = None
-        self._inbox = ""
-        self._sub: Subscription | None = None
-
-    async def start(self) -> None:
-        nc = self._bus.nc
-        self._inbox = nc.new_inbox()
-        self._reconnects = nc.stats["reconnects"]
-        self._sub = await nc.subscribe(f"{self._inbox}.*", cb=self._on_msg)
-
-    async def stop(self) -> list[Msg]:
-        """Unsubscribe; returns the deliveries received and not taken (to be released)."""
-        if self._sub is not None:
-            # Deliveries already received but not yet dispatched to ``_on_msg`` (the callback
-            # task lags under load) would be dropped with the subscription: take them too.
-            queue = getattr(self._sub, "_pending_queue", None)
-            while queue is not None and not queue.empty():
-                msg = queue.get_nowait()
-                if isinstance(msg, Msg) and msg.reply:
-                    self._ready.append(msg)
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
-            self._sub = None
-        left = list(self._ready)
-        self._ready.clear()
-        return left
-
-    async def take(self, max_msgs: int, wait_s: float, max_bytes: int | None = None) -> list[Msg]:
-        """Up to ``max_msgs`` deliveries (and, past the first, ``max_bytes`` of payload), as
-        soon as there is one; [] after ``wait_s``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
-        ready = self._ready
-        while True:
-            if self._problem is not None:
-                problem, self._problem = self._problem, None
-                raise PullError(problem)
-            await self._request_more(loop.time())
-            if ready:
-                count = min(max_msgs, len(ready))
-                if max_bytes is None:
-                    return [ready.popleft() for _ in range(count)]
-                taken = [ready.popleft()]
-                size = len(taken[0].data)
-                while ready and len(taken) < count and size + len(ready[0].data) <= max_bytes:
-                    size += len(ready[0].data)
-                    taken.append(ready.popleft())
-                return taken
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return []
-            self._waiter = waiter = loop.create_future()
-            try:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(remaining, _PULL_GRACE_S)):
-                        await waiter
-            finally:
-                self._waiter = None
-
-    async def _request_more(self, now: float) -> None:
-        nc = self._bus.nc
-        if nc.stats["reconnects"] != self._reconnects or now >= self._requests_end_at:
-            # Requests of an old connection, or all expired: none will deliver anything more.
-            self._reconnects = nc.stats["reconnects"]
-            self._requested = 0
-        wanted = 2 * self._batch_size - self._requested - len(self._ready)
-        if wanted < self._batch_size or not nc.is_connected:
-            return
-        self._request_no += 1
-        request = b'{"batch":%d,"expires":%d}' % (wanted, int(PULL_EXPIRES_S * 1e9))
-        await nc.publish(self._subject, request, reply=f"{self._inbox}.{self._request_no}")
-        self._requested += wanted
-        self._requests_end_at = now + PULL_EXPIRES_S + _PULL_GRACE_S
-
-    async def _on_msg(self, msg: Msg) -> None:
-        if msg.reply:  # a delivery: its reply subject is its $JS.ACK subject
-            self._ready.append(msg)
-            if self._requested:
-                self._requested -= 1
-        else:
-            self._on_status(msg.headers or {})
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _on_status(self, headers: dict[str, str]) -> None:
-        status = headers.get("Status", "")
-        if status == "100":  # idle heartbeat
-            return
-        undelivered = headers.get("Nats-Pending-Messages", "")
-        if undelivered.isdigit():
-            self._requested = max(0, self._requested - int(undelivered))
-        else:
-            self._requested = 0  # cannot tell which request ended: ask again if short
-        if status in ("404", "408"):  # no messages, or the request expired: nothing wrong
-            return
-        # E.g. 503 (no such consumer or stream), 409 (a leadership change, a limit of the
-        # consumer exceeded): the runner logs it and asks again after a pause, so a lasting
-        # cause cannot make it ask in a busy loop. nats-py keys the description with its (str)
-        # enum member, not the plain string.
-        description = str(headers.get(Header.DESCRIPTION, "")).strip()
-        self._problem = f"pull request failed: {status or 'no status'} {description}"
+    info = transport.info(msg)
+    msg_id = headers.get(MSG_ID_HEADER) or f"{info.stream}:{info.stream_seq}"
+    return _Delivery(msg_id, msg.subject, msg.data, headers, info.num_delivered)
 
 
 class ConsumerRunner(Generic[T]):
@@ -262,6 +109,7 @@ class ConsumerRunner(Generic[T]):
         self.inbox = inbox
         self.spec = spec
         self.service = service
+        self.transport: Transport = bus.transport
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._tracer = tracer("cortex.consumer")
@@ -314,7 +162,7 @@ class ConsumerRunner(Generic[T]):
     async def _run(self) -> None:
         spec = self.spec
         await self.declare()
-        pull = _Pull(self.bus, spec.stream, spec.name, spec.batch_size)
+        pull = self.transport.puller(spec.stream, spec.name, spec.batch_size)
         await pull.start()
         lag = CONSUMER_LAG.labels(self.service, spec.name)
         # Batches taken and not handled yet; each worker handles one at a time.
@@ -336,7 +184,7 @@ class ConsumerRunner(Generic[T]):
                 if not msgs:
                     continue
                 with contextlib.suppress(ValueError):
-                    lag.set(_ack_fields(msgs[-1].reply)[3])
+                    lag.set(self.transport.info(msgs[-1]).num_pending)
                 if spec.concurrency == 1:
                     await self._process_logged(msgs)
                 else:
@@ -353,7 +201,7 @@ class ConsumerRunner(Generic[T]):
                 left += queue.get_nowait()
             with contextlib.suppress(Exception):
                 for msg in left:
-                    await msg.nak()
+                    await self.transport.nak(msg)
 
     async def _work(self, queue: asyncio.Queue[list[Msg]]) -> None:
         while True:
@@ -376,8 +224,9 @@ class ConsumerRunner(Generic[T]):
     async def process(self, msgs: Sequence[Msg]) -> None:
         started = time.perf_counter()
         try:
-            new = await self._commit_batch([_delivery(m) for m in msgs])
-            await self._ack_all(msgs)
+            transport = self.transport
+            new = await self._commit_batch([_delivery(transport, m) for m in msgs])
+            await transport.ack(msgs)
             self._count("processed", new)
             self._count("duplicate", len(msgs) - new)
         except Exception as exc:
@@ -425,13 +274,8 @@ class ConsumerRunner(Generic[T]):
         claimed = set((await session.execute(self._claim_stmt, params)).scalars())
         return [d for m, d in unique.items() if m in claimed]
 
-    async def _ack_all(self, msgs: Sequence[Msg]) -> None:
-        # Plain publishes to the $JS.ACK subjects, queued as one command and written together
-        # by the client's flusher once this task yields.
-        await self.bus.writer.publish_each([msg.reply for msg in msgs], _ACK)
-
     async def _failed(self, msg: Msg, exc: Exception) -> None:
-        delivery = _delivery(msg)
+        delivery = _delivery(self.transport, msg)
         poison = isinstance(exc, Undecodable)
         if not poison and await self._database_unreachable():
             # Not the message's fault: never count an outage towards dead-lettering.
@@ -442,7 +286,7 @@ class ConsumerRunner(Generic[T]):
                 error=f"{type(exc).__name__}: {exc}",
             )
             self._count("retried", 1)
-            await msg.nak(delay=self.spec.retry_max_s)
+            await self.transport.nak(msg, self.spec.retry_max_s)
             return
         if poison or delivery.num_delivered >= self.spec.max_deliver:
             await self._dead_letter(msg, delivery, exc)
@@ -459,7 +303,7 @@ class ConsumerRunner(Generic[T]):
             error=f"{type(exc).__name__}: {exc}",
         )
         self._count("retried", 1)
-        await msg.nak(delay=delay)
+        await self.transport.nak(msg, delay)
 
     async def _database_unreachable(self) -> bool:
         try:
@@ -488,7 +332,7 @@ class ConsumerRunner(Generic[T]):
     async def _dead_letter(self, msg: Msg, delivery: _Delivery, exc: Exception) -> None:
         reason = _header_text(f"{type(exc).__name__}: {exc}")
         await self._publish_dead_letter(delivery, self._dead_letter_headers(delivery, reason))
-        await msg.term()
+        await self.transport.term(msg)
         self._count("dead_lettered", 1)
         log.error(
             "consumer.dead_lettered",

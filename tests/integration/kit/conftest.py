@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import get_args
 
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -16,6 +17,7 @@ from cortex_kit.db import Database
 from cortex_kit.messaging.bus import MSG_ID_HEADER, Bus, OutgoingMessage
 from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
 from cortex_kit.messaging.tables import messaging_tables
+from cortex_kit.messaging.transport import TransportName
 
 SCHEMA = "t"
 metadata = MetaData(schema=SCHEMA)
@@ -52,15 +54,22 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+@pytest.fixture(params=get_args(TransportName))
+def transport(request: pytest.FixtureRequest) -> TransportName:
+    """Each bus and consumer test runs on both JetStream transports."""
+    name: TransportName = request.param
+    return name
+
+
 @pytest.fixture
-async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    connected = await connect_bus(nats_url)
+async def bus(nats_url: str, transport: TransportName) -> AsyncIterator[Bus]:
+    connected = await connect_bus(nats_url, transport)
     yield connected
     await connected.close()
 
 
-async def connect_bus(url: str) -> Bus:
-    bus = Bus(url, name=f"kit-test-{uuid.uuid4().hex[:8]}")
+async def connect_bus(url: str, transport: TransportName) -> Bus:
+    bus = Bus(url, name=f"kit-test-{uuid.uuid4().hex[:8]}", transport=transport)
     await bus.connect(wait_s=10)
     await bus.ensure_streams([EVENTS, DEAD_LETTERS])
     return bus

@@ -122,7 +122,7 @@ async def test_message_of_a_consumer_killed_mid_handler_takes_effect_once(
         inside_handler.set()
         await asyncio.Event().wait()
 
-    dying_bus = await connect_bus(nats_url)
+    dying_bus = await connect_bus(nats_url, bus.transport_name)
     dying = runner_for(db, dying_bus, hangs_after_applying)
     dying.start()
     await publish(bus, envelope)
@@ -136,7 +136,11 @@ async def test_message_of_a_consumer_killed_mid_handler_takes_effect_once(
         await wait_until(everything_acked(bus), "the successor acks the redelivered message")
     finally:
         await successor.stop()
-    assert await effect_deliveries(db) == {envelope.id: [2]}
+    # One effect, of a redelivery (which one: a stopping puller may have taken it in between
+    # and released it again).
+    [(msg_id, [delivery])] = (await effect_deliveries(db)).items()
+    assert msg_id == envelope.id
+    assert delivery >= 2
 
 
 async def test_failing_message_is_dead_lettered_after_max_deliver_without_blocking_its_batch(

@@ -11,8 +11,8 @@ from nats.aio.msg import Msg
 from nats.errors import BadHeaderError, BadSubjectError, MaxPayloadError
 from nats.protocol.parser import Parser
 
-from cortex_kit.messaging.bus import MSG_ID_HEADER, _acknowledged
-from cortex_kit.messaging.consumer import _ack_fields
+from cortex_kit.messaging.fast_transport import _ack_fields, _acknowledged
+from cortex_kit.messaging.transport import MSG_ID_HEADER
 from cortex_kit.messaging.wire import Client, Writer
 
 V1 = "$JS.ACK.CORTEX_DELIVERY.metrics.3.1042.977.1795699629307734905.12"
