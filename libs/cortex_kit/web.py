@@ -161,11 +161,8 @@ def _database_problem(request: Request, exc: Exception) -> Response | None:
     return problem_response(error.status, error.problem(request.url.path), _error_headers(error))
 
 
-async def _database_error(request: Request, exc: Exception) -> Response:
-    return _database_problem(request, exc) or _internal_error(request, exc)
-
-
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    """A database failure (outage, refused value) is answered as such; anything else is a bug."""
     return _database_problem(request, exc) or _internal_error(request, exc)
 
 
@@ -196,7 +193,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for error_type in _DATABASE_ERRORS:
-        app.add_exception_handler(error_type, _database_error)
+        app.add_exception_handler(error_type, _unexpected_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
