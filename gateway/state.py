@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
-
-from fastapi import Depends
 
 from cortex_kit.runtime import StateSlot
 from gateway.auth.service import KeyCache
@@ -24,7 +21,5 @@ class GatewayState:
 
 gateway_state: StateSlot[GatewayState] = StateSlot()
 """``gateway_state(request)``: the gateway's state, typed (the cheap accessor)."""
-Gateway = Annotated[GatewayState, Depends(gateway_state.dependency)]
-"""The gateway's state as an endpoint parameter."""
 
-__all__ = ["Gateway", "GatewayState", "gateway_state"]
+__all__ = ["GatewayState", "gateway_state"]

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
-
-from fastapi import Depends
 
 from cortex_kit.runtime import StateSlot
 from policy_engine.evaluation.service import Authorizer
@@ -18,5 +15,3 @@ class PolicyEngineState:
 
 state_of: StateSlot[PolicyEngineState] = StateSlot()
 """``state_of(request)``: the process's state, typed (the cheap accessor of hot paths)."""
-State = Annotated[PolicyEngineState, Depends(state_of.dependency)]
-"""The process's state as an endpoint parameter."""
