@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
 BUF    := .tools/node_modules/.bin/buf
 PYTEST_ARGS ?=
+# pytest-xdist: one worker per core (at most 4), each with its own NATS and PostgreSQL.
+PYTEST_WORKERS ?= -n auto --maxprocesses=4
 
 .PHONY: install run test lint bench proto lock tools clean system-deps
 
@@ -27,7 +29,7 @@ system-deps:  ## Debian packages the tests use (promtool); installs them when mi
 	  || { echo "promtool missing: run apt-get install prometheus" >&2; exit 1; }
 
 test: install system-deps  ## the whole test suite on its own NATS + PostgreSQL
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 $(BUF): .tools/package.json .tools/package-lock.json
 	npm ci --prefix .tools --no-audit --no-fund --loglevel=error

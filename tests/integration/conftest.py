@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +14,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from cortex_kit.embedded import free_port
+from cortex_kit.db import Database
+from cortex_kit.embedded import EmbeddedPostgres, free_port
+from cortex_kit.migrations import upgrade_to_head
 from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, TEST_SECRETS_KEY
 
 ADMIN_KEY = "cvc_0123456789ab_" + "A" * 43
@@ -63,8 +67,8 @@ class Cluster:
         return httpx.AsyncClient(base_url=self.gateway_url, headers=headers, timeout=30)
 
     async def stop(self) -> None:
-        for served in reversed(list(self.processes.values())):
-            await served.stop()
+        # Together: each uvicorn server notices `should_exit` on its own 0.1 s tick.
+        await asyncio.gather(*(served.stop() for served in self.processes.values()))
 
 
 def _common(cluster: Cluster, port: int) -> dict[str, Any]:
@@ -110,9 +114,49 @@ async def start_cluster(database_url: str, nats_url: str, *, gateway: bool = Tru
     return cluster
 
 
+def _migrations() -> list[tuple[Path, str]]:
+    """(migrations directory, schema) of every process, as each runs them at start."""
+    import approval_workflow
+    import gateway
+    import metrics_collector
+    import policy_engine
+    import rollout_orchestrator
+    from approval_workflow.settings import Settings as ApprovalSettings
+    from gateway.settings import Settings as GatewaySettings
+    from metrics_collector.settings import Settings as MetricsSettings
+    from policy_engine.settings import Settings as PolicySettings
+    from rollout_orchestrator.settings import Settings as RolloutSettings
+
+    packages = {
+        gateway: GatewaySettings,
+        policy_engine: PolicySettings,
+        metrics_collector: MetricsSettings,
+        approval_workflow: ApprovalSettings,
+        rollout_orchestrator: RolloutSettings,
+    }
+    return [
+        (Path(package.__file__).parent / "migrations", settings.model_fields["schema_name"].default)
+        for package, settings in packages.items()
+    ]
+
+
+@pytest.fixture(scope="session")
+async def cortex_database_template(cortex_postgres: EmbeddedPostgres) -> str:
+    """Every process's schema at head, built once; `migrated_database_url` copies it."""
+    name = f"template_{uuid.uuid4().hex[:12]}"
+    cortex_postgres.ensure_database(name)
+    db = Database(cortex_postgres.url(name), pool_size=1)
+    try:
+        for migrations_dir, schema in _migrations():
+            await upgrade_to_head(db, migrations_dir, schema)
+    finally:
+        await db.dispose()
+    return name
+
+
 @pytest.fixture
-async def cluster(database_url: str, nats_url: str) -> AsyncIterator[Cluster]:
-    running = await start_cluster(database_url, nats_url)
+async def cluster(migrated_database_url: str, nats_url: str) -> AsyncIterator[Cluster]:
+    running = await start_cluster(migrated_database_url, nats_url)
     try:
         yield running
     finally:

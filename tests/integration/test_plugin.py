@@ -14,7 +14,7 @@ import psutil
 import pytest
 from nats.errors import NoServersError
 
-from cortex_kit.embedded import EmbeddedNats
+from cortex_kit.embedded import EmbeddedNats, EmbeddedPostgres
 from cortex_kit.testing.plugin import delete_all_streams
 
 
@@ -151,3 +151,32 @@ def test_plugin_session_isolates_tests_and_cleans_up(tmp_path: Path) -> None:
     assert second["nats_running"] is True
     assert not any(psutil.pid_exists(pid) for pid in first["pids"])
     assert not Path(first["runtime_dir"]).exists()
+
+
+async def test_migrated_database_url_is_a_private_copy_of_every_schema_at_head(
+    migrated_database_url: str, cortex_database_template: str, cortex_postgres: EmbeddedPostgres
+) -> None:
+    from cortex_kit.db import Database
+    from cortex_kit.migrations import pending_migrations
+
+    from .conftest import _migrations
+
+    db = Database(migrated_database_url, pool_size=1)
+    try:
+        pending = [await pending_migrations(db, path, schema) for path, schema in _migrations()]
+    finally:
+        await db.dispose()
+    copy = await asyncpg.connect(asyncpg_dsn(migrated_database_url))
+    try:
+        await copy.execute("CREATE TABLE gateway.written_by_this_test (id int)")
+    finally:
+        await copy.close()
+    template = await asyncpg.connect(asyncpg_dsn(cortex_postgres.url(cortex_database_template)))
+    try:
+        in_template = await template.fetchval("SELECT to_regclass('gateway.written_by_this_test')")
+    finally:
+        await template.close()
+
+    assert len(pending) == 5
+    assert pending == [None] * 5
+    assert in_template is None

@@ -8,6 +8,7 @@ import time
 from statistics import median
 
 import httpx
+import pytest
 
 from cortex_kit.testing.internal import signed
 from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER
@@ -85,6 +86,7 @@ async def measured_under_attack(
         await attacker_task
 
 
+@pytest.mark.slow
 async def test_hostile_bodies_do_not_stall_another_agencys_authorize(cluster: Cluster) -> None:
     agent = await create_key(cluster, "acme", "agent")
     admin_of_globex = await create_key(cluster, "globex", "policy-admin")
@@ -108,7 +110,10 @@ async def test_hostile_bodies_do_not_stall_another_agencys_authorize(cluster: Cl
         f" (p99 ratio {ratio:.2f})"
     )
     assert len(answers) >= ROUNDS * len(HOSTILE)
-    assert ratio <= 2.0
+    # A stalled engine shows as seconds against ~1 ms (ratio > 1,000); parsing a refused body
+    # in a thread still takes some CPU from the loop, and a 2-core machine shared with other
+    # jobs swings p99 by 2x between rounds (1.2-2.2 seen here): 4 is far from both.
+    assert ratio <= 4.0
 
 
 async def test_simulate_bounds_its_candidate_and_its_body(cluster: Cluster) -> None:

@@ -6,6 +6,9 @@ temporary directory, and stop when the session ends.
 - `cortex_postgres` / `cortex_nats` (session): the servers themselves. A test may stop them to
   simulate an outage (`with cortex_nats.outage(): ...`); they are running again after the test.
 - `database_url` (function): URL of a fresh, empty database, dropped after the test.
+- `migrated_database_url` (function): URL of a fresh copy of `cortex_database_template`, the
+  database a project's conftest prepares once per session (its schemas migrated to head);
+  an empty database when no conftest overrides `cortex_database_template`.
 - `nats_url` (function): URL of the NATS server, with every JetStream stream deleted first.
 - `cortex_data_dir` (function): an empty directory the PostgreSQL account can reach, for
   `cortex up --data-dir` in end-to-end tests.
@@ -106,6 +109,29 @@ def database_url(cortex_postgres: EmbeddedPostgres) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex}"
     cortex_postgres.start()
     cortex_postgres.ensure_database(name)
+    yield cortex_postgres.url(name)
+    cortex_postgres.start()
+    cortex_postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def cortex_database_template() -> str | None:
+    """Name of the database `migrated_database_url` copies; override it in a conftest.
+
+    The override creates the database once per session (``cortex_postgres.ensure_database``),
+    migrates it and closes every connection to it; copying is far cheaper than migrating.
+    """
+    return None
+
+
+@pytest.fixture
+def migrated_database_url(
+    cortex_postgres: EmbeddedPostgres, cortex_database_template: str | None
+) -> Iterator[str]:
+    """SQLAlchemy URL of a new copy of the session's template database, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex}"
+    cortex_postgres.start()
+    cortex_postgres.ensure_database(name, template=cortex_database_template)
     yield cortex_postgres.url(name)
     cortex_postgres.start()
     cortex_postgres.drop_database(name)

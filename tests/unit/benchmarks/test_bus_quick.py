@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[3]
 REQUIRED = ("events_per_s", "e2e_latency_p50_ms", "e2e_latency_p99_ms", "lost_events")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_quick_bus_run_writes_a_valid_result_and_loses_no_event(tmp_path: Path) -> None:
     out = tmp_path / "bus.json"

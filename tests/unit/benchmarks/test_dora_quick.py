@@ -27,6 +27,7 @@ REQUIRED = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_quick_dora_run_writes_a_valid_result_with_the_suites_metrics(tmp_path: Path) -> None:
     out = tmp_path / "dora.json"

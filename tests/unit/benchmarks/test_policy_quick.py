@@ -18,6 +18,8 @@ import pytest
 
 from benchmarks.common import validate_result
 
+pytestmark = pytest.mark.slow  # one run of the suite serves every test here
+
 ROOT = Path(__file__).resolve().parents[3]
 REQUIRED = (
     "decision_p50_us_20",
