@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request
 from cortex_kit.errors import AgencyForbidden, AgencyRequired
 from cortex_kit.runtime import get_runtime
 from gateway.auth.service import agency_slug, authenticate
-from gateway.domain.keys import Principal, Role
+from gateway.domain.keys import ALL_AGENCIES, Principal, Role
 from gateway.errors import AgencyConflict, OrgAdminRequired, RoleForbidden
 from gateway.state import gateway_state
 
@@ -65,6 +65,14 @@ def resolve_agency(principal: Principal, request: Request, *named: str | None) -
             remediation="Use a key of that agency, or omit `agency` to act on your own.",
         )
     return principal.agency
+
+
+def key_agency(admin: Principal, request: Request, requested: str) -> str:
+    """The agency of a key an admin creates: ``*`` (an org-wide key) only when an org-wide admin
+    asks for it, else the agency the admin acts on (:func:`resolve_agency`)."""
+    if requested == ALL_AGENCIES and admin.all_agencies:
+        return ALL_AGENCIES
+    return resolve_agency(admin, request, requested)
 
 
 def _agreed(mentioned: list[str]) -> str | None:

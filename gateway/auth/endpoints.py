@@ -4,9 +4,9 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from cortex_kit.runtime import DbSession
 from gateway.auth import service
-from gateway.auth.deps import require, resolve_agency
+from gateway.auth.deps import key_agency, require
 from gateway.auth.schemas import KeyCreate, KeyCreated, KeyInfo, KeyList
-from gateway.domain.keys import ALL_AGENCIES, Principal, Role
+from gateway.domain.keys import Principal, Role
 from gateway.errors import AGENCY_SCOPED, KeyNotFound, gateway_responses
 from gateway.state import gateway_state
 
@@ -18,21 +18,28 @@ Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 async def create_key(
     body: KeyCreate, request: Request, session: DbSession, admin: Admin
 ) -> KeyCreated:
-    agency = body.agency if body.agency == ALL_AGENCIES and admin.all_agencies else None
-    agency = agency or resolve_agency(admin, request, body.agency)
     created = await service.create_key(
-        session, agency=agency, role=body.role, name=body.name, created_by=admin.key_id
+        session,
+        agency=key_agency(admin, request, body.agency),
+        role=body.role,
+        name=body.name,
+        created_by=admin.key_id,
     )
-    return KeyCreated.model_validate(created)
+    return KeyCreated.model_validate(created, from_attributes=True)
 
 
 @router.get("", responses=gateway_responses())
 async def list_keys(session: DbSession, admin: Admin) -> KeyList:
     rows = await service.list_keys(session, admin)
-    return KeyList(items=[KeyInfo.model_validate(r) for r in rows])
+    return KeyList(items=[KeyInfo.model_validate(r, from_attributes=True) for r in rows])
 
 
-@router.delete("/{key_id}", status_code=204, responses=gateway_responses(KeyNotFound))
-async def revoke_key(key_id: str, request: Request, session: DbSession, admin: Admin) -> Response:
+@router.delete(
+    "/{key_id}",
+    status_code=204,
+    response_class=Response,
+    response_description="Revoked (no body).",
+    responses=gateway_responses(KeyNotFound),
+)
+async def revoke_key(key_id: str, request: Request, session: DbSession, admin: Admin) -> None:
     await service.revoke_key(session, admin, key_id, gateway_state(request).key_cache)
-    return Response(status_code=204)

@@ -2,33 +2,78 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.domain.keys import Role
 from gateway.models import api_keys
 
+_K = api_keys
 
-async def find_active(session: AsyncSession, key_id: str) -> dict[str, Any] | None:
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """A key as listed: every column of ``api_keys`` but the secret's hash."""
+
+    id: str
+    name: str
+    agency: str
+    role: Role
+    created_by: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveKey:
+    """What verifying a key needs (an active key: ``revoked_at`` is null)."""
+
+    id: str
+    secret_hash: bytes
+    agency: str
+    role: Role
+
+
+async def find_active(session: AsyncSession, key_id: str) -> ActiveKey | None:
     row = (
-        (
-            await session.execute(
-                select(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        await session.execute(
+            select(_K.c.id, _K.c.secret_hash, _K.c.agency, _K.c.role).where(
+                _K.c.id == key_id, _K.c.revoked_at.is_(None)
             )
         )
-        .mappings()
-        .first()
+    ).first()
+    if row is None:
+        return None
+    return ActiveKey(row.id, bytes(row.secret_hash), row.agency, Role(row.role))
+
+
+async def insert_key(
+    session: AsyncSession,
+    *,
+    id: str,
+    secret_hash: bytes,
+    name: str,
+    agency: str,
+    role: Role,
+    created_by: str | None,
+) -> None:
+    await session.execute(
+        insert(_K).values(
+            id=id,
+            secret_hash=secret_hash,
+            name=name,
+            agency=agency,
+            role=role.value,
+            created_by=created_by,
+        )
     )
-    return dict(row) if row else None
-
-
-async def insert_key(session: AsyncSession, **values: Any) -> None:
-    await session.execute(insert(api_keys).values(**values))
 
 
 async def any_key_exists(session: AsyncSession) -> bool:
-    return bool(await session.scalar(select(func.count()).select_from(api_keys)))
+    return bool(await session.scalar(select(func.count()).select_from(_K)))
 
 
 async def lock_bootstrap(session: AsyncSession) -> None:
@@ -38,26 +83,29 @@ async def lock_bootstrap(session: AsyncSession) -> None:
     )
 
 
-async def list_keys(session: AsyncSession, agency: str | None) -> list[dict[str, Any]]:
+async def list_keys(session: AsyncSession, agency: str | None) -> list[KeyRow]:
     stmt = select(
-        api_keys.c.id,
-        api_keys.c.name,
-        api_keys.c.agency,
-        api_keys.c.role,
-        api_keys.c.created_by,
-        api_keys.c.created_at,
-        api_keys.c.revoked_at,
-    ).order_by(api_keys.c.created_at)
+        _K.c.id,
+        _K.c.name,
+        _K.c.agency,
+        _K.c.role,
+        _K.c.created_by,
+        _K.c.created_at,
+        _K.c.revoked_at,
+    ).order_by(_K.c.created_at)
     if agency is not None:
-        stmt = stmt.where(api_keys.c.agency == agency)
-    return [dict(r) for r in (await session.execute(stmt)).mappings()]
+        stmt = stmt.where(_K.c.agency == agency)
+    return [
+        KeyRow(r.id, r.name, r.agency, Role(r.role), r.created_by, r.created_at, r.revoked_at)
+        for r in await session.execute(stmt)
+    ]
 
 
 async def revoke(session: AsyncSession, key_id: str) -> bool:
     result = await session.execute(
-        update(api_keys)
-        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        update(_K)
+        .where(_K.c.id == key_id, _K.c.revoked_at.is_(None))
         .values(revoked_at=func.now())
-        .returning(api_keys.c.id)
+        .returning(_K.c.id)
     )
     return result.first() is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +11,7 @@ from cortex_contracts.subjects import validate_agency
 from cortex_kit.db import Database
 from cortex_kit.logs import get_logger
 from gateway.auth import repository
+from gateway.auth.repository import KeyRow
 from gateway.domain.keys import (
     ALL_AGENCIES,
     Principal,
@@ -62,9 +63,9 @@ async def authenticate(db: Database, token: str | None, cache: KeyCache) -> Prin
     if parsed is not None:
         async with db.session() as session:
             row = await repository.find_active(session, parsed.key_id)
-    if parsed is None or row is None or not secret_matches(parsed.secret, row["secret_hash"]):
+    if parsed is None or row is None or not secret_matches(parsed.secret, row.secret_hash):
         raise InvalidApiKey("The API key is malformed, unknown or revoked.", remediation=_REMEDY)
-    principal = Principal(key_id=row["id"], role=Role(row["role"]), agency=row["agency"])
+    principal = Principal(key_id=row.id, role=row.role, agency=row.agency)
     cache.put(token, principal)
     return principal
 
@@ -89,9 +90,20 @@ def agency_slug(agency: str) -> str:
         ) from exc
 
 
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    """A key just created, with its secret token (shown this once, never stored)."""
+
+    id: str
+    key: str
+    agency: str
+    role: Role
+    name: str
+
+
 async def create_key(
     session: AsyncSession, *, agency: str, role: Role, name: str, created_by: str
-) -> dict[str, Any]:
+) -> CreatedKey:
     token, key_id = generate_token()
     agency = _valid_agency(agency)
     await repository.insert_key(
@@ -100,14 +112,14 @@ async def create_key(
         secret_hash=hash_secret(token.split("_", 2)[2]),
         name=name,
         agency=agency,
-        role=role.value,
+        role=role,
         created_by=created_by,
     )
     log.info("auth.key_created", key_id=key_id, agency=agency, role=role.value, by=created_by)
-    return {"id": key_id, "key": token, "agency": agency, "role": role, "name": name}
+    return CreatedKey(id=key_id, key=token, agency=agency, role=role, name=name)
 
 
-async def list_keys(session: AsyncSession, principal: Principal) -> list[dict[str, Any]]:
+async def list_keys(session: AsyncSession, principal: Principal) -> list[KeyRow]:
     return await repository.list_keys(session, None if principal.all_agencies else principal.agency)
 
 
@@ -117,7 +129,7 @@ async def revoke_key(
     row = await repository.find_active(session, key_id)
     if (
         row is None
-        or not principal.sees(row["agency"])
+        or not principal.sees(row.agency)
         or not await repository.revoke(session, key_id)
     ):
         raise KeyNotFound(
@@ -144,7 +156,7 @@ async def bootstrap_admin(session: AsyncSession, token: str) -> bool:
         secret_hash=hash_secret(parsed.secret),
         name="bootstrap admin",
         agency=ALL_AGENCIES,
-        role=Role.ADMIN.value,
+        role=Role.ADMIN,
         created_by="bootstrap",
     )
     log.info("auth.bootstrap_admin_created", key_id=parsed.key_id)

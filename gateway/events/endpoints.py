@@ -12,7 +12,7 @@ from gateway.errors import (
     InvalidEvent,
     gateway_responses,
 )
-from gateway.events import causes, service
+from gateway.events import service
 from gateway.events.schemas import EventBatch, EventsAccepted
 from gateway.relay import relay, segment
 from gateway.state import gateway_state
@@ -36,22 +36,16 @@ async def send_events(
     batch: EventBatch, request: Request, session: DbSession, caller: Sender
 ) -> EventsAccepted:
     """Accept delivery events durably; they reach the metrics within a second."""
-    limit = gateway_state(request).max_events
-    if len(batch.events) > limit:
-        raise BatchTooLarge(
-            f"{len(batch.events)} events in one request; the limit is {limit}.",
-            remediation=f"Split the batch into requests of at most {limit} events.",
-        )
-    agency = resolve_agency(caller, request, batch.agency)
-    await causes.check_incident_causes(
-        gateway_state(request).upstreams,
-        agency,
-        caller.key_id,
-        batch.events,
-        request.headers.get("x-request-id"),
-    )
-    return await service.accept_events(
-        session, get_runtime(request).tables.outbox, agency, batch.events
+    state = gateway_state(request)
+    return await service.send_events(
+        session,
+        get_runtime(request).tables.outbox,
+        state.upstreams,
+        agency=resolve_agency(caller, request, batch.agency),
+        principal=caller.key_id,
+        events=batch.events,
+        max_events=state.max_events,
+        request_id=request.headers.get("x-request-id"),
     )
 
 

@@ -1,4 +1,4 @@
-"""Use case: accept a batch of delivery events into the gateway's outbox (one transaction)."""
+"""Use cases: accept a batch of delivery events into the gateway's outbox (one transaction)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from cortex_contracts import (
 from cortex_contracts.public import proto_name
 from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
 from cortex_kit.observability import inject_context
-from gateway.errors import InvalidEvent
+from gateway.errors import BatchTooLarge, InvalidEvent
+from gateway.events import causes
 from gateway.events.schemas import (
     AcceptedEvent,
     ChangeEvent,
@@ -33,6 +34,7 @@ from gateway.events.schemas import (
     EventsAccepted,
     IncidentEvent,
 )
+from gateway.upstream import Upstreams
 
 SOURCE = "gateway"
 # Several events travel in one DeliveryBatch envelope (one outbox row, one NATS message, one
@@ -182,3 +184,25 @@ async def accept_events(
         for event, envelope_id in zip(events, ids, strict=True)
     ]
     return EventsAccepted(agency=agency, accepted=len(accepted), events=accepted)
+
+
+async def send_events(
+    session: AsyncSession,
+    outbox: Table,
+    upstreams: Upstreams,
+    *,
+    agency: str,
+    principal: str,
+    events: Sequence[ChangeEvent | DeploymentEvent | IncidentEvent],
+    max_events: int,
+    request_id: str | None = None,
+) -> EventsAccepted:
+    """``POST /v1/events``: at most ``max_events`` events; an incident whose named deployment
+    finished after it opened is refused (``causes``); then every event is staged."""
+    if len(events) > max_events:
+        raise BatchTooLarge(
+            f"{len(events)} events in one request; the limit is {max_events}.",
+            remediation=f"Split the batch into requests of at most {max_events} events.",
+        )
+    await causes.check_incident_causes(upstreams, agency, principal, events, request_id)
+    return await accept_events(session, outbox, agency, events)

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AfterValidator
+from fastapi import APIRouter, Query, Request, Response
 
-from cortex_contracts.names import NAME_RULE
 from cortex_kit.errors import problem_responses
 from cortex_kit.runtime import DbSession, get_runtime
-from gateway.auth.deps import require, resolve_agency
-from gateway.domain.keys import READ_ROLES, Principal, Role
+from gateway.auth.deps import resolve_agency
 from gateway.errors import AGENCY_SCOPED, gateway_responses
-from gateway.events.schemas import checked_name
 from gateway.state import gateway_state
 from gateway.webhooks import service
 from gateway.webhooks.crypto import WebhookSecretUnreadable
+from gateway.webhooks.deps import AgencySlug, Name, Reader, SecretAdmin
 from gateway.webhooks.errors import (
     WebhookPayloadError,
     WebhookSecretNotFound,
@@ -37,21 +34,6 @@ SCOPED = gateway_responses(*AGENCY_SCOPED)
 DELIVERY = problem_responses(
     WebhookUnauthorized, WebhookSignatureMissing, WebhookPayloadError, WebhookSecretUnreadable
 )
-SecretAdmin = Annotated[Principal, Depends(require(Role.POLICY_ADMIN))]
-Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
-AgencySlug = Annotated[
-    str, Query(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
-]
-
-
-def _name_or_none(value: str | None) -> str | None:
-    return None if value is None else checked_name(value)
-
-
-# ?service= / ?environment=: the name rule of POST /v1/events (cortex_contracts.names).
-Name = Annotated[
-    str | None, Query(description=f"A name: {NAME_RULE}."), AfterValidator(_name_or_none)
-]
 
 
 @router.put("/{provider}/secret", responses=SCOPED)
@@ -85,6 +67,8 @@ async def secret_status(
 @router.delete(
     "/{provider}/secret",
     status_code=204,
+    response_class=Response,
+    response_description="Deleted (no body).",
     responses=gateway_responses(WebhookSecretNotFound, *AGENCY_SCOPED),
 )
 async def delete_secret(
@@ -93,11 +77,10 @@ async def delete_secret(
     session: DbSession,
     caller: SecretAdmin,
     agency: str | None = None,
-) -> Response:
+) -> None:
     await service.delete_secret(
         session, resolve_agency(caller, request, agency), provider, caller.key_id
     )
-    return Response(status_code=204)
 
 
 async def _receive(

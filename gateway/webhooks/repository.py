@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -14,6 +15,14 @@ from gateway.webhooks.crypto import SecretBox
 _W = webhook_secrets
 
 
+@dataclass(frozen=True, slots=True)
+class SecretRow:
+    """Everything about a stored secret but the secret."""
+
+    updated_by: str | None
+    updated_at: datetime
+
+
 async def ciphertext_of(session: AsyncSession, agency: str, provider: str) -> bytes | None:
     """The secret as stored (encrypted), or None when the agency set none."""
     token = await session.scalar(
@@ -22,25 +31,21 @@ async def ciphertext_of(session: AsyncSession, agency: str, provider: str) -> by
     return None if token is None else bytes(token)
 
 
-async def status_of(session: AsyncSession, agency: str, provider: str) -> dict[str, Any] | None:
-    """Everything about the secret but the secret."""
+async def status_of(session: AsyncSession, agency: str, provider: str) -> SecretRow | None:
+    """Everything about the secret but the secret, or None when the agency set none."""
     row = (
-        (
-            await session.execute(
-                select(_W.c.updated_by, _W.c.updated_at).where(
-                    _W.c.agency == agency, _W.c.provider == provider
-                )
+        await session.execute(
+            select(_W.c.updated_by, _W.c.updated_at).where(
+                _W.c.agency == agency, _W.c.provider == provider
             )
         )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
+    ).first()
+    return None if row is None else SecretRow(row.updated_by, row.updated_at)
 
 
 async def put_secret(
     session: AsyncSession, agency: str, provider: str, token: bytes, updated_by: str
-) -> dict[str, Any]:
+) -> SecretRow:
     """Store the (already encrypted) secret."""
     stmt = pg_insert(_W).values(
         agency=agency, provider=provider, ciphertext=token, updated_by=updated_by
@@ -54,8 +59,8 @@ async def put_secret(
             "updated_at": func.now(),
         },
     )
-    row = (await session.execute(stmt.returning(_W.c.updated_by, _W.c.updated_at))).mappings().one()
-    return dict(row)
+    row = (await session.execute(stmt.returning(_W.c.updated_by, _W.c.updated_at))).one()
+    return SecretRow(row.updated_by, row.updated_at)
 
 
 async def delete_secret(session: AsyncSession, agency: str, provider: str) -> bool:

@@ -24,6 +24,7 @@ from gateway.webhooks.errors import (
     WebhookUnauthorized,
 )
 from gateway.webhooks.mapping import Mapped, Overrides, PayloadError, delivery_id, map_delivery
+from gateway.webhooks.repository import SecretRow
 from gateway.webhooks.schemas import SecretStatus, WebhookAccepted
 from gateway.webhooks.signatures import (
     SIGNATURE_HEADER,
@@ -47,7 +48,19 @@ def _secret_path(provider: Provider) -> str:
 
 async def secret_status(session: AsyncSession, agency: str, provider: Provider) -> SecretStatus:
     row = await repository.status_of(session, agency, provider.value)
-    return SecretStatus(agency=agency, provider=provider, configured=row is not None, **(row or {}))
+    if row is None:
+        return SecretStatus(agency=agency, provider=provider, configured=False)
+    return _status(agency, provider, row)
+
+
+def _status(agency: str, provider: Provider, row: SecretRow) -> SecretStatus:
+    return SecretStatus(
+        agency=agency,
+        provider=provider,
+        configured=True,
+        updated_by=row.updated_by,
+        updated_at=row.updated_at,
+    )
 
 
 async def set_secret(
@@ -55,7 +68,7 @@ async def set_secret(
 ) -> SecretStatus:
     row = await repository.put_secret(session, agency, provider.value, box.encrypt(secret), by)
     log.info("webhook.secret_set", agency=agency, provider=provider.value, by=by)
-    return SecretStatus(agency=agency, provider=provider, configured=True, **row)
+    return _status(agency, provider, row)
 
 
 async def delete_secret(session: AsyncSession, agency: str, provider: Provider, by: str) -> None:

@@ -43,6 +43,7 @@ from metrics_collector.domain.metrics.calculators import (
 from metrics_collector.domain.metrics.commits import SliceKey
 from metrics_collector.domain.metrics.fact_index import FactIndex
 from metrics_collector.dora import repository
+from metrics_collector.dora.repository import SettingsRow
 
 log = get_logger("metrics_collector.dora_cache")
 NOTIFY_SUBJECT = "_cortex.metrics_collector.facts_changed"
@@ -61,15 +62,15 @@ PENDING_SLICES = Gauge(
 )
 
 
-def config_of(settings: dict[str, Any] | None) -> DoraConfig:
+def config_of(settings: SettingsRow | None) -> DoraConfig:
     if settings is None:
         return DoraConfig()
     return DoraConfig(
         linking=LinkingConfig(
-            strategy=LinkStrategy(settings["strategy"]),
-            max_age=timedelta(seconds=settings["max_age_s"]),
-            window=timedelta(seconds=settings["window_s"]),
-            explicit_first=settings["explicit_first"],
+            strategy=LinkStrategy(settings.strategy),
+            max_age=timedelta(seconds=settings.max_age_s),
+            window=timedelta(seconds=settings.window_s),
+            explicit_first=settings.explicit_first,
         )
     )
 
@@ -363,10 +364,10 @@ class DoraCache:
             if row.changed_xid >= entry.watermark:
                 kind, event_id, fact = _row_fact(row)
                 entry.dirty |= entry.index.put(kind, event_id, fact)
-        for row in settings:
-            entry = by_agency[row.agency]
-            config = config_of(dict(row._mapping))
-            if row.changed_xid >= entry.watermark and config != entry.config:
+        for change in settings:
+            entry = by_agency[change.settings.agency]
+            config = config_of(change.settings)
+            if change.changed_xid >= entry.watermark and config != entry.config:
                 entry.index.config = config
                 entry.dirty |= entry.index.slices() | set(entry.snapshots)
         for entry in entries:

@@ -8,6 +8,8 @@ the next read only needs rows written by transactions from that id on.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, any_, cast, func, literal, select, text
@@ -38,6 +40,39 @@ SETTINGS_COLUMNS = (
     _S.c.updated_by,
     _S.c.updated_at,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsRow:
+    """An agency's row of ``dora_settings`` (``SETTINGS_COLUMNS``)."""
+
+    agency: str
+    strategy: str  # a LinkStrategy value
+    max_age_s: float
+    window_s: float
+    explicit_first: bool
+    updated_by: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChange:
+    """A settings row and the transaction that wrote it."""
+
+    settings: SettingsRow
+    changed_xid: int
+
+
+def _settings_row(row: Any) -> SettingsRow:
+    return SettingsRow(
+        agency=row.agency,
+        strategy=row.strategy,
+        max_age_s=row.max_age_s,
+        window_s=row.window_s,
+        explicit_first=row.explicit_first,
+        updated_by=row.updated_by,
+        updated_at=row.updated_at,
+    )
 
 
 async def snapshot_xmin(conn: AsyncConnection) -> int:
@@ -79,11 +114,11 @@ async def facts_changed_since(
 
 async def settings_changed_since(
     conn: AsyncConnection, agencies: Sequence[str], xid: int
-) -> Sequence[Any]:
+) -> list[SettingsChange]:
     stmt = select(*SETTINGS_COLUMNS, _S.c.changed_xid).where(
         _S.c.changed_xid >= xid, _S.c.agency == any_(_agencies(agencies))
     )
-    return (await conn.execute(stmt)).all()
+    return [SettingsChange(_settings_row(r), r.changed_xid) for r in await conn.execute(stmt)]
 
 
 def _agencies(agencies: Sequence[str]) -> Any:
@@ -110,16 +145,28 @@ async def agencies_with_facts(conn: AsyncConnection) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-async def get_settings(conn: AsyncConnection | AsyncSession, agency: str) -> dict[str, Any] | None:
-    row = (
-        (await conn.execute(select(*SETTINGS_COLUMNS).where(_S.c.agency == agency)))
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
+async def get_settings(conn: AsyncConnection | AsyncSession, agency: str) -> SettingsRow | None:
+    row = (await conn.execute(select(*SETTINGS_COLUMNS).where(_S.c.agency == agency))).first()
+    return None if row is None else _settings_row(row)
 
 
-async def put_settings(session: AsyncSession, agency: str, **values: Any) -> dict[str, Any]:
+async def put_settings(
+    session: AsyncSession,
+    agency: str,
+    *,
+    strategy: str,
+    max_age_s: float,
+    window_s: float,
+    explicit_first: bool,
+    updated_by: str | None,
+) -> SettingsRow:
+    values = {
+        "strategy": strategy,
+        "max_age_s": max_age_s,
+        "window_s": window_s,
+        "explicit_first": explicit_first,
+        "updated_by": updated_by,
+    }
     new = pg_insert(_S).values(agency=agency, **values)
     stmt = new.on_conflict_do_update(
         index_elements=[_S.c.agency],
@@ -129,5 +176,4 @@ async def put_settings(session: AsyncSession, agency: str, **values: Any) -> dic
             "changed_xid": CURRENT_XID,
         },
     ).returning(*SETTINGS_COLUMNS)
-    row = (await session.execute(stmt)).mappings().one()
-    return dict(row)
+    return _settings_row((await session.execute(stmt)).one())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,23 @@ class DoraResponse(DoraReport):
     agency: str
     # Selected slices whose latest changes were still being rebuilt (normally 0).
     stale_slices: int
+
+
+class JsonSchemaDocument(BaseModel):
+    """``GET /v1/metrics/dora/schema``: the JSON Schema (draft 2020-12, as pydantic writes it)
+    of the ``GET /v1/metrics/dora`` answer: an object schema, its properties and the
+    definitions they refer to. The property and definition schemas are JSON Schema themselves."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    title: str
+    description: str
+    type: Literal["object"]
+    properties: dict[str, dict[str, Any]] = Field(description="The schema of each field.")
+    required: list[str] = Field(description="The fields every answer has.")
+    defs: dict[str, dict[str, Any]] = Field(
+        alias="$defs", description="The schemas the properties refer to (`$ref`)."
+    )
 
 
 class LinkingSettings(BaseModel):

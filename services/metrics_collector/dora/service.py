@@ -6,10 +6,12 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
-from typing import Any, cast
+from typing import cast
 
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from metrics_collector.commit_hooks import after_commit
 from metrics_collector.domain.facts.model import canonical_service
 from metrics_collector.domain.metrics.calculators import (
     DoraInputError,
@@ -21,7 +23,14 @@ from metrics_collector.domain.metrics.commits import SliceKey
 from metrics_collector.dora import repository
 from metrics_collector.dora.cache import DoraCache
 from metrics_collector.dora.errors import InvalidTime, InvalidWindow, UnknownBucket, WindowTooLarge
-from metrics_collector.dora.schemas import DoraResponse, DoraSettings, DoraSettingsIn
+from metrics_collector.dora.repository import SettingsRow
+from metrics_collector.dora.schemas import (
+    DoraResponse,
+    DoraSettings,
+    DoraSettingsIn,
+    JsonSchemaDocument,
+    LinkingSettings,
+)
 
 DEFAULT_DAYS = 30
 DEFAULT_ENVIRONMENT = "production"
@@ -139,18 +148,32 @@ async def dora_report(cache: DoraCache, agency: str, query: DoraQuery) -> DoraRe
     return cast(DoraResponse, {"agency": agency, "stale_slices": stale, **report})
 
 
-def _settings(agency: str, row: dict[str, Any] | None) -> DoraSettings:
+_REPORT_SCHEMA = JsonSchemaDocument.model_validate(TypeAdapter(DoraResponse).json_schema())
+
+
+def report_schema() -> JsonSchemaDocument:
+    """The JSON Schema of :class:`DoraResponse` (the ``GET /v1/metrics/dora`` answer)."""
+    return _REPORT_SCHEMA
+
+
+def _settings(agency: str, row: SettingsRow | None) -> DoraSettings:
     if row is None:
-        return DoraSettings.model_validate({"agency": agency, "linking": {}, "is_default": True})
-    linking = {k: row[k] for k in ("strategy", "max_age_s", "window_s", "explicit_first")}
-    return DoraSettings.model_validate(
+        return DoraSettings(agency=agency, linking=LinkingSettings(), is_default=True)
+    # Validated: the row holds what a validated DoraSettingsIn wrote.
+    linking = LinkingSettings.model_validate(
         {
-            "agency": agency,
-            "linking": linking,
-            "is_default": False,
-            "updated_by": row["updated_by"],
-            "updated_at": row["updated_at"],
+            "strategy": row.strategy,
+            "max_age_s": row.max_age_s,
+            "window_s": row.window_s,
+            "explicit_first": row.explicit_first,
         }
+    )
+    return DoraSettings(
+        agency=agency,
+        linking=linking,
+        is_default=False,
+        updated_by=row.updated_by,
+        updated_at=row.updated_at,
     )
 
 
@@ -159,7 +182,19 @@ async def get_settings(session: AsyncSession, agency: str) -> DoraSettings:
 
 
 async def put_settings(
-    session: AsyncSession, agency: str, body: DoraSettingsIn, by: str | None
+    session: AsyncSession, cache: DoraCache, agency: str, body: DoraSettingsIn, by: str | None
 ) -> DoraSettings:
-    row = await repository.put_settings(session, agency, **body.linking.model_dump(), updated_by=by)
+    """Replace the agency's settings; once committed, this replica's cache reads them at once
+    (and the others within a second)."""
+    linking = body.linking
+    row = await repository.put_settings(
+        session,
+        agency,
+        strategy=linking.strategy,
+        max_age_s=linking.max_age_s,
+        window_s=linking.window_s,
+        explicit_first=linking.explicit_first,
+        updated_by=by,
+    )
+    after_commit(session, lambda: cache.committed([agency]))
     return _settings(agency, row)

@@ -27,14 +27,17 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> StoredEventList:
     rows = await service.list_events(session, agency, kind, limit)
-    return StoredEventList(items=[StoredEvent.model_validate(r) for r in rows])
+    return StoredEventList(
+        items=[StoredEvent.model_validate(row, from_attributes=True) for row in rows]
+    )
 
 
 @router.get("/{kind}/{event_id}", responses=problem_responses(AgencyRequired, EventNotFound))
 async def get_event(
     session: DbSession, agency: CallerAgency, kind: EventKind, event_id: str
 ) -> StoredEvent:
-    return StoredEvent.model_validate(await service.get_event(session, agency, kind, event_id))
+    row = await service.get_event(session, agency, kind, event_id)
+    return StoredEvent.model_validate(row, from_attributes=True)
 
 
 @router.post("/deployment-finishes", responses=problem_responses(AgencyRequired))

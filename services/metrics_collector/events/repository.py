@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 from sqlalchemy import BigInteger, Text, and_, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -26,6 +26,40 @@ class StoredRow(NamedTuple):
     event_id: str
     facts: dict[str, Any]
     occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MergedFactRow:
+    """A row of ``delivery_events``: one merged fact, as ``GET /v1/events`` shows it."""
+
+    agency: str
+    event_id: str
+    kind: str
+    service: str
+    environment: str | None
+    occurred_at: datetime
+    received_at: datetime
+    envelope_id: str
+    source: str
+    facts: dict[str, Any]  # JSONB: the merged facts, enum fields by their protobuf names
+    versions: int
+    updated_at: datetime
+    changed_xid: int
+
+
+class _MergedValues(TypedDict):
+    """The parameters of one merged row in ``_UPSERT``: a fact and its number of versions."""
+
+    agency: str
+    kind: str
+    event_id: str
+    service: str
+    environment: str | None
+    occurred_at: datetime
+    envelope_id: str
+    source: str
+    facts: dict[str, Any]
+    versions: int
 
 
 _V = delivery_fact_versions
@@ -70,12 +104,20 @@ _UPSERT = _UPSERT.on_conflict_do_update(
 )
 
 
-_COLUMNS = tuple(f.name for f in fields(DeliveryFact))
-
-
-def _columns(fact: DeliveryFact) -> dict[str, Any]:
+def _merged_values(fact: DeliveryFact, versions: int) -> _MergedValues:
     # Not dataclasses.asdict: it deep-copies every facts dict, most of a batch's CPU time.
-    return {name: getattr(fact, name) for name in _COLUMNS}
+    return {
+        "agency": fact.agency,
+        "kind": fact.kind,
+        "event_id": fact.event_id,
+        "service": fact.service,
+        "environment": fact.environment,
+        "occurred_at": fact.occurred_at,
+        "envelope_id": fact.envelope_id,
+        "source": fact.source,
+        "facts": fact.facts,
+        "versions": versions,
+    }
 
 
 def _lock_key(identity: Identity) -> int:
@@ -205,34 +247,48 @@ async def store(
 async def upsert_merged(session: AsyncSession, merged: Sequence[tuple[DeliveryFact, int]]) -> None:
     """Store each fact's merged row with the number of versions it was merged from."""
     if merged:
-        await session.execute(_UPSERT, [_columns(f) | {"versions": n} for f, n in merged])
+        await session.execute(_UPSERT, [_merged_values(f, n) for f, n in merged])
+
+
+def _merged_row(row: Any) -> MergedFactRow:
+    return MergedFactRow(
+        agency=row.agency,
+        event_id=row.event_id,
+        kind=row.kind,
+        service=row.service,
+        environment=row.environment,
+        occurred_at=row.occurred_at,
+        received_at=row.received_at,
+        envelope_id=row.envelope_id,
+        source=row.source,
+        facts=row.facts,
+        versions=row.versions,
+        updated_at=row.updated_at,
+        changed_xid=row.changed_xid,
+    )
 
 
 async def get_fact(
     session: AsyncSession, agency: str, kind: str, event_id: str
-) -> dict[str, Any] | None:
+) -> MergedFactRow | None:
     t = _E
     row = (
-        (
-            await session.execute(
-                select(t).where(t.c.agency == agency, t.c.kind == kind, t.c.event_id == event_id)
-            )
+        await session.execute(
+            select(t).where(t.c.agency == agency, t.c.kind == kind, t.c.event_id == event_id)
         )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
+    ).first()
+    return None if row is None else _merged_row(row)
 
 
 async def list_facts(
     session: AsyncSession, agency: str, kind: str | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[MergedFactRow]:
     t = _E
     stmt = select(t).where(t.c.agency == agency)
     if kind:
         stmt = stmt.where(t.c.kind == kind)
     stmt = stmt.order_by(t.c.occurred_at.desc(), t.c.event_id).limit(limit)
-    return [dict(r) for r in (await session.execute(stmt)).mappings()]
+    return [_merged_row(r) for r in await session.execute(stmt)]
 
 
 async def deployment_rows(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +12,7 @@ from metrics_collector.domain.facts.mapping import DeliveryFact, merge_versions
 from metrics_collector.events import repository
 from metrics_collector.events.decoding import EVENT_DATA_ERRORS, ReceivedFacts, refusal
 from metrics_collector.events.errors import EventNotFound
-from metrics_collector.events.repository import Identity
+from metrics_collector.events.repository import Identity, MergedFactRow
 
 log = get_logger("metrics_collector.events")
 Received = Message[ReceivedFacts]
@@ -91,7 +90,7 @@ async def _store(session: AsyncSession, facts: Sequence[DeliveryFact]) -> list[D
     return new + [fact for fact, _ in merged]
 
 
-async def get_event(session: AsyncSession, agency: str, kind: str, event_id: str) -> dict[str, Any]:
+async def get_event(session: AsyncSession, agency: str, kind: str, event_id: str) -> MergedFactRow:
     row = await repository.get_fact(session, agency, kind, event_id)
     if row is None:
         raise EventNotFound(
@@ -104,5 +103,5 @@ async def get_event(session: AsyncSession, agency: str, kind: str, event_id: str
 
 async def list_events(
     session: AsyncSession, agency: str, kind: str | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[MergedFactRow]:
     return await repository.list_facts(session, agency, kind, limit)
