@@ -1,9 +1,16 @@
-"""How ``POST /v1/events`` packs events into envelopes (pure part of gateway.events.service)."""
+"""How ``POST /v1/events`` packs events into envelopes, and its batch limit (events.service)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
 from cortex_contracts import ChangeRecorded, DeploymentRecorded, IncidentRecorded
+from gateway.errors import BatchTooLarge
 from gateway.events import service
+from gateway.events.schemas import ChangeEvent
 
 
 def _change(n: int, *, repo: str = "") -> ChangeRecorded:
@@ -34,3 +41,28 @@ def test_each_kind_of_payload_becomes_its_batch_item() -> None:
         for p in (_change(1), DeploymentRecorded(deployment_id="d"), IncidentRecorded())
     ]
     assert kinds == ["change", "deployment", "incident"]
+
+
+async def test_a_batch_over_the_limit_is_refused_before_anything_is_checked_or_staged() -> None:
+    committed = datetime(2026, 1, 1, tzinfo=UTC)
+    events = [
+        ChangeEvent(
+            type="change",
+            id=f"c-{n}",
+            commit_sha=f"{n:040x}",
+            service="api",
+            committed_at=committed,
+        )
+        for n in range(3)
+    ]
+    untouched: Any = None  # neither the session, the outbox nor the collector is reached
+    with pytest.raises(BatchTooLarge, match="3 events in one request; the limit is 2"):
+        await service.send_events(
+            untouched,
+            untouched,
+            untouched,
+            agency="a",
+            principal="k",
+            events=events,
+            max_events=2,
+        )

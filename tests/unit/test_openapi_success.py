@@ -1,0 +1,90 @@
+"""Every route documents its success answer: a named schema (a response model), or 204 with
+no body, never an undocumented or free-form object (issue 9 item 6).
+
+Routes of the gateway that relay an upstream service's answer as it is are listed apart: the
+upstream's OpenAPI documents those answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .apps import APPS
+
+CHECKED = ["gateway", "metrics_collector"]
+"""The processes whose every route (but the relays) must name its success schema."""
+
+RELAYED = {
+    "gateway": {
+        "POST /v1/authorize",
+        "POST /v1/decisions/{decision_id}/usage",
+        "GET /v1/decisions",
+        "GET /v1/decisions/{decision_id}",
+        "POST /v1/policies/validate",
+        "GET /v1/policies/schema",
+        "PUT /v1/agencies/{agency}/policy",
+        "GET /v1/agencies/{agency}/policy",
+        "GET /v1/agencies/{agency}/policy/{view}",
+        "POST /v1/agencies/{agency}/policy/{action}",
+        "PUT /v1/org/policy",
+        "GET /v1/org/policy",
+        "GET /v1/org/policy/versions",
+        "POST /v1/org/policy/rollback",
+        "GET /v1/agencies/{agency}/wizard",
+        "PUT /v1/agencies/{agency}/wizard/{step}",
+        "POST /v1/agencies/{agency}/wizard/publish",
+        "GET /v1/metrics/dora",
+        "GET /v1/metrics/dora/schema",
+        "GET /v1/metrics/settings",
+        "PUT /v1/metrics/settings",
+        "GET /v1/events",
+        "GET /v1/events/{kind}/{event_id}",
+    }
+}
+
+
+def _operations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path, item in APPS[name]().openapi()["paths"].items():
+        for method, operation in item.items():
+            yield f"{method.upper()} {path}", operation
+
+
+def _success_problem(operation: dict[str, Any]) -> str | None:
+    """What is wrong with the operation's success answers, or None."""
+    success = {s: r for s, r in operation["responses"].items() if s.startswith("2")}
+    if len(success) != 1:
+        return f"{len(success)} success answers: {sorted(success)}"
+    [(status, response)] = success.items()
+    content = response.get("content", {})
+    if status == "204":
+        return None if not content else "a 204 with a body"
+    schema = content.get("application/json", {}).get("schema", {})
+    if "$ref" not in schema:
+        return f"{status} has no response model: {schema}"
+    return None
+
+
+@pytest.mark.parametrize("name", CHECKED)
+def test_every_route_names_its_success_schema(name: str) -> None:
+    relayed = RELAYED.get(name, set())
+    problems = {
+        where: problem
+        for where, operation in _operations(name)
+        if where not in relayed and (problem := _success_problem(operation)) is not None
+    }
+    assert problems == {}
+
+
+@pytest.mark.parametrize("name", sorted(RELAYED))
+def test_every_relayed_route_exists(name: str) -> None:
+    assert RELAYED[name] <= {where for where, _ in _operations(name)}
+
+
+def test_deletes_answer_204_with_no_body() -> None:
+    for where, operation in _operations("gateway"):
+        if where.startswith("DELETE "):
+            assert list(operation["responses"]).count("204") == 1, where
+            assert "content" not in operation["responses"]["204"], where
