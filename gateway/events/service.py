@@ -1,4 +1,5 @@
-"""Use cases: accept a batch of delivery events into the gateway's outbox (one transaction)."""
+"""Use cases of delivery events: check a batch (its size, its incidents' causes) and accept it
+into the gateway's outbox (one transaction)."""
 
 from __future__ import annotations
 
