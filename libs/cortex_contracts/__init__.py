@@ -2,8 +2,10 @@
 
 from cortex_contracts._pb.cortex.approval.v1.approval_pb2 import (
     ApprovalDecided,
+    ApprovalEscalated,
     ApprovalOutcome,
     ApprovalRequested,
+    Separation,
     SubjectKind,
 )
 from cortex_contracts._pb.cortex.decision.v1.decision_pb2 import Decision, DecisionRecorded, Reason
@@ -69,6 +71,7 @@ __all__ = [
     "PAYLOAD_TYPES",
     "STREAMS",
     "ApprovalDecided",
+    "ApprovalEscalated",
     "ApprovalOutcome",
     "ApprovalRequested",
     "BatchCompleted",
@@ -93,6 +96,7 @@ __all__ = [
     "PolicyPublished",
     "PolicyViolation",
     "Reason",
+    "Separation",
     "RollbackTrigger",
     "RolledBack",
     "RolloutStatus",

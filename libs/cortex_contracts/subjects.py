@@ -14,7 +14,11 @@ from typing import Final, NamedTuple
 
 from google.protobuf.message import Message
 
-from cortex_contracts._pb.cortex.approval.v1.approval_pb2 import ApprovalDecided, ApprovalRequested
+from cortex_contracts._pb.cortex.approval.v1.approval_pb2 import (
+    ApprovalDecided,
+    ApprovalEscalated,
+    ApprovalRequested,
+)
 from cortex_contracts._pb.cortex.decision.v1.decision_pb2 import DecisionRecorded
 from cortex_contracts._pb.cortex.delivery.v1.delivery_pb2 import (
     ChangeRecorded,
@@ -67,6 +71,7 @@ EVENT_ROUTES: Final[Mapping[type[Message], EventRoute]] = MappingProxyType(
         DecisionRecorded: EventRoute("decision", "recorded"),
         ApprovalRequested: EventRoute("approval", "requested"),
         ApprovalDecided: EventRoute("approval", "decided"),
+        ApprovalEscalated: EventRoute("approval", "escalated"),
     }
 )
 

@@ -8,6 +8,7 @@ from google.protobuf.message import Message
 
 from cortex_contracts import (
     ApprovalDecided,
+    ApprovalEscalated,
     ApprovalOutcome,
     ApprovalRequested,
     BatchCompleted,
@@ -228,6 +229,13 @@ SAMPLES: tuple[Message, ...] = (
         expires_at=T1,
         risk_score=0.72,
         summary="prompt change to 1000 support agents",
+        input_hash="sha256:" + "ab" * 32,
+        escalate_after_s=3600,
+        escalate_to="platform-oncall",
+        reason="risk above 0.7",
+        rule_ids=["deploy.high-risk"],
+        policy_version="org:1+agency:3",
+        requested_at=T0,
     ),
     ApprovalDecided(
         approval_id="apr-1",
@@ -239,6 +247,23 @@ SAMPLES: tuple[Message, ...] = (
         subject_kind=SubjectKind.SUBJECT_KIND_DEPLOYMENT,
         subject_id="dep-1",
         superseded_by="apr-2",
+        requested_at=T0,
+        queue_seconds=3600.0,
+        input_hash="sha256:" + "ab" * 32,
+    ),
+    ApprovalEscalated(
+        approval_id="apr-1",
+        agency="acme",
+        subject_kind=SubjectKind.SUBJECT_KIND_DEPLOYMENT,
+        subject_id="dep-1",
+        escalate_to="platform-oncall",
+        requested_at=T0,
+        escalated_at=T1,
+        expires_at=T1,
+        required_roles=["platform-lead"],
+        quorum=2,
+        approvals=1,
+        summary="prompt change to 1000 support agents",
     ),
 )
 

@@ -25,19 +25,23 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cortex/approval/v1/approval.proto\x12\x12\x63ortex.approval.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x02\n\x11\x41pprovalRequested\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x35\n\x0csubject_kind\x18\x03 \x01(\x0e\x32\x1f.cortex.approval.v1.SubjectKind\x12\x12\n\nsubject_id\x18\x04 \x01(\t\x12\x14\n\x0crequested_by\x18\x05 \x01(\t\x12\x16\n\x0erequired_roles\x18\x06 \x03(\t\x12\x0e\n\x06quorum\x18\x07 \x01(\x05\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrisk_score\x18\t \x01(\x01\x12\x0f\n\x07summary\x18\n \x01(\t\"\xa2\x02\n\x0f\x41pprovalDecided\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x34\n\x07outcome\x18\x03 \x01(\x0e\x32#.cortex.approval.v1.ApprovalOutcome\x12\x12\n\ndecided_by\x18\x04 \x03(\t\x12.\n\ndecided_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x35\n\x0csubject_kind\x18\x07 \x01(\x0e\x32\x1f.cortex.approval.v1.SubjectKind\x12\x12\n\nsubject_id\x18\x08 \x01(\t\x12\x15\n\rsuperseded_by\x18\t \x01(\t*c\n\x0bSubjectKind\x12\x1c\n\x18SUBJECT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17SUBJECT_KIND_DEPLOYMENT\x10\x01\x12\x19\n\x15SUBJECT_KIND_DECISION\x10\x02*\xaf\x01\n\x0f\x41pprovalOutcome\x12 \n\x1c\x41PPROVAL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41PPROVAL_OUTCOME_GRANTED\x10\x01\x12\x1d\n\x19\x41PPROVAL_OUTCOME_REJECTED\x10\x02\x12\x1c\n\x18\x41PPROVAL_OUTCOME_EXPIRED\x10\x03\x12\x1f\n\x1b\x41PPROVAL_OUTCOME_SUPERSEDED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cortex/approval/v1/approval.proto\x12\x12\x63ortex.approval.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x04\n\x11\x41pprovalRequested\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x35\n\x0csubject_kind\x18\x03 \x01(\x0e\x32\x1f.cortex.approval.v1.SubjectKind\x12\x12\n\nsubject_id\x18\x04 \x01(\t\x12\x14\n\x0crequested_by\x18\x05 \x01(\t\x12\x16\n\x0erequired_roles\x18\x06 \x03(\t\x12\x0e\n\x06quorum\x18\x07 \x01(\x05\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrisk_score\x18\t \x01(\x01\x12\x0f\n\x07summary\x18\n \x01(\t\x12\x12\n\ninput_hash\x18\x0b \x01(\t\x12\x18\n\x10\x65scalate_after_s\x18\x0c \x01(\x03\x12\x13\n\x0b\x65scalate_to\x18\r \x01(\t\x12\x0e\n\x06reason\x18\x0e \x01(\t\x12\x10\n\x08rule_ids\x18\x0f \x03(\t\x12\x16\n\x0epolicy_version\x18\x10 \x01(\t\x12\x30\n\x0crequested_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0erequester_team\x18\x12 \x01(\t\x12\x32\n\nseparation\x18\x13 \x01(\x0e\x32\x1e.cortex.approval.v1.Separation\"\xff\x02\n\x0f\x41pprovalDecided\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x34\n\x07outcome\x18\x03 \x01(\x0e\x32#.cortex.approval.v1.ApprovalOutcome\x12\x12\n\ndecided_by\x18\x04 \x03(\t\x12.\n\ndecided_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x35\n\x0csubject_kind\x18\x07 \x01(\x0e\x32\x1f.cortex.approval.v1.SubjectKind\x12\x12\n\nsubject_id\x18\x08 \x01(\t\x12\x15\n\rsuperseded_by\x18\t \x01(\t\x12\x30\n\x0crequested_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rqueue_seconds\x18\x0b \x01(\x01\x12\x12\n\ninput_hash\x18\x0c \x01(\t\"\xf8\x02\n\x11\x41pprovalEscalated\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x35\n\x0csubject_kind\x18\x03 \x01(\x0e\x32\x1f.cortex.approval.v1.SubjectKind\x12\x12\n\nsubject_id\x18\x04 \x01(\t\x12\x13\n\x0b\x65scalate_to\x18\x05 \x01(\t\x12\x30\n\x0crequested_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x65scalated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0erequired_roles\x18\t \x03(\t\x12\x0e\n\x06quorum\x18\n \x01(\x05\x12\x11\n\tapprovals\x18\x0b \x01(\x05\x12\x0f\n\x07summary\x18\x0c \x01(\t*|\n\x0bSubjectKind\x12\x1c\n\x18SUBJECT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17SUBJECT_KIND_DEPLOYMENT\x10\x01\x12\x19\n\x15SUBJECT_KIND_DECISION\x10\x02\x12\x17\n\x13SUBJECT_KIND_ACTION\x10\x03*\xaf\x01\n\x0f\x41pprovalOutcome\x12 \n\x1c\x41PPROVAL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41PPROVAL_OUTCOME_GRANTED\x10\x01\x12\x1d\n\x19\x41PPROVAL_OUTCOME_REJECTED\x10\x02\x12\x1c\n\x18\x41PPROVAL_OUTCOME_EXPIRED\x10\x03\x12\x1f\n\x1b\x41PPROVAL_OUTCOME_SUPERSEDED\x10\x04*W\n\nSeparation\x12\x1a\n\x16SEPARATION_UNSPECIFIED\x10\x00\x12\x18\n\x14SEPARATION_REQUESTER\x10\x01\x12\x13\n\x0fSEPARATION_TEAM\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cortex_contracts._pb.cortex.approval.v1.approval_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBJECTKIND']._serialized_start=664
-  _globals['_SUBJECTKIND']._serialized_end=763
-  _globals['_APPROVALOUTCOME']._serialized_start=766
-  _globals['_APPROVALOUTCOME']._serialized_end=941
+  _globals['_SUBJECTKIND']._serialized_start=1387
+  _globals['_SUBJECTKIND']._serialized_end=1511
+  _globals['_APPROVALOUTCOME']._serialized_start=1514
+  _globals['_APPROVALOUTCOME']._serialized_end=1689
+  _globals['_SEPARATION']._serialized_start=1691
+  _globals['_SEPARATION']._serialized_end=1778
   _globals['_APPROVALREQUESTED']._serialized_start=91
-  _globals['_APPROVALREQUESTED']._serialized_end=369
-  _globals['_APPROVALDECIDED']._serialized_start=372
-  _globals['_APPROVALDECIDED']._serialized_end=662
+  _globals['_APPROVALREQUESTED']._serialized_end=620
+  _globals['_APPROVALDECIDED']._serialized_start=623
+  _globals['_APPROVALDECIDED']._serialized_end=1006
+  _globals['_APPROVALESCALATED']._serialized_start=1009
+  _globals['_APPROVALESCALATED']._serialized_end=1385
 # @@protoc_insertion_point(module_scope)
