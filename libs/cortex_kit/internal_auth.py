@@ -1,12 +1,14 @@
 """Internal trust: the gateway signs every call it makes to a service; services accept no other.
 
 A service believes the caller's agency and principal from the ``X-Cortex-Agency`` and
-``X-Cortex-Principal`` headers, so anything that can reach its port must not be able to set
-them. The gateway adds ``X-Cortex-Signature: v1:<unix seconds>:<hex HMAC-SHA256>`` under the
-cluster's internal secret, over the method, the raw path, the raw query, those two headers and
-the timestamp; a service answers 401 ``internal_signature_invalid`` to a request whose signature
-is missing, wrong or older (or newer) than ``max_age_s``. A signature therefore cannot be moved
-to another path, query, agency or principal, and a captured one expires within seconds. The body
+``X-Cortex-Principal`` headers (and the caller's ``X-Cortex-Roles`` and ``X-Cortex-Team`` where
+sent), so anything that can reach its port must not be able to set them. The gateway adds
+``X-Cortex-Signature: v1:<unix seconds>:<hex HMAC-SHA256>`` under the cluster's internal
+secret, over the method, the raw path, the raw query, those headers and the timestamp (roles
+and team only when present, so a call without them is signed as before); a service answers 401
+``internal_signature_invalid`` to a request whose signature is missing, wrong or older (or
+newer) than ``max_age_s``. A signature therefore cannot be moved to another path, query,
+agency, principal, roles or team, and a captured one expires within seconds. The body
 is not signed (it would cost a read of every body before routing): the signature authenticates
 who asks for what on whose behalf; confidentiality of the wire is the network's (docs/operations.md
 "Internal trust"). ``/healthz``, ``/readyz`` and ``/metrics`` stay open for probes and scrapers.
@@ -30,7 +32,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cortex_kit.errors import InternalSignatureInvalid
 from cortex_kit.logs import get_logger
-from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, problem_response
+from cortex_kit.web import (
+    AGENCY_HEADER,
+    PRINCIPAL_HEADER,
+    ROLES_HEADER,
+    TEAM_HEADER,
+    problem_response,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -52,12 +60,25 @@ _VERSION = b"v1"
 _SIGNATURE = SIGNATURE_HEADER.lower().encode()
 _AGENCY = AGENCY_HEADER.lower().encode()
 _PRINCIPAL = PRINCIPAL_HEADER.lower().encode()
+_ROLES = ROLES_HEADER.lower().encode()
+_TEAM = TEAM_HEADER.lower().encode()
+_IDENTITY = (_AGENCY, _PRINCIPAL, _ROLES, _TEAM)
 log = get_logger("cortex.internal_auth")
 
 
 def _key(secret: SecretStr | str) -> bytes:
     value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
     return value.encode()
+
+
+def _identity_fields(agency: bytes, principal: bytes, roles: bytes, team: bytes) -> list[bytes]:
+    """Agency and principal always; roles and team named, and only when sent."""
+    fields = [agency, principal]
+    if roles:
+        fields.append(b"roles:" + roles)
+    if team:
+        fields.append(b"team:" + team)
+    return fields
 
 
 def _mac(key: bytes, timestamp: bytes, fields: Iterable[bytes]) -> str:
@@ -72,13 +93,21 @@ def sign(
     agency: bytes = b"",
     principal: bytes = b"",
     *,
+    roles: bytes = b"",
+    team: bytes = b"",
     now: float | None = None,
 ) -> str:
     """The ``X-Cortex-Signature`` value of a request to ``target`` (raw path ``?`` raw query, as
     on the wire), made at ``now`` (default: the current time)."""
     path, _, query = target.partition(b"?")
     timestamp = str(int(time.time() if now is None else now)).encode()
-    mac = _mac(_key(secret), timestamp, (method.upper().encode(), path, query, agency, principal))
+    fields = (
+        method.upper().encode(),
+        path,
+        query,
+        *_identity_fields(agency, principal, roles, team),
+    )
+    mac = _mac(_key(secret), timestamp, fields)
     return f"v1:{timestamp.decode()}:{mac}"
 
 
@@ -90,15 +119,19 @@ class InternalSigner(httpx.Auth):
         self._secret = SecretStr(_key(secret).decode())
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        agency = principal = b""
+        found: dict[bytes, bytes] = {}
         for name, value in request.headers.raw:
             lowered = name.lower()
-            if lowered == _AGENCY and not agency:
-                agency = value
-            elif lowered == _PRINCIPAL and not principal:
-                principal = value
+            if lowered in _IDENTITY:
+                found.setdefault(lowered, value)
         request.headers[SIGNATURE_HEADER] = sign(
-            self._secret, request.method, request.url.raw_path, agency, principal
+            self._secret,
+            request.method,
+            request.url.raw_path,
+            found.get(_AGENCY, b""),
+            found.get(_PRINCIPAL, b""),
+            roles=found.get(_ROLES, b""),
+            team=found.get(_TEAM, b""),
         )
         yield request
 
@@ -106,7 +139,8 @@ class InternalSigner(httpx.Auth):
 _REASONS = {
     "missing": f"The request carries no {SIGNATURE_HEADER} header.",
     "malformed": f"The {SIGNATURE_HEADER} header is not v1:<unix seconds>:<hex HMAC-SHA256>.",
-    "ambiguous": f"The request repeats {AGENCY_HEADER}, {PRINCIPAL_HEADER} or {SIGNATURE_HEADER}.",
+    "ambiguous": f"The request repeats {AGENCY_HEADER}, {PRINCIPAL_HEADER}, {ROLES_HEADER}, "
+    f"{TEAM_HEADER} or {SIGNATURE_HEADER}.",
     "expired": f"The {SIGNATURE_HEADER} timestamp is outside the accepted window.",
     "mismatch": f"The {SIGNATURE_HEADER} does not match this request.",
 }
@@ -136,20 +170,17 @@ class InternalAuthMiddleware:
         await _refusal(reason, scope["path"])(scope, receive, send)
 
     def _rejection(self, scope: Scope) -> str | None:
-        signature = agency = principal = None
+        signature = None
+        identity: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             if name == _SIGNATURE:
                 if signature is not None:
                     return "ambiguous"
                 signature = value
-            elif name == _AGENCY:
-                if agency is not None:
+            elif name in _IDENTITY:
+                if name in identity:
                     return "ambiguous"
-                agency = value
-            elif name == _PRINCIPAL:
-                if principal is not None:
-                    return "ambiguous"
-                principal = value
+                identity[name] = value
         if signature is None:
             return "missing"
         version, _, rest = signature.partition(b":")
@@ -163,8 +194,7 @@ class InternalAuthMiddleware:
             scope.get("method", "GET").encode(),
             raw_path,
             scope["query_string"],
-            agency or b"",
-            principal or b"",
+            *_identity_fields(*(identity.get(name, b"") for name in _IDENTITY)),
         )
         if not hmac.compare_digest(_mac(self._key, timestamp, fields).encode(), mac):
             return "mismatch"

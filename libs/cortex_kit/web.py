@@ -380,6 +380,10 @@ def install_health(app: FastAPI, readiness: Readiness) -> None:
 
 AGENCY_HEADER = "X-Cortex-Agency"
 PRINCIPAL_HEADER = "X-Cortex-Principal"
+# The caller's roles (comma-separated) and team, for services that authorise by them (the
+# approval workflow); signed with the agency and principal when the gateway sends them.
+ROLES_HEADER = "X-Cortex-Roles"
+TEAM_HEADER = "X-Cortex-Team"
 
 
 def caller_agency(request: Request) -> str:
