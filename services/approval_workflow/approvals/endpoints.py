@@ -1,0 +1,311 @@
+"""Approvals over HTTP (internal, behind the gateway): create, list, read (and long-poll),
+decide, decide in bulk. The caller's agency, principal, roles and team come from the headers
+the gateway signs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from approval_workflow.approvals import service
+from approval_workflow.approvals.repository import Details, Filters
+from approval_workflow.approvals.schemas import (
+    ApprovalCreate,
+    ApprovalList,
+    ApprovalOut,
+    BulkDecisionsIn,
+    BulkDecisionsOut,
+    BulkResult,
+    DecisionIn,
+    DecisionOut,
+    ListStatus,
+    Problem,
+    TrailEntry,
+)
+from approval_workflow.approvals.service import DecisionMade, NewApproval
+from approval_workflow.domain.model import Principal, Subject, SubjectKind
+from approval_workflow.errors import (
+    CALLER,
+    DECISION,
+    ApprovalIdTaken,
+    ApprovalNotFound,
+    InvalidApproval,
+    InvalidCursor,
+    InvalidRoles,
+    PrincipalRequired,
+)
+from approval_workflow.state import ApprovalState, State
+from cortex_kit.errors import AgencyRequired, CortexError, problem_responses
+from cortex_kit.runtime import DbSession, RuntimeDep
+from cortex_kit.web import PRINCIPAL_HEADER, ROLES_HEADER, TEAM_HEADER, CallerAgency
+
+router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
+_WORD = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+_MAX_ROLES = 50
+_KEY_NAMESPACE = uuid.UUID("6f1d7c1e-4a55-4f0e-9b1a-0c7f3e2d9a10")
+
+
+def _words(value: str | None, header: str) -> list[str]:
+    if not value:
+        return []
+    words = [w.strip() for w in value.split(",") if w.strip()]
+    if len(words) > _MAX_ROLES or not all(_WORD.fullmatch(w) for w in words):
+        raise InvalidRoles(
+            f"{header} must be up to {_MAX_ROLES} comma-separated lowercase identifiers.",
+            remediation="Call through the gateway, which sends the caller's roles and team.",
+        )
+    return words
+
+
+async def _caller(
+    principal: Annotated[str | None, Header(alias=PRINCIPAL_HEADER)] = None,
+    roles: Annotated[str | None, Header(alias=ROLES_HEADER)] = None,
+    team: Annotated[str | None, Header(alias=TEAM_HEADER)] = None,
+) -> Principal:
+    """Who calls: ``X-Cortex-Principal`` (required), ``X-Cortex-Roles`` (comma-separated) and
+    ``X-Cortex-Team``, all signed by the gateway (cortex_kit.internal_auth)."""
+    if not principal:
+        raise PrincipalRequired(
+            f"The {PRINCIPAL_HEADER} header is missing.",
+            remediation="Call the service through the gateway, which sets the caller.",
+        )
+    teams = _words(team, TEAM_HEADER)
+    if len(teams) > 1:
+        raise InvalidRoles(
+            f"{TEAM_HEADER} names one team.", remediation="Send a single team identifier."
+        )
+    return Principal(principal, frozenset(_words(roles, ROLES_HEADER)), teams[0] if teams else None)
+
+
+Caller = Annotated[Principal, Depends(_caller)]
+
+
+def _encode_cursor(last: tuple[datetime, str] | None) -> str | None:
+    if last is None:
+        return None
+    raw = f"{last[0].isoformat()}|{last[1]}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, _, approval_id = raw.partition("|")
+        when = datetime.fromisoformat(at)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        when, approval_id = None, ""
+    if when is None or when.tzinfo is None or not approval_id:
+        raise InvalidCursor(
+            "The cursor is not one this service gave.",
+            remediation="Pass the `next_cursor` of the previous page as it was, or omit it.",
+        )
+    return when, approval_id
+
+
+def _new_approval(
+    body: ApprovalCreate,
+    agency: str,
+    caller: Principal,
+    state: ApprovalState,
+    idempotency_key: str | None,
+) -> NewApproval:
+    now = state.clock()
+    expiry = timedelta(seconds=body.expires_in_s) if body.expires_in_s else state.default_expiry
+    if expiry > state.max_expiry:
+        raise InvalidApproval(
+            f"The expiry is longer than the longest allowed ({state.max_expiry}).",
+            remediation="Ask for a shorter expires_in_s.",
+        )
+    if body.id is not None:
+        approval_id = body.id
+    elif idempotency_key:
+        approval_id = str(uuid.uuid5(_KEY_NAMESPACE, f"{agency}\x1f{idempotency_key}"))
+    else:
+        approval_id = str(uuid.uuid4())
+    escalate = body.escalate_after_s
+    return NewApproval(
+        id=approval_id,
+        agency=agency,
+        subject=Subject(body.subject.kind, body.subject.id, body.subject.input_hash),
+        requested_by=caller.id,
+        requester_team=caller.team,
+        required_roles=tuple(dict.fromkeys(body.required_roles)),
+        quorum=body.quorum,
+        separation=body.separation or "requester",
+        requested_at=now,
+        expires_at=now + expiry,
+        escalate_after=timedelta(seconds=escalate) if escalate else None,
+        escalate_to=body.escalate_to,
+        details=Details(
+            body.summary, body.reason, tuple(body.rule_ids), body.policy_version, body.risk_score
+        ),
+        origin="api",
+    )
+
+
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", max_length=200, pattern=r"^[\x21-\x7e]+$")
+]
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses=problem_responses(*CALLER, InvalidApproval, ApprovalIdTaken),
+)
+async def create_approval(
+    body: ApprovalCreate,
+    response: Response,
+    session: DbSession,
+    rt: RuntimeDep,
+    state: State,
+    agency: CallerAgency,
+    caller: Caller,
+    idempotency_key: IdempotencyKey = None,
+) -> ApprovalOut:
+    """A new request (201); a retry with the same id or Idempotency-Key gets the request as
+    stored (200). A newer request for the same subject supersedes the pending one."""
+    new = _new_approval(body, agency, caller, state, idempotency_key)
+    created = await service.create(
+        session, rt.tables.outbox, new, service_separation=state.separation, now=state.clock()
+    )
+    if not created.created:
+        response.status_code = 200
+    return ApprovalOut.of(created.stored)
+
+
+@router.get("", responses=problem_responses(*CALLER, InvalidCursor))
+async def list_approvals(
+    session: DbSession,
+    state: State,
+    agency: CallerAgency,
+    caller: Caller,
+    status: ListStatus | None = None,
+    subject_kind: SubjectKind | None = None,
+    subject_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    mine: Literal["decidable"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=600)] = None,
+) -> ApprovalList:
+    """Newest first; ``mine=decidable``: the pending requests the caller could approve now."""
+    page = await service.list_approvals(
+        session,
+        agency,
+        Filters(status, subject_kind, subject_id),
+        after=_decode_cursor(cursor),
+        limit=limit,
+        decidable_by=caller if mine == "decidable" else None,
+        now=state.clock(),
+    )
+    return ApprovalList(
+        items=[ApprovalOut.of(s) for s in page.items], next_cursor=_encode_cursor(page.last)
+    )
+
+
+@router.get("/{approval_id}", responses=problem_responses(AgencyRequired, ApprovalNotFound))
+async def get_approval(
+    approval_id: str,
+    rt: RuntimeDep,
+    state: State,
+    agency: CallerAgency,
+    wait: Annotated[float, Query(ge=0, le=300)] = 0,
+) -> ApprovalOut:
+    """The request with its full trail. ``wait=N``: long-poll, answered as soon as the request
+    is terminal or after N seconds (at most the service's limit) with its state then. No
+    database connection is held while waiting."""
+    waiters = state.waiters
+    future = waiters.register(approval_id) if wait > 0 else None
+    try:
+        async with rt.db.session() as session:
+            stored = await service.get(session, agency, approval_id)
+        if future is None or stored.approval.terminal:
+            return ApprovalOut.of(stored)
+        if not await waiters.wait(future, min(wait, state.wait_max_s)):
+            return ApprovalOut.of(stored)
+        async with rt.db.session() as session:
+            return ApprovalOut.of(await service.get(session, agency, approval_id))
+    finally:
+        if future is not None:
+            waiters.release(approval_id, future)
+
+
+def _decision_out(made: DecisionMade) -> DecisionOut:
+    return DecisionOut(
+        approval=ApprovalOut.of(made.stored),
+        decision=TrailEntry.of(made.vote),
+        repeated=made.repeated,
+    )
+
+
+@router.post(
+    "/decisions",
+    responses=problem_responses(*CALLER),
+)
+async def decide_many(
+    body: BulkDecisionsIn,
+    session: DbSession,
+    rt: RuntimeDep,
+    state: State,
+    agency: CallerAgency,
+    caller: Caller,
+) -> BulkDecisionsOut:
+    """Each item decided on its own (its own savepoint) and answered with the status and the
+    problem it would get alone; the items that succeed commit together. Requests are locked
+    in id order, so two bulk calls never deadlock."""
+    answers: dict[int, BulkResult] = {}
+    order = sorted(range(len(body.items)), key=lambda n: body.items[n].approval_id)
+    for n in order:
+        item = body.items[n]
+        try:
+            async with session.begin_nested():
+                made = await service.decide(
+                    session,
+                    rt.tables.outbox,
+                    agency,
+                    item.approval_id,
+                    caller,
+                    item.decision,
+                    item.comment,
+                    state.clock(),
+                )
+            answers[n] = BulkResult(
+                approval_id=item.approval_id, status=200, result=_decision_out(made)
+            )
+        except CortexError as exc:
+            problem = Problem.model_validate(exc.problem(f"/v1/approvals/{item.approval_id}"))
+            answers[n] = BulkResult(
+                approval_id=item.approval_id, status=exc.status, problem=problem
+            )
+    return BulkDecisionsOut(items=[answers[n] for n in range(len(body.items))])
+
+
+@router.post("/{approval_id}/decisions", responses=problem_responses(*CALLER, *DECISION))
+async def decide(
+    approval_id: str,
+    body: DecisionIn,
+    session: DbSession,
+    rt: RuntimeDep,
+    state: State,
+    agency: CallerAgency,
+    caller: Caller,
+) -> DecisionOut:
+    """approve or reject, once per approver: the same decision again answers the same."""
+    made = await service.decide(
+        session,
+        rt.tables.outbox,
+        agency,
+        approval_id,
+        caller,
+        body.decision,
+        body.comment,
+        state.clock(),
+    )
+    return _decision_out(made)
