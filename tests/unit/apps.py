@@ -38,8 +38,16 @@ def metrics_collector() -> FastAPI:
     return create_app(Settings(database_url=DATABASE_URL, internal_secret=TEST_INTERNAL_SECRET))
 
 
+def approval_workflow() -> FastAPI:
+    from approval_workflow.app import create_app
+    from approval_workflow.settings import Settings
+
+    return create_app(Settings(database_url=DATABASE_URL, internal_secret=TEST_INTERNAL_SECRET))
+
+
 APPS: dict[str, Callable[[], FastAPI]] = {
     "gateway": gateway,
     "policy_engine": policy_engine,
     "metrics_collector": metrics_collector,
+    "approval_workflow": approval_workflow,
 }

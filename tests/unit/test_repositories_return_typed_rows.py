@@ -21,6 +21,7 @@ import pytest
 PACKAGES = [
     "gateway",
     "metrics_collector",
+    "approval_workflow",
 ]
 """The processes whose repositories must return typed rows (one line per process)."""
 
