@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # pytest-xdist: one worker per core (at most 4), each with its own NATS and PostgreSQL.
 PYTEST_WORKERS ?= -n auto --maxprocesses=4
 
-.PHONY: install run test lint bench proto lock tools clean system-deps
+.PHONY: install run test lint bench bench-deps proto lock tools clean system-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,13 @@ lint: install tools  ## ruff, mypy --strict, import contracts, proto freshness, 
 	$(BIN)/python scripts/gen_k8s_streams.py --check
 	$(BIN)/python scripts/gen_dashboards.py --check
 
-bench: install  ## every benchmark suite → benchmarks/results/<suite>.json
+bench-deps:  ## wrk, the HTTP load generator of the policy and gateway suites (else a Python one)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  { apt-get install -y -q wrk >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; }; } \
+	  || echo "wrk missing (apt-get install wrk): HTTP loads fall back to a Python generator" >&2
+
+bench: install bench-deps  ## every benchmark suite → benchmarks/results/<suite>.json
 	$(BIN)/python -m benchmarks all
 
 proto: install  ## regenerate libs/cortex_contracts/_pb from proto/

@@ -20,6 +20,7 @@ from benchmarks.common import Metrics, Suite, build_result, machine_info, write_
 SUITES: dict[str, str] = {
     "bus": "benchmarks.bus:run",
     "dora": "benchmarks.dora:run",
+    "gateway": "benchmarks.gateway:run",
     "policy": "benchmarks.policy:run",
 }
 ALL = "all"

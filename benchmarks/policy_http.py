@@ -289,16 +289,18 @@ class Service:
 
 
 @contextlib.contextmanager
-def policy_engine(servers: Servers, *, durable_log: bool = True) -> Iterator[Service]:
+def policy_engine(
+    servers: Servers, *, durable_log: bool = True, database: str = DATABASE
+) -> Iterator[Service]:
     """``python -m policy_engine`` on the private servers, ready; stopped (SIGINT) after.
     ``durable_log=False`` runs it with the write-behind decision log."""
-    servers.postgres.ensure_database(DATABASE)
+    servers.postgres.ensure_database(database)
     port = free_port()
     env = {
         **os.environ,
         "CORTEX_POLICY_ENGINE_PORT": str(port),
         "CORTEX_POLICY_ENGINE_HOST": HOST,
-        "CORTEX_POLICY_ENGINE_DATABASE_URL": servers.postgres.url(DATABASE),
+        "CORTEX_POLICY_ENGINE_DATABASE_URL": servers.postgres.url(database),
         "CORTEX_POLICY_ENGINE_NATS_URL": servers.nats.url,
         "CORTEX_POLICY_ENGINE_LOG_LEVEL": "WARNING",
         "CORTEX_POLICY_ENGINE_DECISION_LOG_DURABLE": str(durable_log).lower(),
@@ -306,14 +308,14 @@ def policy_engine(servers: Servers, *, durable_log: bool = True) -> Iterator[Ser
         # wrk replays the headers signed when its target was made for the whole run.
         "CORTEX_POLICY_ENGINE_INTERNAL_SIGNATURE_MAX_AGE_S": "3600",
     }
-    log_path = servers.root / "policy-engine.log"
+    log_path = servers.root / f"policy-engine-{database}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "policy_engine"], env=env, stdout=log, stderr=log
         )
     url = f"http://{HOST}:{port}"
     try:
-        _wait_ready(url, proc, log_path)
+        wait_ready(url, proc, log_path)
         yield Service(url, proc.pid)
     finally:
         if proc.poll() is None:
@@ -331,15 +333,16 @@ def _tail(path: Path, lines: int = 30) -> str:
     return ""
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
+def wait_ready(
+    url: str, proc: subprocess.Popen[bytes], log_path: Path, name: str = "policy-engine"
+) -> None:
+    """Until ``url``'s ``/readyz`` answers 200; fails with the log's tail if ``proc`` exits."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     last = ""
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"policy-engine exited with {proc.returncode}:\n{_tail(log_path)}"
-                )
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{_tail(log_path)}")
             try:
                 ready = client.get(url + "/readyz")
                 if ready.status_code == 200:
@@ -348,7 +351,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None
             except httpx.TransportError as exc:
                 last = repr(exc)
             time.sleep(0.1)
-    raise RuntimeError(f"policy-engine not ready after {READY_TIMEOUT_S:.0f} s: {last}")
+    raise RuntimeError(f"{name} not ready after {READY_TIMEOUT_S:.0f} s: {last}")
 
 
 def publish(client: httpx.Client, url: str, agency: str, text: str) -> int:

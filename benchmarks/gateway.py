@@ -1,0 +1,251 @@
+"""gateway: ``POST /v1/authorize`` through the real gateway, beside the policy engine alone.
+
+``python -m gateway`` and ``python -m policy_engine`` run as subprocesses (uvicorn, uvloop,
+httptools — as deployed) on a private NATS and PostgreSQL. The agency ``bench`` gets the
+20-rule policy without its budgets (the policy suite's HTTP tier); an ``agent`` key of that
+agency is created through the gateway. The engine runs with its write-behind decision log, so
+what is measured is the gateway's own cost: authentication (the key cache), the signed call to
+the engine and the relay of its answer.
+
+Same run, same processes, load from ``wrk`` (else the asyncio generator of the policy suite):
+
+- ``GET /healthz`` of the gateway at 16 connections (the HTTP stack alone);
+- authorize through the gateway at 1 and 16 connections;
+- authorize straight to the engine at 16 connections.
+
+``gateway_overhead_ratio`` is authorize's rate through the gateway ÷ straight to the engine
+(1.0: the gateway costs nothing); ``authorize_vs_healthz_ratio`` its rate ÷ the gateway's
+``/healthz``.
+
+``CORTEX_BENCH_BASELINE_SOURCE=DIR`` (a checkout of another commit, e.g. a ``git worktree``)
+measures that checkout's gateway and engine the same way in the same run, before this one,
+and reports its figures as ``baseline_*`` with the ratios of the two. Cerbos, the issue's
+peer, is not measured yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from cryptography.fernet import Fernet
+
+from benchmarks.common import CpuMeter, Metric, Metrics, Servers, embedded_servers, metric, ratio
+from benchmarks.policy_cases import AGENCY, CASES, POLICY_20, without_budgets
+from benchmarks.policy_http import (
+    HEALTHZ_TARGET,
+    HOST,
+    INTERNAL_SECRET,
+    Load,
+    Target,
+    authorize_target,
+    load,
+    policy_engine,
+    publish,
+    wait_ready,
+)
+from cortex_kit.embedded import free_port
+
+ADMIN_KEY = "cvc_0123456789ab_" + "B" * 43
+BASELINE_SOURCE = "CORTEX_BENCH_BASELINE_SOURCE"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    http_s: float
+    agents: int
+
+
+FULL = Sizes(http_s=10.0, agents=64)
+QUICK = Sizes(http_s=2.0, agents=8)
+
+
+def _log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _source_env(source: Path | None) -> dict[str, str]:
+    """Environment that imports the processes from ``source`` (None: this checkout)."""
+    if source is None:
+        return {}
+    paths = [source / "libs", source / "services", source]
+    return {"PYTHONPATH": os.pathsep.join(str(p) for p in paths)}
+
+
+@contextlib.contextmanager
+def gateway(
+    servers: Servers, engine_url: str, database: str, source: Path | None
+) -> Iterator[tuple[str, int]]:
+    """``python -m gateway`` in front of ``engine_url``, ready; its URL and pid."""
+    servers.postgres.ensure_database(database)
+    port = free_port()
+    env = {
+        **os.environ,
+        **_source_env(source),
+        "CORTEX_GATEWAY_PORT": str(port),
+        "CORTEX_GATEWAY_HOST": HOST,
+        "CORTEX_GATEWAY_DATABASE_URL": servers.postgres.url(database),
+        "CORTEX_GATEWAY_NATS_URL": servers.nats.url,
+        "CORTEX_GATEWAY_LOG_LEVEL": "WARNING",
+        "CORTEX_GATEWAY_POLICY_ENGINE_URL": engine_url,
+        "CORTEX_GATEWAY_INTERNAL_SECRET": INTERNAL_SECRET,
+        "CORTEX_GATEWAY_SECRETS_KEY": Fernet.generate_key().decode(),
+        "CORTEX_GATEWAY_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+    }
+    log_path = servers.root / f"{database}.log"
+    with log_path.open("wb") as log:
+        # In ``source``: ``-m`` puts the working directory first on the path, and the
+        # gateway's package is a top-level directory of a checkout.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway"], env=env, stdout=log, stderr=log, cwd=source
+        )
+    url = f"http://{HOST}:{port}"
+    try:
+        wait_ready(url, proc, log_path, "gateway")
+        yield url, proc.pid
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def agent_key(client: httpx.Client, gateway_url: str) -> str:
+    answer = client.post(
+        gateway_url + "/v1/keys",
+        json={"agency": AGENCY, "role": "agent", "name": "bench"},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    )
+    if answer.status_code not in (200, 201):
+        raise RuntimeError(f"creating the agent key: {answer.status_code} {answer.text}")
+    key: str = answer.json()["key"]
+    return key
+
+
+def through_gateway(target: Target, key: str) -> Target:
+    """The engine's authorize target as a caller of the gateway sends it (no agency header,
+    no internal signature: the key says who calls)."""
+    return Target(
+        target.method,
+        target.path,
+        {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        target.bodies,
+    )
+
+
+def check_answers(client: httpx.Client, gateway_url: str, key: str) -> None:
+    for i, case in enumerate(CASES):
+        answer = client.post(
+            gateway_url + "/v1/authorize",
+            json=case.http_body(f"check-{i}"),
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        if answer.status_code != 200 or "decision" not in answer.json():
+            raise RuntimeError(
+                f"{case.name} through the gateway: {answer.status_code} {answer.text}"
+            )
+
+
+def measure(servers: Servers, sizes: Sizes, label: str, source: Path | None) -> dict[str, Load]:
+    """The four loads on one gateway + engine pair imported from ``source``."""
+    env = _source_env(source)
+    with (
+        _environment(env),
+        policy_engine(servers, durable_log=False, database=f"policy_{label}") as engine,
+        gateway(servers, engine.url, f"gateway_{label}", source) as (gateway_url, gateway_pid),
+    ):
+        _log(f"[{label}] engine pid {engine.pid} at {engine.url}, gateway pid {gateway_pid}")
+        with httpx.Client(timeout=10.0) as client:
+            publish(client, engine.url, AGENCY, without_budgets(POLICY_20))
+            key = agent_key(client, gateway_url)
+            check_answers(client, gateway_url, key)
+        direct = authorize_target(AGENCY, sizes.agents)
+        through = through_gateway(direct, key)
+        meter = CpuMeter({"gateway": gateway_pid, "policy_engine": engine.pid})
+        plan: list[tuple[str, str, Target, int]] = [
+            ("healthz_c16", gateway_url, HEALTHZ_TARGET, 16),
+            ("authorize_c1", gateway_url, through, 1),
+            ("authorize_c16", gateway_url, through, 16),
+            ("direct_c16", engine.url, direct, 16),
+        ]
+        runs: dict[str, Load] = {}
+        for name, url, target, connections in plan:
+            runs[name] = load(url, target, connections, sizes.http_s, meter)
+            _log(runs[name].describe(f"{label} {name}"))
+    errors = {name: run.errors for name, run in runs.items() if run.errors}
+    if errors:
+        raise SystemExit(f"gateway benchmark FAILED: HTTP errors in {label}: {errors}")
+    return runs
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` while the block runs (the engine's subprocess inherits
+    it)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def figures(runs: Mapping[str, Load], prefix: str = "") -> Metrics:
+    h16, a1, a16, d16 = (
+        runs[n] for n in ("healthz_c16", "authorize_c1", "authorize_c16", "direct_c16")
+    )
+    ms, rps = "ms", "requests/s"
+
+    def lower(value: float, unit: str = ms) -> Metric:
+        return metric(round(value, 3), unit, better="lower")
+
+    def higher(value: float, unit: str = rps) -> Metric:
+        return metric(round(value, 3), unit, better="higher")
+
+    return {
+        f"{prefix}authorize_rps_c16": higher(a16.rps),
+        f"{prefix}authorize_p50_ms_c16": lower(a16.p50_ms),
+        f"{prefix}authorize_p99_ms_c16": lower(a16.p99_ms),
+        f"{prefix}authorize_p50_ms_c1": lower(a1.p50_ms),
+        f"{prefix}authorize_p99_ms_c1": lower(a1.p99_ms),
+        f"{prefix}direct_authorize_rps_c16": higher(d16.rps),
+        f"{prefix}direct_authorize_p99_ms_c16": lower(d16.p99_ms),
+        f"{prefix}healthz_rps_c16": higher(h16.rps),
+        f"{prefix}gateway_overhead_ratio": higher(ratio(a16.rps, d16.rps), "ratio"),
+        f"{prefix}authorize_vs_healthz_ratio": higher(ratio(a16.rps, h16.rps), "ratio"),
+        f"{prefix}gateway_cpu_us_per_authorize": lower(
+            a16.cpu_us_per_request("gateway"), "µs/request"
+        ),
+    }
+
+
+def run(*, quick: bool) -> Metrics:
+    sizes = QUICK if quick else FULL
+    baseline = os.environ.get(BASELINE_SOURCE)
+    with embedded_servers(durable=True) as servers:
+        before = measure(servers, sizes, "baseline", Path(baseline)) if baseline else None
+        after = measure(servers, sizes, "current", None)
+    out = figures(after)
+    if before is not None:
+        out |= figures(before, "baseline_")
+        for name in ("authorize_vs_healthz_ratio", "gateway_overhead_ratio", "authorize_rps_c16"):
+            out[f"{name}_vs_baseline"] = metric(
+                ratio(out[name]["value"], out[f"baseline_{name}"]["value"]), "x", better="higher"
+            )
+        _log(json.dumps({"baseline_source": baseline}))
+    return out
