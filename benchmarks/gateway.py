@@ -28,8 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -50,7 +48,7 @@ from benchmarks.policy_http import (
     load,
     policy_engine,
     publish,
-    wait_ready,
+    served_process,
 )
 from cortex_kit.embedded import free_port
 
@@ -100,25 +98,11 @@ def gateway(
         "CORTEX_GATEWAY_SECRETS_KEY": Fernet.generate_key().decode(),
         "CORTEX_GATEWAY_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
     }
+    # In ``source``: ``-m`` puts the working directory first on the path, and the gateway's
+    # package is a top-level directory of a checkout.
     log_path = servers.root / f"{database}.log"
-    with log_path.open("wb") as log:
-        # In ``source``: ``-m`` puts the working directory first on the path, and the
-        # gateway's package is a top-level directory of a checkout.
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway"], env=env, stdout=log, stderr=log, cwd=source
-        )
-    url = f"http://{HOST}:{port}"
-    try:
-        wait_ready(url, proc, log_path, "gateway")
-        yield url, proc.pid
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+    with served_process("gateway", port, env, log_path, cwd=source) as proc:
+        yield f"http://{HOST}:{port}", proc.pid
 
 
 def agent_key(client: httpx.Client, gateway_url: str) -> str:

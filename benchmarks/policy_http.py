@@ -308,15 +308,25 @@ def policy_engine(
         # wrk replays the headers signed when its target was made for the whole run.
         "CORTEX_POLICY_ENGINE_INTERNAL_SIGNATURE_MAX_AGE_S": "3600",
     }
-    log_path = servers.root / f"policy-engine-{database}.log"
+    with served_process(
+        "policy_engine", port, env, servers.root / f"policy-engine-{database}.log"
+    ) as proc:
+        yield Service(f"http://{HOST}:{port}", proc.pid)
+
+
+@contextlib.contextmanager
+def served_process(
+    module: str, port: int, env: Mapping[str, str], log_path: Path, cwd: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m <module>`` serving on ``port``, ready (``/readyz``); SIGINT after (then
+    SIGKILL if it lingers)."""
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "policy_engine"], env=env, stdout=log, stderr=log
+            [sys.executable, "-m", module], env=env, stdout=log, stderr=log, cwd=cwd
         )
-    url = f"http://{HOST}:{port}"
     try:
-        wait_ready(url, proc, log_path)
-        yield Service(url, proc.pid)
+        wait_ready(f"http://{HOST}:{port}", proc, log_path, module.replace("_", "-"))
+        yield proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
