@@ -160,7 +160,7 @@ async def test_a_settlement_above_the_estimate_alerts_the_thresholds_it_crosses(
             thresholds=compiled.alert_thresholds,
             now=datetime.now(UTC),
         )
-    assert [a["threshold"] for a in settled["budget_alerts"]] == [0.5, 0.8]
+    assert [a.threshold for a in settled.budget_alerts] == [0.5, 0.8]
     events = await alert_events(authorizer.db)
     assert sorted(e.threshold for e in events) == [0.5, 0.8]
     # the next reservation that takes usage past 95 % alerts that one only, once

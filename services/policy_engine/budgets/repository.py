@@ -51,6 +51,17 @@ class Change:
     tokens_after: int
 
 
+@dataclass(frozen=True, slots=True)
+class Reserved:
+    """A reservation just settled: what it had reserved, for whom and in which windows."""
+
+    agent_id: str
+    day: date
+    month: date
+    reserved_usd: Decimal
+    reserved_tokens: int
+
+
 @dataclass(frozen=True)
 class AlertClaim:
     """One alert threshold crossed in one window (the unique key) and what crossed it."""
@@ -246,7 +257,7 @@ async def insert_reservation(session: AsyncSession, **values: object) -> None:
 
 async def settle_reservation(
     session: AsyncSession, agency: str, decision_id: str, usd: Decimal, tokens: int
-) -> dict[str, object] | None:
+) -> Reserved | None:
     """Mark a reservation settled; None if unknown, of another agency, or already settled."""
     row = (
         (
@@ -265,4 +276,12 @@ async def settle_reservation(
         .mappings()
         .first()
     )
-    return dict(row) if row else None
+    if row is None:
+        return None
+    return Reserved(
+        row["agent_id"],
+        row["day"],
+        row["month"],
+        Decimal(row["reserved_usd"]),
+        int(row["reserved_tokens"]),
+    )

@@ -219,6 +219,18 @@ def _export_totals(agency: str, limits: Sequence[BudgetLimit], totals: Sequence[
             )
 
 
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A reservation replaced by the actual usage, and the alert thresholds that crossed."""
+
+    budget_alerts: tuple[BudgetAlert, ...]
+    decision_id: str
+    reserved_usd: float
+    actual_usd: float
+    reserved_tokens: int
+    actual_tokens: int
+
+
 async def settle(
     session: AsyncSession,
     *,
@@ -229,7 +241,7 @@ async def settle(
     limits: Sequence[BudgetLimit],
     now: datetime,
     thresholds: Sequence[float] = (),
-) -> dict[str, object]:
+) -> Settlement:
     """Replace a reservation by the actual usage (counters move by the difference). An actual
     cost above the estimate may cross alert thresholds: read from the settlement's own
     before/after totals and claimed once per window, like a reservation's."""
@@ -242,24 +254,24 @@ async def settle(
             remediation="Report usage once, for a decision of your agency that reserved budget "
             "(an allowed action with an estimated cost).",
         )
-    agent_id = str(row["agent_id"])
-    delta_usd = Decimal(str(usd)) - Decimal(str(row["reserved_usd"]))
-    delta_tokens = tokens - int(str(row["reserved_tokens"]))
+    agent_id = row.agent_id
+    delta_usd = Decimal(str(usd)) - row.reserved_usd
+    delta_tokens = tokens - row.reserved_tokens
     # The windows of the reservation's day, even if settled after midnight.
-    reserved_at = datetime.combine(row["day"], now.timetz())  # type: ignore[arg-type]
+    reserved_at = datetime.combine(row.day, now.timetz())
     changes = await repository.add_usage(
         session, agency, counters(limits, agent_id, reserved_at), delta_usd, delta_tokens
     )
-    if row["day"] == now.date():  # gauges show the current window only
+    if row.day == now.date():  # gauges show the current window only
         _export_totals(agency, limits, changes)
     windows_ = counters(limits, agent_id, reserved_at)
     found = crossings(limits, thresholds, [_window(c) for c in changes])
     alerts = await _claim(session, agency, agent_id, decision_id, found, windows_, now)
-    return {
-        "budget_alerts": [alert.to_dict() for alert in alerts],
-        "decision_id": decision_id,
-        "reserved_usd": float(str(row["reserved_usd"])),
-        "actual_usd": usd,
-        "reserved_tokens": int(str(row["reserved_tokens"])),
-        "actual_tokens": tokens,
-    }
+    return Settlement(
+        budget_alerts=alerts,
+        decision_id=decision_id,
+        reserved_usd=float(row.reserved_usd),
+        actual_usd=usd,
+        reserved_tokens=row.reserved_tokens,
+        actual_tokens=tokens,
+    )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -11,14 +10,14 @@ from fastapi.responses import Response
 from cortex_kit.errors import AgencyForbidden, AgencyRequired, problem_responses
 from cortex_kit.runtime import DbSession
 from cortex_kit.web import AGENCY_HEADER, CallerAgency, caller_agency
-from policy_engine.budgets import service as budgets
+from policy_engine.deps import Limits, OwnAgency
 from policy_engine.errors import (
     DecisionNotFound,
     PolicyInvalidError,
     PolicyLoosensParent,
     ReservationNotFound,
 )
-from policy_engine.evaluation import repository, service
+from policy_engine.evaluation import service
 from policy_engine.evaluation.decision_log import DecisionLogUnavailable
 from policy_engine.evaluation.rendering import (
     REQUEST_SCHEMA,
@@ -28,12 +27,15 @@ from policy_engine.evaluation.rendering import (
 from policy_engine.evaluation.schemas import (
     AuthorizeRequest,
     AuthorizeResponse,
+    DecisionList,
+    DecisionOut,
     SimulateRequest,
+    SimulationOut,
     UsageReport,
+    UsageSettled,
 )
 from policy_engine.evaluation.service import Authorizer
 from policy_engine.evaluation.simulate import simulate
-from policy_engine.policies.endpoints import Limits, agency_target
 from policy_engine.policies.parsing import LIMIT_ERRORS
 from policy_engine.state import state_of
 
@@ -78,20 +80,18 @@ async def report_usage(
     session: DbSession,
     agency: CallerAgency,
     team: Annotated[str | None, Query()] = None,
-) -> dict[str, Any]:
+) -> UsageSettled:
     """Settle the actual cost and tokens of an allowed action against its reservation."""
-    entry = await authorizer(request).cache.get(agency, team)
-    compiled = entry.compiled
-    return await budgets.settle(
+    settled = await service.settle_usage(
+        authorizer(request),
         session,
         agency=agency,
+        team=team,
         decision_id=decision_id,
         usd=body.cost_usd,
         tokens=body.tokens,
-        limits=compiled.budgets if compiled else (),
-        thresholds=compiled.alert_thresholds if compiled else (),
-        now=datetime.now(UTC),
     )
+    return UsageSettled.of(settled)
 
 
 @router.get("/v1/decisions", responses=problem_responses(AgencyRequired))
@@ -101,28 +101,18 @@ async def list_decisions(
     agent_id: str | None = None,
     decision: Literal["allow", "deny", "require_approval"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
-    rows = await repository.recent(session, agency, limit, agent_id, decision)
-    return {"items": [_public(r) for r in rows]}
+) -> DecisionList:
+    rows = await service.recent_decisions(
+        session, agency, limit=limit, agent_id=agent_id, decision=decision
+    )
+    return DecisionList(items=[DecisionOut.of(row) for row in rows])
 
 
 @router.get(
     "/v1/decisions/{decision_id}", responses=problem_responses(AgencyRequired, DecisionNotFound)
 )
-async def get_decision(
-    decision_id: str, session: DbSession, agency: CallerAgency
-) -> dict[str, Any]:
-    row = await repository.get(session, agency, decision_id)
-    if row is None:
-        raise DecisionNotFound(
-            f"No decision {decision_id!r} in agency {agency!r}.",
-            remediation="Decisions are recorded within a fraction of a second; check the id.",
-        )
-    return _public(row)
-
-
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "created_at": row["created_at"].isoformat()}
+async def get_decision(decision_id: str, session: DbSession, agency: CallerAgency) -> DecisionOut:
+    return DecisionOut.of(await service.logged_decision(session, agency, decision_id))
 
 
 @router.post(
@@ -132,8 +122,8 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     ),
 )
 async def simulate_policy(
-    agency: str, body: SimulateRequest, session: DbSession, caller: CallerAgency, limits: Limits
-) -> dict[str, Any]:
+    agency: OwnAgency, body: SimulateRequest, session: DbSession, limits: Limits
+) -> SimulationOut:
     """Which of the last N decisions a candidate policy would change, and why."""
-    agency_target(agency, caller, None)
-    return await simulate(session, agency, body.policy, body.content_type, body.last, limits=limits)
+    result = await simulate(session, agency, body.policy, body.content_type, body.last, limits)
+    return SimulationOut.of(result)

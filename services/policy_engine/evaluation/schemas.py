@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:  # what the answers map (those import the request models)
+    from policy_engine.budgets.service import Settlement
+    from policy_engine.evaluation.repository import DecisionRow
+    from policy_engine.evaluation.simulate import Simulation
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
@@ -73,3 +79,112 @@ class SimulateRequest(BaseModel):
     policy: str = Field(min_length=1, description="The candidate policy (YAML or JSON text).")
     content_type: Literal["yaml", "json"] = "yaml"
     last: int = Field(default=100, ge=1, le=10_000, description="How many recent decisions.")
+
+
+Number = int | float
+
+
+class BudgetAlertOut(BaseModel):
+    """A soft budget threshold crossed (``BudgetAlert``)."""
+
+    scope: Literal["agency", "agent"]
+    period: Literal["daily", "monthly"]
+    unit: Literal["usd", "tokens"]
+    threshold: Number
+    used_before: Number
+    used_after: Number
+    limit: Number
+
+
+class UsageSettled(BaseModel):
+    """A reservation replaced by the actual usage; the thresholds the difference crossed."""
+
+    budget_alerts: list[BudgetAlertOut]
+    decision_id: str
+    reserved_usd: float
+    actual_usd: float
+    reserved_tokens: int
+    actual_tokens: int
+
+    @classmethod
+    def of(cls, settled: Settlement) -> UsageSettled:
+        return cls(
+            budget_alerts=[BudgetAlertOut(**alert._asdict()) for alert in settled.budget_alerts],
+            decision_id=settled.decision_id,
+            reserved_usd=settled.reserved_usd,
+            actual_usd=settled.actual_usd,
+            reserved_tokens=settled.reserved_tokens,
+            actual_tokens=settled.actual_tokens,
+        )
+
+
+class DecisionOut(BaseModel):
+    """One logged decision: its masked input and its full explanation."""
+
+    model_config = ConfigDict(from_attributes=True)
+    decision_id: str
+    agency: str
+    agent_id: str
+    action_type: str
+    decision: Literal["allow", "deny", "require_approval"]
+    risk_score: float
+    reasons: list[dict[str, Any]]
+    input: dict[str, Any] = Field(
+        description="`{request, context}` as evaluated, every detected PII entity masked."
+    )
+    policy_version: str
+    evaluated_us: float
+    created_at: str = Field(description="ISO 8601, with its UTC offset.")
+
+    @classmethod
+    def of(cls, row: DecisionRow) -> DecisionOut:
+        return cls(
+            decision_id=row.decision_id,
+            agency=row.agency,
+            agent_id=row.agent_id,
+            action_type=row.action_type,
+            decision=row.decision,
+            risk_score=row.risk_score,
+            reasons=row.reasons,
+            input=row.input,
+            policy_version=row.policy_version,
+            evaluated_us=row.evaluated_us,
+            created_at=row.created_at.isoformat(),
+        )
+
+
+class DecisionList(BaseModel):
+    items: list[DecisionOut] = Field(description="Newest first.")
+
+
+class SimulatedChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    decision_id: str
+    agent_id: str
+    action_type: str
+    at: datetime = Field(description="When the recorded decision was made.")
+    before: Literal["allow", "deny", "require_approval"]
+    after: Literal["allow", "deny", "require_approval"]
+    new_reasons: list[dict[str, Any]] = Field(
+        description="The candidate's blocking reasons the recorded decision did not have."
+    )
+    cleared_reasons: list[str] = Field(
+        description="Codes of the recorded blocking reasons the candidate no longer gives."
+    )
+
+
+class SimulationOut(BaseModel):
+    """Which of the last N decisions a candidate policy would change, and why."""
+
+    model_config = ConfigDict(from_attributes=True)
+    agency: str
+    evaluated: int
+    changed: int
+    transitions: dict[str, int] = Field(
+        description="How many decisions went from each decision to each, e.g. `allow->deny`."
+    )
+    changes: list[SimulatedChangeOut]
+
+    @classmethod
+    def of(cls, simulation: Simulation) -> SimulationOut:
+        return cls.model_validate(simulation, from_attributes=True)

@@ -18,9 +18,10 @@ from cortex_kit.batching import BatchWriter
 from cortex_kit.db import Database
 from cortex_kit.observability import inject_context
 from policy_engine.budgets import service as budgets
+from policy_engine.budgets.service import Settlement
 from policy_engine.domain.decisions.checks import no_policy, with_budget_alerts
 from policy_engine.domain.decisions.compiler import CompiledPolicy
-from policy_engine.domain.decisions.decision import DecisionResult
+from policy_engine.domain.decisions.decision import Decision, DecisionResult
 from policy_engine.domain.decisions.evaluator import (
     AuthorizeInput,
     BudgetUsage,
@@ -29,9 +30,12 @@ from policy_engine.domain.decisions.evaluator import (
     fail_closed,
 )
 from policy_engine.domain.pii.ner import load as load_name_model
+from policy_engine.errors import DecisionNotFound
+from policy_engine.evaluation import repository
 from policy_engine.evaluation.cache import PolicyCache
 from policy_engine.evaluation.decision_log import LoggedDecision, record, stored_json
 from policy_engine.evaluation.metrics import DECISIONS, EVALUATION_SECONDS
+from policy_engine.evaluation.repository import DecisionRow
 from policy_engine.evaluation.scanning import (
     RequestScan,
     answered_payload,
@@ -302,3 +306,51 @@ def replay_input(agency: str, stored: dict[str, Any]) -> tuple[AuthorizeInput, E
         recent_violations=c["recent_violations"],
     )
     return _input(agency, req), ctx
+
+
+async def settle_usage(
+    auth: Authorizer,
+    session: AsyncSession,
+    *,
+    agency: str,
+    team: str | None,
+    decision_id: str,
+    usd: float,
+    tokens: int,
+) -> Settlement:
+    """Settle the actual cost and tokens of an allowed action against its reservation, under
+    the budgets and alert thresholds of the policy in force for ``(agency, team)``."""
+    compiled = (await auth.cache.get(agency, team)).compiled
+    return await budgets.settle(
+        session,
+        agency=agency,
+        decision_id=decision_id,
+        usd=usd,
+        tokens=tokens,
+        limits=compiled.budgets if compiled else (),
+        thresholds=compiled.alert_thresholds if compiled else (),
+        now=datetime.now(UTC),
+    )
+
+
+async def recent_decisions(
+    session: AsyncSession,
+    agency: str,
+    *,
+    limit: int,
+    agent_id: str | None = None,
+    decision: Decision | None = None,
+) -> list[DecisionRow]:
+    """The agency's latest logged decisions, newest first."""
+    return await repository.recent(session, agency, limit, agent_id, decision)
+
+
+async def logged_decision(session: AsyncSession, agency: str, decision_id: str) -> DecisionRow:
+    """One logged decision of the agency; DecisionNotFound otherwise."""
+    row = await repository.get(session, agency, decision_id)
+    if row is None:
+        raise DecisionNotFound(
+            f"No decision {decision_id!r} in agency {agency!r}.",
+            remediation="Decisions are recorded within a fraction of a second; check the id.",
+        )
+    return row

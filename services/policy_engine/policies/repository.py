@@ -2,13 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import RowMapping, func, insert, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from policy_engine.domain.document.schema import LayerName
 from policy_engine.models import policy_versions as pv
+from policy_engine.policies.parsing import ContentType
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """One published version of one layer, without its text (a line of the history)."""
+
+    version: int
+    layer: LayerName
+    agency: str | None
+    team: str | None
+    content_hash: str
+    author: str
+    message: str
+    rollback_of: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersion(VersionInfo):
+    """One row of ``policy_versions``: an immutable published version with its text."""
+
+    id: int
+    scope: str
+    source: str
+    content_type: ContentType
+    document: dict[str, Any]
+    """The normalised document (``PolicyDocument.model_dump(mode="json")``)."""
+
+
+def _version(row: RowMapping) -> PolicyVersion:
+    return PolicyVersion(**row)
 
 
 async def lock_scope(session: AsyncSession, scope: str) -> None:
@@ -16,7 +51,7 @@ async def lock_scope(session: AsyncSession, scope: str) -> None:
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": scope})
 
 
-async def latest(session: AsyncSession, scope: str) -> dict[str, Any] | None:
+async def latest(session: AsyncSession, scope: str) -> PolicyVersion | None:
     row = (
         (
             await session.execute(
@@ -26,29 +61,29 @@ async def latest(session: AsyncSession, scope: str) -> dict[str, Any] | None:
         .mappings()
         .first()
     )
-    return dict(row) if row else None
+    return _version(row) if row else None
 
 
-async def latest_many(session: AsyncSession, scopes: list[str]) -> dict[str, dict[str, Any]]:
+async def latest_many(session: AsyncSession, scopes: list[str]) -> dict[str, PolicyVersion]:
     stmt = (
         select(pv)
         .where(pv.c.scope.in_(scopes))
         .ext(distinct_on(pv.c.scope))
         .order_by(pv.c.scope, pv.c.version.desc())
     )
-    return {r["scope"]: dict(r) for r in (await session.execute(stmt)).mappings()}
+    return {r["scope"]: _version(r) for r in (await session.execute(stmt)).mappings()}
 
 
-async def version(session: AsyncSession, scope: str, number: int) -> dict[str, Any] | None:
+async def version(session: AsyncSession, scope: str, number: int) -> PolicyVersion | None:
     row = (
         (await session.execute(select(pv).where(pv.c.scope == scope, pv.c.version == number)))
         .mappings()
         .first()
     )
-    return dict(row) if row else None
+    return _version(row) if row else None
 
 
-async def history(session: AsyncSession, scope: str, limit: int) -> list[dict[str, Any]]:
+async def history(session: AsyncSession, scope: str, limit: int) -> list[VersionInfo]:
     stmt = (
         select(
             pv.c.version,
@@ -65,7 +100,7 @@ async def history(session: AsyncSession, scope: str, limit: int) -> list[dict[st
         .order_by(pv.c.version.desc())
         .limit(limit)
     )
-    return [dict(r) for r in (await session.execute(stmt)).mappings()]
+    return [VersionInfo(**r) for r in (await session.execute(stmt)).mappings()]
 
 
 async def next_version(session: AsyncSession, scope: str) -> int:
@@ -73,6 +108,38 @@ async def next_version(session: AsyncSession, scope: str) -> int:
     return int(current or 0) + 1
 
 
-async def insert_version(session: AsyncSession, **values: Any) -> dict[str, Any]:
-    row = (await session.execute(insert(pv).values(**values).returning(pv))).mappings().one()
-    return dict(row)
+async def insert_version(
+    session: AsyncSession,
+    *,
+    scope: str,
+    layer: LayerName,
+    agency: str | None,
+    team: str | None,
+    version: int,
+    source: str,
+    content_type: ContentType,
+    document: dict[str, Any],
+    content_hash: str,
+    author: str,
+    message: str,
+    rollback_of: int | None,
+) -> PolicyVersion:
+    stmt = (
+        insert(pv)
+        .values(
+            scope=scope,
+            layer=layer,
+            agency=agency,
+            team=team,
+            version=version,
+            source=source,
+            content_type=content_type,
+            document=document,
+            content_hash=content_hash,
+            author=author,
+            message=message,
+            rollback_of=rollback_of,
+        )
+        .returning(pv)
+    )
+    return _version((await session.execute(stmt)).mappings().one())

@@ -15,7 +15,7 @@ from cortex_contracts import PolicyLayer, PolicyPublished, pack, subject_for
 from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
 from cortex_kit.observability import inject_context
 from policy_engine.domain.decisions.compiler import CompiledPolicy, compile_policy
-from policy_engine.domain.document.diff import diff_policies
+from policy_engine.domain.document.diff import Change, diff_policies
 from policy_engine.domain.document.effective import EffectivePolicy
 from policy_engine.domain.document.inheritance import Layer, check_overlay, governs, merge
 from policy_engine.domain.document.loader import Issue, SourceMap
@@ -30,6 +30,7 @@ from policy_engine.errors import (
 from policy_engine.policies import repository
 from policy_engine.policies.parsing import ContentType as ContentType
 from policy_engine.policies.parsing import parse_text
+from policy_engine.policies.repository import PolicyVersion, VersionInfo
 
 ORG_AGENCY = "org"
 """Agency token of org-baseline events (reserved: no agency may be called ``org``)."""
@@ -94,8 +95,8 @@ def _scope_mismatch(document: PolicyDocument, target: Target) -> list[Issue]:
     ]
 
 
-def _layer_of(row: dict[str, Any]) -> Layer:
-    return Layer(PolicyDocument.model_validate(row["document"]), row["version"], row["layer"])
+def _layer_of(row: PolicyVersion) -> Layer:
+    return Layer(PolicyDocument.model_validate(row.document), row.version, row.layer)
 
 
 async def layers_of(session: AsyncSession, targets: Sequence[Target]) -> list[Layer]:
@@ -113,6 +114,25 @@ async def effective(session: AsyncSession, agency: str, team: str | None) -> Eff
 
 def version_label(policy: EffectivePolicy) -> str:
     return "+".join(f"{p.layer}:{p.version}" for p in policy.layers)
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveView:
+    """The effective policy of a target, every value with the layer it came from."""
+
+    agency: str
+    team: str | None
+    version: str
+    explained: dict[str, Any]
+    """``EffectivePolicy.explain()``."""
+
+
+async def explain_effective(session: AsyncSession, agency: str, team: str | None) -> EffectiveView:
+    """The merged policy (org → agency → team); PolicyNotFound when no layer is published."""
+    policy = await effective(session, agency, team)
+    if policy is None:
+        raise not_found(Target("team", agency, team) if team else Target("agency", agency))
+    return EffectiveView(agency, team, version_label(policy), policy.explain())
 
 
 async def compiled_for(
@@ -152,7 +172,7 @@ async def publish(
     message: str,
     rollback_of: int | None = None,
     limits: ParseLimits = DEFAULT_LIMITS,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[PolicyVersion, bool]:
     """Publish a new immutable version; (row, created). Same content as latest → not created."""
     document, source_map = await validate_text(text, content_type, limits)
     if issues := _scope_mismatch(document, target):
@@ -164,7 +184,7 @@ async def publish(
         raise PolicyLoosensParent(issues)
     digest = content_hash(document)
     latest = await repository.latest(session, target.scope)
-    if latest is not None and latest["content_hash"] == digest and rollback_of is None:
+    if latest is not None and latest.content_hash == digest and rollback_of is None:
         return latest, False
     number = await repository.next_version(session, target.scope)
     _compile_check([*parents, Layer(document, number, target.layer)])
@@ -188,15 +208,15 @@ async def publish(
 
 
 async def _announce(
-    session: AsyncSession, outbox: Table, target: Target, row: dict[str, Any]
+    session: AsyncSession, outbox: Table, target: Target, row: PolicyVersion
 ) -> None:
     agency = target.agency or ORG_AGENCY
     event = PolicyPublished(
         agency=agency,
-        version=row["version"],
-        content_hash=row["content_hash"],
-        author=row["author"],
-        message=row["message"],
+        version=row.version,
+        content_hash=row.content_hash,
+        author=row.author,
+        message=row.message,
         layer=_LAYER_ENUM[target.layer],
         team=target.team or "",
     )
@@ -213,7 +233,7 @@ def not_found(target: Target, version: int | None = None) -> PolicyNotFound:
     )
 
 
-async def get_version(session: AsyncSession, target: Target, version: int | None) -> dict[str, Any]:
+async def get_version(session: AsyncSession, target: Target, version: int | None) -> PolicyVersion:
     row = (
         await repository.version(session, target.scope, version)
         if version
@@ -224,22 +244,27 @@ async def get_version(session: AsyncSession, target: Target, version: int | None
     return row
 
 
-async def history(session: AsyncSession, target: Target, limit: int) -> list[dict[str, Any]]:
+async def history(session: AsyncSession, target: Target, limit: int) -> list[VersionInfo]:
     return await repository.history(session, target.scope, limit)
 
 
-async def diff(session: AsyncSession, target: Target, old: int, new: int | None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PolicyDiff:
+    """What changed from one version of a scope to another, in document order."""
+
+    from_version: int
+    to_version: int
+    changes: list[Change]
+
+
+async def diff(session: AsyncSession, target: Target, old: int, new: int | None) -> PolicyDiff:
     before = await get_version(session, target, old)
     after = await get_version(session, target, new)
     changes = diff_policies(
-        PolicyDocument.model_validate(before["document"]),
-        PolicyDocument.model_validate(after["document"]),
+        PolicyDocument.model_validate(before.document),
+        PolicyDocument.model_validate(after.document),
     )
-    return {
-        "from": before["version"],
-        "to": after["version"],
-        "changes": [c._asdict() for c in changes],
-    }
+    return PolicyDiff(before.version, after.version, changes)
 
 
 async def rollback(
@@ -251,15 +276,15 @@ async def rollback(
     author: str,
     reason: str,
     limits: ParseLimits = DEFAULT_LIMITS,
-) -> dict[str, Any]:
+) -> PolicyVersion:
     """Publish an earlier version's content as a new version (history stays immutable)."""
     old = await get_version(session, target, to_version)
     row, _ = await publish(
         session,
         outbox,
         target,
-        old["source"],
-        old["content_type"],
+        old.source,
+        old.content_type,
         author=author,
         message=f"rollback to v{to_version}: {reason}",
         rollback_of=to_version,

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Response
 
 from cortex_kit.errors import problem_responses
 from cortex_kit.runtime import DbSession, RuntimeDep
-from cortex_kit.web import PRINCIPAL_HEADER, CallerAgency
+from policy_engine.deps import Author, JsonBody, Limits, OwnAgency
 from policy_engine.errors import AGENCY, PUBLISHED, WizardIncomplete, WizardStepNotFound
-from policy_engine.policies.endpoints import (
-    Limits,
-    agency_target,
-    parse_limits,
-    read_body,
-)
-from policy_engine.policies.parsing import LIMIT_ERRORS, BodyInvalid, parse_json_body
+from policy_engine.policies.parsing import LIMIT_ERRORS, BodyInvalid
 from policy_engine.policies.schemas import PolicyVersionOut
 from policy_engine.wizard import service
+from policy_engine.wizard.schemas import WizardStateOut
 from policy_engine.wizard.service import WizardStepInvalid, WizardStepLoosensParent
 
 router = APIRouter(prefix="/v1/agencies/{agency}/wizard", tags=["wizard"])
@@ -32,10 +25,9 @@ STEP_BODY = {
 
 
 @router.get("", responses=problem_responses(*AGENCY))
-async def wizard_state(agency: str, session: DbSession, caller: CallerAgency) -> dict[str, Any]:
+async def wizard_state(agency: OwnAgency, session: DbSession) -> WizardStateOut:
     """Every step with its schema, answers and completion, the next step, a policy preview."""
-    agency_target(agency, caller, None)
-    return await service.state(session, agency)
+    return WizardStateOut.of(await service.state(session, agency))
 
 
 @router.put(
@@ -51,18 +43,11 @@ async def wizard_state(agency: str, session: DbSession, caller: CallerAgency) ->
     ),
 )
 async def answer_step(
-    agency: str,
-    step: str,
-    request: Request,
-    session: DbSession,
-    caller: CallerAgency,
-    limits: Limits,
-) -> dict[str, Any]:
+    agency: OwnAgency, step: str, body: JsonBody, session: DbSession, limits: Limits
+) -> WizardStateOut:
     """Answer one step: checked on its own, as part of the resulting policy and against the
     parent policy (422 with each error at the step's own field)."""
-    agency_target(agency, caller, None)
-    body = await parse_json_body(await read_body(request, limits, "request body"), limits)
-    return await service.answer(session, agency, step, body, limits=limits)
+    return WizardStateOut.of(await service.answer(session, agency, step, body, limits=limits))
 
 
 @router.post(
@@ -79,19 +64,15 @@ async def answer_step(
     ),
 )
 async def publish(
-    agency: str,
-    session: DbSession,
-    rt: RuntimeDep,
-    caller: CallerAgency,
-    author: Annotated[str, Header(alias=PRINCIPAL_HEADER)],
+    agency: OwnAgency, session: DbSession, rt: RuntimeDep, author: Author, limits: Limits
 ) -> Response:
     """Publish the policy the six steps describe: 201 with the new version, 200 with the
     current one when the answers are unchanged, 409 while a step is missing."""
-    agency_target(agency, caller, None)
     row, created = await service.publish(
-        session, rt.tables.outbox, agency, author=author, limits=parse_limits(rt)
+        session, rt.tables.outbox, agency, author=author, limits=limits
     )
-    body = PolicyVersionOut.model_validate({**row, "created": created})
     return Response(
-        body.model_dump_json(), status_code=201 if created else 200, media_type="application/json"
+        PolicyVersionOut.of(row, created=created).model_dump_json(),
+        status_code=201 if created else 200,
+        media_type="application/json",
     )

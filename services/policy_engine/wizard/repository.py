@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,9 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from policy_engine.models import wizard_sessions as w
 
 
-async def get(session: AsyncSession, agency: str) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class WizardSession:
+    """One agency's wizard: the answers saved so far, by step."""
+
+    agency: str
+    answers: dict[str, Any]
+    """Each saved step's answers, as the step's model dumps them (JSON)."""
+    completed_steps: list[str]
+    published_version: int | None
+    updated_at: datetime
+
+
+async def get(session: AsyncSession, agency: str) -> WizardSession | None:
     row = (await session.execute(select(w).where(w.c.agency == agency))).mappings().first()
-    return dict(row) if row else None
+    return WizardSession(**row) if row else None
 
 
 async def save(

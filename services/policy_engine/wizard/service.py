@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,6 +37,7 @@ from policy_engine.domain.document.wizard import (
 from policy_engine.errors import PolicyError, WizardIncomplete, WizardStepNotFound
 from policy_engine.policies import service as policies
 from policy_engine.policies.parsing import limit_error
+from policy_engine.policies.repository import PolicyVersion
 from policy_engine.policies.service import Target
 from policy_engine.wizard import repository
 
@@ -87,30 +89,51 @@ def _parsed(answers: dict[str, Any]) -> dict[str, Any]:
     return {name: STEPS[name].model_validate(value) for name, value in answers.items()}
 
 
-async def state(session: AsyncSession, agency: str) -> dict[str, Any]:
-    row = await repository.get(session, agency) or {
-        "answers": {},
-        "completed_steps": [],
-        "published_version": None,
-    }
-    completed = list(row["completed_steps"])
-    return {
-        "agency": agency,
-        "steps": [
-            {
-                "name": name,
-                "title": (STEPS[name].__doc__ or "").strip(),
-                "completed": name in completed,
-                "answers": row["answers"].get(name),
-                "schema": STEPS[name].model_json_schema(),
-            }
+@dataclass(frozen=True, slots=True)
+class StepState:
+    name: str
+    title: str
+    completed: bool
+    answers: dict[str, Any] | None
+    """The saved answers (None until the step is answered)."""
+    schema: dict[str, Any]
+    """The step's JSON Schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class WizardState:
+    """Every step with its schema, answers and completion, the next step, a policy preview."""
+
+    agency: str
+    steps: list[StepState]
+    next_step: str | None
+    complete: bool
+    preview: dict[str, Any]
+    """The policy document the answers so far describe."""
+    published_version: int | None
+
+
+async def state(session: AsyncSession, agency: str) -> WizardState:
+    row = await repository.get(session, agency)
+    answers = row.answers if row else {}
+    completed = list(row.completed_steps) if row else []
+    return WizardState(
+        agency=agency,
+        steps=[
+            StepState(
+                name=name,
+                title=(STEPS[name].__doc__ or "").strip(),
+                completed=name in completed,
+                answers=answers.get(name),
+                schema=STEPS[name].model_json_schema(),
+            )
             for name in STEP_ORDER
         ],
-        "next_step": next((n for n in STEP_ORDER if n not in completed), None),
-        "complete": all(n in completed for n in STEP_ORDER),
-        "preview": build_document(agency, _parsed(row["answers"])),
-        "published_version": row["published_version"],
-    }
+        next_step=next((n for n in STEP_ORDER if n not in completed), None),
+        complete=all(n in completed for n in STEP_ORDER),
+        preview=build_document(agency, _parsed(answers)),
+        published_version=row.published_version if row else None,
+    )
 
 
 def _unknown_step(step: str) -> WizardStepNotFound:
@@ -139,15 +162,17 @@ async def answer(
     body: Any,
     *,
     limits: ParseLimits = DEFAULT_LIMITS,
-) -> dict[str, Any]:
+) -> WizardState:
     """Save one step's answers once they are valid and loosen nothing the parent sets."""
     if step not in STEPS:
         raise _unknown_step(step)
-    row = await repository.get(session, agency) or {"answers": {}, "completed_steps": []}
-    answers = {**row["answers"], step: _validated_step(step, body)}
+    row = await repository.get(session, agency)
+    answers = {**(row.answers if row else {}), step: _validated_step(step, body)}
     await _check_answers(session, agency, answers, [step], limits)
-    completed = [n for n in STEP_ORDER if n in {*row["completed_steps"], step}]
-    await repository.save(session, agency, answers, completed, row.get("published_version"))
+    saved = row.completed_steps if row else []
+    completed = [n for n in STEP_ORDER if n in {*saved, step}]
+    published = row.published_version if row else None
+    await repository.save(session, agency, answers, completed, published)
     return await state(session, agency)
 
 
@@ -192,11 +217,11 @@ async def publish(
     *,
     author: str,
     limits: ParseLimits = DEFAULT_LIMITS,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[PolicyVersion, bool]:
     """Publish the policy the six steps describe: (version, created). Unchanged answers make
     no new version, as an unchanged policy PUT does not."""
     row = await repository.get(session, agency)
-    completed = set(row["completed_steps"]) if row else set()
+    completed = set(row.completed_steps) if row else set()
     missing = [n for n in STEP_ORDER if n not in completed]
     if row is None or missing:
         raise WizardIncomplete(
@@ -205,8 +230,8 @@ async def publish(
             extra={"missing_steps": missing},
         )
     # The parent may have been tightened since a step was saved: say which answer to change.
-    await _check_answers(session, agency, row["answers"], STEP_ORDER, limits)
-    document = build_document(agency, _parsed(row["answers"]))
+    await _check_answers(session, agency, row.answers, STEP_ORDER, limits)
+    document = build_document(agency, _parsed(row.answers))
     version, created = await policies.publish(
         session,
         outbox,
@@ -217,5 +242,5 @@ async def publish(
         message="published by the first-run wizard",
         limits=limits,
     )
-    await repository.save(session, agency, row["answers"], list(completed), version["version"])
+    await repository.save(session, agency, row.answers, list(completed), version.version)
     return version, created
