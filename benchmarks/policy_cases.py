@@ -29,8 +29,7 @@ from typing import Any
 
 from policy_engine.domain.decisions.compiler import CompiledPolicy, compile_policy
 from policy_engine.domain.decisions.decision import Decision
-from policy_engine.domain.decisions.evaluator import AuthorizeInput, EvalContext
-from policy_engine.domain.decisions.inputs import BudgetUsage
+from policy_engine.domain.decisions.inputs import AuthorizeInput, BudgetUsage, EvalContext
 from policy_engine.domain.document.inheritance import Layer, merge
 from policy_engine.domain.document.loader import parse_policy
 from policy_engine.domain.document.schema import DataClass, PolicyDocument

@@ -20,7 +20,7 @@ from policy_engine.budgets.repository import AlertClaim, Change, Counter
 from policy_engine.domain.decisions.budget import WindowChange, crossings, exact
 from policy_engine.domain.decisions.compiler import BudgetLimit
 from policy_engine.domain.decisions.decision import BudgetAlert
-from policy_engine.domain.decisions.evaluator import BudgetUsage
+from policy_engine.domain.decisions.inputs import BudgetUsage
 from policy_engine.errors import ReservationNotFound
 from policy_engine.models import messaging
 

@@ -19,16 +19,11 @@ from cortex_kit.db import Database
 from cortex_kit.observability import inject_context
 from policy_engine.budgets import service as budgets
 from policy_engine.budgets.service import Settlement
-from policy_engine.domain.decisions.checks import no_policy, with_budget_alerts
+from policy_engine.domain.decisions.checks import fail_closed, no_policy, with_budget_alerts
 from policy_engine.domain.decisions.compiler import CompiledPolicy
 from policy_engine.domain.decisions.decision import Decision, DecisionResult
-from policy_engine.domain.decisions.evaluator import (
-    AuthorizeInput,
-    BudgetUsage,
-    EvalContext,
-    evaluate,
-    fail_closed,
-)
+from policy_engine.domain.decisions.evaluator import evaluate
+from policy_engine.domain.decisions.inputs import AuthorizeInput, BudgetUsage, EvalContext
 from policy_engine.domain.pii.ner import load as load_name_model
 from policy_engine.errors import DecisionNotFound
 from policy_engine.evaluation import repository

@@ -8,12 +8,8 @@ from typing import Any
 
 from policy_engine.domain.decisions.compiler import CompiledPolicy, compile_policy
 from policy_engine.domain.decisions.decision import DecisionResult, Reason
-from policy_engine.domain.decisions.evaluator import (
-    AuthorizeInput,
-    BudgetUsage,
-    EvalContext,
-    evaluate,
-)
+from policy_engine.domain.decisions.evaluator import evaluate
+from policy_engine.domain.decisions.inputs import AuthorizeInput, BudgetUsage, EvalContext
 from policy_engine.domain.document.inheritance import Layer, merge
 from policy_engine.domain.document.schema import PolicyDocument
 

@@ -28,14 +28,8 @@ from policy_engine.domain.decisions.checks import (
     merge_requirements,
 )
 from policy_engine.domain.decisions.decision import DecisionResult
-from policy_engine.domain.decisions.evaluator import (
-    AuthorizeInput,
-    BudgetUsage,
-    EvalContext,
-    _authorize_variable,
-    _check_rules,
-    evaluate,
-)
+from policy_engine.domain.decisions.evaluator import _authorize_variable, _check_rules, evaluate
+from policy_engine.domain.decisions.inputs import AuthorizeInput, BudgetUsage, EvalContext
 from policy_engine.domain.decisions.plans import action_plan, binder
 from policy_engine.domain.decisions.risk import (
     MODEL_TIER_FACTOR,

@@ -6,12 +6,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from policy_engine.domain.decisions.compiler import compile_policy
-from policy_engine.domain.decisions.evaluator import (
-    AuthorizeInput,
-    BudgetUsage,
-    EvalContext,
-    evaluate,
-)
+from policy_engine.domain.decisions.evaluator import evaluate
+from policy_engine.domain.decisions.inputs import AuthorizeInput, BudgetUsage, EvalContext
 from policy_engine.domain.decisions.risk import ModelTier, deployment_risk_score, risk_score
 from policy_engine.domain.document.inheritance import Layer, check_overlay, merge
 from policy_engine.domain.document.schema import (

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from policy_engine.domain.decisions.evaluator import AuthorizeInput, EvalContext, evaluate
+from policy_engine.domain.decisions.evaluator import evaluate
+from policy_engine.domain.decisions.inputs import AuthorizeInput, EvalContext
 from policy_engine.evaluation.scanning import (
     MASKED_TEAM,
     RequestScan,

@@ -21,7 +21,7 @@ from policy_engine.domain.decisions.decision import (
     Reason,
     docs_url,
 )
-from policy_engine.domain.decisions.plan_types import ActionPlan, BindFunction, ModelPlan, RuleEntry
+from policy_engine.domain.decisions.plan_types import Plans
 from policy_engine.domain.decisions.risk import ModelTier, model_tier
 from policy_engine.domain.decisions.rules import (
     DEFAULT_APPROVER_ROLES,
@@ -192,16 +192,8 @@ class CompiledPolicy:
     _model_memo: MutableMapping[str, ModelVerdict] = field(default_factory=memo_table, repr=False)
     reasons: MutableMapping[tuple[Any, ...], Reason] = field(default_factory=memo_table, repr=False)
     """Reasons that depend only on a few request values, built once (see checks)."""
-    action_plans: MutableMapping[str, ActionPlan] = field(default_factory=memo_table, repr=False)
-    model_plans: MutableMapping[str, ModelPlan] = field(default_factory=memo_table, repr=False)
-    destination_plans: MutableMapping[str, tuple[tuple[Reason, ...], ...]] = field(
-        default_factory=memo_table, repr=False
-    )
-    """What an agent action precomputes per action type, model and destination (see plans)."""
-    rule_plans: MutableMapping[tuple[int, ...], tuple[tuple[RuleEntry, ...], BindFunction]] = field(
-        default_factory=memo_table, repr=False
-    )
-    """The rules' part of action plans, by the rules that apply (see plans)."""
+    plans: Plans = field(default_factory=Plans, repr=False, compare=False)
+    """What decisions precompute per action type, model and destination (see plans)."""
 
     def rules_for(self, action_type: str) -> RuleSet:
         """Rules whose action globs match ``action_type``, in policy order."""

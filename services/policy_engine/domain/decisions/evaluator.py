@@ -35,7 +35,7 @@ from policy_engine.domain.decisions.deployment import (
     check_risk,
     deployment_variable,
 )
-from policy_engine.domain.decisions.inputs import AuthorizeInput, BudgetUsage, EvalContext
+from policy_engine.domain.decisions.inputs import AuthorizeInput, EvalContext
 from policy_engine.domain.decisions.plan_types import ActionPlan
 from policy_engine.domain.decisions.plans import (
     action_plan,
@@ -45,16 +45,6 @@ from policy_engine.domain.decisions.plans import (
 from policy_engine.domain.decisions.risk import REFERENCE_COST_USD, scored_factors
 from policy_engine.domain.decisions.rules import labels_match
 from policy_engine.domain.document.schema import DATA_CLASSES
-
-__all__ = [
-    "AuthorizeInput",
-    "BudgetUsage",
-    "DeploymentPlanInput",
-    "EvalContext",
-    "evaluate",
-    "evaluate_deployment",
-    "fail_closed",
-]
 
 _DATA_RANK = {name: rank for rank, name in enumerate(DATA_CLASSES)}
 _new_result = tuple.__new__
@@ -113,14 +103,15 @@ def _evaluate(compiled: CompiledPolicy, inp: AuthorizeInput, ctx: EvalContext) -
     # The hot path: what does not depend on the whole request comes from memoised plans
     # (see plans.py), and the decision is built from plain lists.
     action_type = inp.action_type
-    plan = compiled.action_plans.get(action_type)
+    plans = compiled.plans
+    plan = plans.actions.get(action_type)
     if plan is None:
         plan = action_plan(compiled, action_type, _authorize_variable)
     reasons: list[Reason] = []
     model = inp.model
     model_factor = 0.0  # ModelTier.APPROVED
     if model:
-        model_found = compiled.model_plans.get(model) or model_plan(compiled, model)
+        model_found = plans.models.get(model) or model_plan(compiled, model)
         reasons += model_found.reasons
         model_factor = model_found.tier_factor
     reasons += plan.autonomy[inp.autonomy_level]
@@ -131,7 +122,7 @@ def _evaluate(compiled: CompiledPolicy, inp: AuthorizeInput, ctx: EvalContext) -
             reasons += model_found.data[rank]
         destination = inp.destination
         if destination:
-            by_rank = compiled.destination_plans.get(destination)
+            by_rank = plans.destinations.get(destination)
             if by_rank is None:
                 by_rank = destination_data(compiled, destination)
             reasons += by_rank[rank]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cel
+from cachetools import LRUCache
 
 from policy_engine.domain.conditions.fast import Fast
 from policy_engine.domain.decisions.decision import ApprovalRequirement, Reason
@@ -52,3 +53,26 @@ class ModelPlan:
     reasons: tuple[Reason, ...]
     tier_factor: float
     data: ByRank
+
+
+PLAN_LIMIT = 4096
+"""Plans kept per compiled policy and kind (action types, models, destinations come from
+requests: the least recently used plan goes first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plans:
+    """The plan cache of one compiled policy: what its decisions precomputed, by key.
+
+    The compiled policy holds it; only ``plans`` computes and stores plans (the evaluator
+    reads them, hits first).
+    """
+
+    actions: LRUCache[str, ActionPlan] = field(default_factory=lambda: LRUCache(PLAN_LIMIT))
+    models: LRUCache[str, ModelPlan] = field(default_factory=lambda: LRUCache(PLAN_LIMIT))
+    destinations: LRUCache[str, ByRank] = field(default_factory=lambda: LRUCache(PLAN_LIMIT))
+    """Data-class reasons by destination, by data-class rank."""
+    rules: LRUCache[tuple[int, ...], tuple[tuple[RuleEntry, ...], BindFunction]] = field(
+        default_factory=lambda: LRUCache(PLAN_LIMIT)
+    )
+    """The rules' part of action plans, by the rules that apply (the ids of the rules)."""

@@ -1,7 +1,8 @@
 """What an agent-action decision precomputes per action type, model and destination.
 
 Everything that does not depend on the rest of the request is built once per key and kept
-in the compiled policy's bounded memo tables: the autonomy and data-class reasons for every
+in the compiled policy's plan cache (``CompiledPolicy.plans``, a ``Plans``: this module is the
+only one that fills it): the autonomy and data-class reasons for every
 level / class, the rules with their matchers unpacked, and a binder that reads exactly the
 fields the conditions of those rules read straight from the request (no per-request copies
 of the documented CEL variables).
@@ -274,7 +275,7 @@ def _data_by_rank(limits: tuple[Limit, ...]) -> ByRank:
 
 def action_plan(compiled: CompiledPolicy, action_type: str, variable_of: VariableOf) -> ActionPlan:
     return memoised(
-        compiled.action_plans,
+        compiled.plans.actions,
         action_type,
         lambda key: _action_plan(compiled, key, variable_of),
     )
@@ -293,7 +294,7 @@ def _action_plan(compiled: CompiledPolicy, action_type: str, variable_of: Variab
     ruleset = compiled.rules_for(action_type)
     # action types matched by the same rules (e.g. by "*" only) share the rules' part
     entries, bind = memoised(
-        compiled.rule_plans,
+        compiled.plans.rules,
         tuple(map(id, ruleset.rules)),  # ids: the policy holds its rules while it lives
         lambda _key: _rule_plan(ruleset, variable_of),
     )
@@ -330,7 +331,7 @@ def _rule_plan(
 
 
 def model_plan(compiled: CompiledPolicy, model: str) -> ModelPlan:
-    return memoised(compiled.model_plans, model, lambda key: _model_plan(compiled, key))
+    return memoised(compiled.plans.models, model, lambda key: _model_plan(compiled, key))
 
 
 def _model_plan(compiled: CompiledPolicy, model: str) -> ModelPlan:
@@ -344,7 +345,7 @@ def _model_plan(compiled: CompiledPolicy, model: str) -> ModelPlan:
 
 def destination_data(compiled: CompiledPolicy, destination: str) -> ByRank:
     return memoised(
-        compiled.destination_plans,
+        compiled.plans.destinations,
         destination,
         lambda key: _data_by_rank(compiled.data_limits("destination", key)),
     )
