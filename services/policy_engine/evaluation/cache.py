@@ -5,6 +5,12 @@ since each replica must see every publication) and drops the affected entries;
 the next request recompiles from PostgreSQL. Entries older than ``max_age_s`` are refreshed in
 the background (the request is answered from the current entry), which bounds staleness should
 a notification ever be missed.
+
+Bounded: the (agency, team) keys come from requests, so at most ``max_entries`` compiled
+policies are kept, the least recently used dropped first (its next request compiles it again).
+The per-key locks that make one compile per key exist only while some load of that key runs or
+waits: each is dropped when its last user leaves, so they are bounded by the loads in flight,
+and a lock in use is never dropped (which would let a second load of that key start beside it).
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from cachetools import LRUCache
 
 from cortex_contracts import decode, subject_filter
 from cortex_kit.logs import get_logger
@@ -24,6 +32,8 @@ from policy_engine.policies.service import ORG_AGENCY
 log = get_logger("policy_engine.cache")
 Key = tuple[str, str | None]
 Loader = Callable[[str, str | None], Awaitable[tuple[CompiledPolicy, str] | None]]
+MAX_POLICIES = 10_000
+"""Compiled policies kept (one per agency and team asked for lately)."""
 
 
 @dataclass(frozen=True)
@@ -47,11 +57,21 @@ class Entry:
     loaded_at: float
 
 
+@dataclass
+class _KeyLock:
+    """The lock of one key's loads, with how many loads hold it or wait for it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class PolicyCache:
-    def __init__(self, loader: Loader, *, max_age_s: float = 30.0) -> None:
+    def __init__(
+        self, loader: Loader, *, max_age_s: float = 30.0, max_entries: int = MAX_POLICIES
+    ) -> None:
         self._loader = loader
-        self._entries: dict[Key, Entry] = {}
-        self._locks: dict[Key, asyncio.Lock] = {}
+        self._entries: LRUCache[Key, Entry] = LRUCache(max_entries)
+        self._locks: dict[Key, _KeyLock] = {}  # only keys with a load in flight (see above)
         self.max_age_s = max_age_s
         self._refreshing: set[Key] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -79,15 +99,33 @@ class PolicyCache:
             self._refreshing.discard(key)
 
     async def _load(self, key: Key, *, force: bool = False) -> Entry:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:  # one compile per key, however many requests wait
-            entry = self._entries.get(key)
-            if entry is None or force:
-                loaded = await self._loader(*key)
-                compiled, version = loaded if loaded else (None, "none")
-                entry = Entry(compiled, version, time.monotonic())
-                self._entries[key] = entry
-            return entry
+        # No await between finding the lock and counting this load in: a lock with users
+        # stays in the table, so every load of a key takes the same lock.
+        held = self._locks.get(key)
+        if held is None:
+            held = self._locks[key] = _KeyLock()
+        held.users += 1
+        try:
+            async with held.lock:  # one compile per key, however many requests wait
+                entry = self._entries.get(key)
+                if entry is None or force:
+                    loaded = await self._loader(*key)
+                    compiled, version = loaded if loaded else (None, "none")
+                    entry = Entry(compiled, version, time.monotonic())
+                    self._entries[key] = entry
+                return entry
+        finally:
+            held.users -= 1
+            if held.users == 0:
+                del self._locks[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def loads_in_flight(self) -> int:
+        """Keys with a load running or waiting (the size of the lock table)."""
+        return len(self._locks)
 
     def invalidate(self, agency: str) -> None:
         self.invalidations += 1
