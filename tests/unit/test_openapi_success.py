@@ -14,7 +14,7 @@ import pytest
 
 from .apps import APPS
 
-CHECKED = ["gateway", "metrics_collector", "approval_workflow"]
+CHECKED = ["gateway", "policy_engine", "metrics_collector", "approval_workflow"]
 """The processes whose every route (but the relays) must name its success schema."""
 
 RELAYED = {

@@ -20,6 +20,7 @@ import pytest
 
 PACKAGES = [
     "gateway",
+    "policy_engine",
     "metrics_collector",
     "approval_workflow",
 ]

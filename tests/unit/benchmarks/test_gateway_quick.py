@@ -41,7 +41,7 @@ def test_quick_gateway_run_measures_a_baseline_checkout_in_the_same_run(tmp_path
     for name in ("authorize_rps_c16", "direct_authorize_rps_c16", "healthz_rps_c16"):
         assert metrics[name]["value"] > 0
         assert metrics[f"baseline_{name}"]["value"] > 0
-    assert 0 < metrics["gateway_overhead_ratio"]["value"]
+    assert metrics["gateway_overhead_ratio"]["value"] > 0
     assert metrics["authorize_rps_c16_vs_baseline"]["value"] == pytest.approx(
         metrics["authorize_rps_c16"]["value"] / metrics["baseline_authorize_rps_c16"]["value"],
         rel=0.01,
