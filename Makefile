@@ -28,7 +28,7 @@ system-deps:  ## Debian packages the tests use (promtool); installs them when mi
 	    { apt-get update -q >/dev/null && apt-get install -y -q prometheus >/dev/null; }; }; } \
 	  || { echo "promtool missing: run apt-get install prometheus" >&2; exit 1; }
 
-test: install system-deps  ## the whole test suite on its own NATS + PostgreSQL
+test: install tools system-deps  ## the whole test suite on its own NATS + PostgreSQL (tools: the GitHub webhook examples)
 	$(BIN)/pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 $(BUF): .tools/package.json .tools/package-lock.json
