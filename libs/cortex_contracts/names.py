@@ -14,7 +14,7 @@ import re
 import unicodedata
 from typing import Final
 
-__all__ = ["NAME_MAX_LENGTH", "NAME_RULE", "name_problem"]
+__all__ = ["NAME_MAX_LENGTH", "NAME_RULE", "canonical_name", "name_problem"]
 
 NAME_MAX_LENGTH: Final = 200
 NAME_RULE: Final = (
@@ -49,3 +49,15 @@ def name_problem(value: str) -> str | None:
     if not any(c.isalnum() for c in name):
         return f"add a letter or digit: a name holds {NAME_RULE}"
     return None
+
+
+def canonical_name(name: str) -> str:
+    """The one identity of a service or an environment, whatever door or tool named it:
+    ``Hello-World`` (GitHub), ``hello-world`` (PagerDuty) and ``HELLO-WORLD`` (REST) are one
+    service, ``Production`` and ``production`` one environment. Case-folded (Unicode
+    ``str.casefold``, so ``Straße`` is ``strasse``), surrounding spaces removed, in NFC
+    (Unicode's canonical caseless match, so a decomposed ``Café`` is the composed one)."""
+    name = name.strip()
+    if name.isascii():
+        return name.lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", name).casefold())

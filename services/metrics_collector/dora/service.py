@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from metrics_collector.commit_hooks import after_commit
-from metrics_collector.domain.facts.model import canonical_service
+from metrics_collector.domain.facts.model import canonical_environment, canonical_service
 from metrics_collector.domain.metrics.calculators import (
     DoraInputError,
     TrendBucket,
@@ -120,7 +120,7 @@ def parse_query(
     return DoraQuery(
         Window(since, until),
         canonical_service(service) if service else None,  # one identity (docs/metrics.md)
-        None if env == ALL_ENVIRONMENTS else env,
+        None if env == ALL_ENVIRONMENTS else canonical_environment(env),
         _bucket(bucket),
     )
 

@@ -28,6 +28,7 @@ from metrics_collector.domain.facts.model import (
     STORED_FIELDS,
     Change,
     Deployment,
+    canonical_environment,
     canonical_service,
     fact_from_stored,
     merge_order,
@@ -210,7 +211,7 @@ def to_fact(
             kind="deployment",
             event_id=payload.deployment_id,
             service=service,
-            environment=payload.environment or None,
+            environment=facts.get("environment") or None,
             occurred_at=_when(payload.finished_at, payload.started_at, fallback=occurred_at),
             **common,
         )
@@ -219,7 +220,7 @@ def to_fact(
             kind="incident",
             event_id=payload.incident_id,
             service=service,
-            environment=payload.environment or None,
+            environment=facts.get("environment") or None,
             occurred_at=_when(payload.opened_at, fallback=occurred_at),
             **common,
         )
@@ -239,13 +240,18 @@ def _check_names(service: str, environment: str) -> None:
 
 
 def _identify_service(facts: dict[str, Any]) -> str:
-    """The canonical service of a payload (docs/metrics.md "Facts"); the name as sent is kept
-    for display as ``service_name`` when it differs."""
+    """The canonical service of a payload (docs/metrics.md "Facts"), its environment made
+    canonical by the same rule; each name as sent is kept for display (``service_name``,
+    ``environment_name``) when it differs."""
     sent = str(facts.get("service", ""))
-    _check_names(sent, str(facts.get("environment", "")))
+    sent_environment = str(facts.get("environment", ""))
+    _check_names(sent, sent_environment)
     service = canonical_service(sent)
     if service != sent:
         facts["service"], facts["service_name"] = service, sent
+    environment = canonical_environment(sent_environment)
+    if environment != sent_environment:
+        facts["environment"], facts["environment_name"] = environment, sent_environment
     return service
 
 

@@ -19,7 +19,6 @@ Remaining ties are broken by comparing all fields, and the winner's empty fields
 
 from __future__ import annotations
 
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -28,6 +27,8 @@ from enum import StrEnum
 from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, TypeVar
+
+from cortex_contracts.names import canonical_name
 
 
 class DoraInputError(ValueError):
@@ -158,14 +159,15 @@ def _empty(value: object) -> bool:
 
 
 def canonical_service(name: str) -> str:
-    """The one identity of a service, whatever door or tool named it: ``Hello-World`` (GitHub),
-    ``hello-world`` (PagerDuty) and ``HELLO-WORLD`` (REST) are one service. Case-folded
-    (Unicode ``str.casefold``, so ``Straße`` is ``strasse``), surrounding spaces removed, in
-    NFC (Unicode's canonical caseless match, so a decomposed ``Café`` is the composed one)."""
-    name = name.strip()
-    if name.isascii():
-        return name.lower()
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", name).casefold())
+    """The one identity of a service (``cortex_contracts.names.canonical_name``)."""
+    return canonical_name(name)
+
+
+def canonical_environment(name: str) -> str:
+    """The one identity of an environment: the rule of services (``canonical_name``), so
+    ``Production`` and ``production`` are one environment, and facts stored before the rule
+    applied to environments are found under it (they are read through it)."""
+    return canonical_name(name)
 
 
 def _stated(fact: Fact) -> list[str]:
@@ -367,7 +369,7 @@ def fact_from_stored(
         return Deployment(
             deployment_id=str(facts.get("deployment_id") or event_id),
             service=canonical_service(str(facts.get("service", ""))),
-            environment=str(facts.get("environment", "")),
+            environment=canonical_environment(str(facts.get("environment", ""))),
             status=_PROTO_STATUS.get(str(facts.get("status")), DeploymentStatus.IN_PROGRESS),
             started_at=_time(facts, "started_at") or occurred_at,
             finished_at=_time(facts, "finished_at"),
@@ -382,7 +384,7 @@ def fact_from_stored(
         return Incident(
             incident_id=str(facts.get("incident_id") or event_id),
             service=canonical_service(str(facts.get("service", ""))),
-            environment=str(facts.get("environment", "")),
+            environment=canonical_environment(str(facts.get("environment", ""))),
             opened_at=_time(facts, "opened_at") or occurred_at,
             resolved_at=_time(facts, "resolved_at"),
             severity=str(facts.get("severity", "")),
