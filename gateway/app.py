@@ -9,6 +9,8 @@ from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
 from gateway.auth.endpoints import router as keys_router
 from gateway.auth.service import KeyCache, bootstrap_admin
 from gateway.events.endpoints import router as events_router
+from gateway.mappings.endpoints import router as mappings_router
+from gateway.mappings.service import MappingCache
 from gateway.metrics.endpoints import router as metrics_router
 from gateway.models import messaging
 from gateway.policies.endpoints import router as policies_router
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             max_events=cfg.max_events_per_request,
             secrets=SecretBox(cfg.secrets_key),
+            mappings=MappingCache(cfg.mapping_cache_ttl_s),
         )
 
     async def start(rt: Runtime, state: GatewayState) -> None:
@@ -61,7 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             streams=STREAMS,
             build_state=build_state,
             state=gateway_state,
-            routers=[keys_router, events_router, policies_router, metrics_router, webhooks_router],
+            routers=[
+                keys_router,
+                events_router,
+                policies_router,
+                metrics_router,
+                mappings_router,
+                webhooks_router,
+            ],
             on_start=[start],
             on_stop=[stop],
             max_body_bytes=cfg.max_body_bytes,

@@ -1,6 +1,17 @@
 """Tables of the gateway (schema ``gateway``)."""
 
-from sqlalchemy import CheckConstraint, Column, DateTime, LargeBinary, MetaData, Table, Text, func
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from cortex_kit.messaging.tables import messaging_tables
 
@@ -37,4 +48,17 @@ webhook_secrets = Table(
     CheckConstraint(
         "(ciphertext IS NULL) <> (plaintext IS NULL)", name="ck_webhook_secrets_one_form"
     ),
+)
+
+# Every version of each agency's delivery mapping (docs/metrics.md "Mappings"); the highest
+# version is the one in force. Versions are only added: the history is the audit trail.
+delivery_mappings = Table(
+    "delivery_mappings",
+    metadata,
+    Column("agency", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("document", JSONB, nullable=False),
+    Column("created_by", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("version > 0", name="ck_delivery_mappings_version"),
 )

@@ -25,6 +25,9 @@ class Settings(ProcessSettings):
     # Fernet key(s), comma-separated, first one encrypts: webhook secrets at rest. Required.
     secrets_key: SecretStr = Field(default=SecretStr(""), validate_default=True)
     key_cache_ttl_s: float = Field(default=5.0, ge=0)
+    # How long a replica maps webhook deliveries with the mapping it read (docs/metrics.md
+    # "Mappings"): another replica's change applies here within this time.
+    mapping_cache_ttl_s: float = Field(default=5.0, ge=0)
     upstream_timeout_s: float = Field(default=10.0, gt=0)
     max_events_per_request: int = Field(default=1000, ge=1)
     # Request body limits (413 beyond them): every route, the events batch, webhooks (GitHub

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from cortex_kit.runtime import StateSlot
 from gateway.auth.service import KeyCache
+from gateway.mappings.service import MappingCache
 from gateway.upstream import Upstreams
 from gateway.webhooks.crypto import SecretBox
 
@@ -17,6 +18,8 @@ class GatewayState:
     max_events: int
     secrets: SecretBox
     """Encrypts and decrypts the webhook secrets (CORTEX_GATEWAY_SECRETS_KEY)."""
+    mappings: MappingCache
+    """Each agency's delivery mapping in force, for a few seconds (webhook deliveries)."""
 
 
 gateway_state: StateSlot[GatewayState] = StateSlot()

@@ -94,6 +94,7 @@ async def _receive(
         session,
         get_runtime(request).tables.outbox,
         gateway_state(request).secrets,
+        gateway_state(request).mappings,
         agency=agency,
         provider=provider,
         body=await request.body(),

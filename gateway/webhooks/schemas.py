@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -43,14 +44,35 @@ class SecretStatus(BaseModel):
     updated_at: datetime | None = None
 
 
+Origin = Literal["query", "mapping", "payload", "default"]
+
+
+class MappedEvent(AcceptedEvent):
+    """One event of a delivery, with the service and environment it was mapped to."""
+
+    service: str = Field(description="Canonical (docs/metrics.md 'Facts'), as stored.")
+    environment: str | None = Field(description="Canonical; None for a change.")
+    service_from: Origin = Field(
+        description="query: the URL's ?service=; mapping: the agency's mapping; payload: the "
+        "repository's (or PagerDuty service's) own name."
+    )
+    environment_from: Origin | None = Field(
+        description="query: ?environment=; mapping: an alias of the mapping; payload: as the "
+        "delivery names it; default: production (PagerDuty)."
+    )
+
+
 class WebhookAccepted(BaseModel):
     agency: str
     provider: Provider
     event_type: str
     accepted: int
     ignored: bool
-    reason: str | None = None
-    events: list[AcceptedEvent] = Field(default_factory=list)
+    reason: str | None = Field(default=None, description="Why nothing was taken (ignored).")
+    mapping_version: int = Field(
+        default=0, description="The agency's mapping version it was mapped with (0: none)."
+    )
+    events: list[MappedEvent] = Field(default_factory=list)
     delivery_id: str | None = Field(
         default=None,
         description="The provider's delivery id (X-GitHub-Delivery, X-Gitlab-Event-UUID, "

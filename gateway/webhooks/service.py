@@ -13,8 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_contracts import DeploymentSource
+from cortex_contracts.names import canonical_name
 from cortex_kit.logs import get_logger
+from gateway.events.schemas import AcceptedEvent
 from gateway.events.service import accept_events
+from gateway.mappings.service import MappingCache, mapping_for_delivery
 from gateway.webhooks import repository
 from gateway.webhooks.crypto import SecretBox
 from gateway.webhooks.errors import (
@@ -25,7 +28,7 @@ from gateway.webhooks.errors import (
 )
 from gateway.webhooks.mapping import Mapped, Overrides, PayloadError, delivery_id, map_delivery
 from gateway.webhooks.repository import SecretRow
-from gateway.webhooks.schemas import SecretStatus, WebhookAccepted
+from gateway.webhooks.schemas import MappedEvent, SecretStatus, WebhookAccepted
 from gateway.webhooks.signatures import (
     SIGNATURE_HEADER,
     Provider,
@@ -128,6 +131,7 @@ async def receive(
     session: AsyncSession,
     outbox: Table,
     box: SecretBox,
+    mappings: MappingCache,
     *,
     agency: str,
     provider: Provider,
@@ -135,13 +139,16 @@ async def receive(
     headers: Mapping[str, str],
     overrides: Overrides,
 ) -> WebhookAccepted:
-    """Verify the signature first (a 401 stores nothing), then stage the mapped events in the
-    outbox, as ``POST /v1/events`` does."""
+    """Verify the signature first (a 401 stores nothing), map the delivery with the URL's
+    query and the agency's mapping, then stage the events in the outbox, as
+    ``POST /v1/events`` does."""
     await _verify(session, box, agency, provider, body, headers)
+    mapping = await mapping_for_delivery(session, mappings, agency)
     try:
         payload = _payload(body)
         header = EVENT_HEADER.get(provider)
-        mapped = map_delivery(provider, headers.get(header) if header else None, payload, overrides)
+        event_type = headers.get(header) if header else None
+        mapped = map_delivery(provider, event_type, payload, overrides, mapping)
         delivery = delivery_id(provider, headers, payload)
     except (ValueError, PayloadError) as exc:
         raise WebhookPayloadError(
@@ -156,6 +163,7 @@ async def receive(
         accepted=0,
         ignored=mapped.ignored is not None,
         reason=mapped.ignored,
+        mapping_version=mapping.version,
         delivery_id=delivery,
         warnings=mapped.warnings,
         truncated_commits=mapped.truncated_commits,
@@ -171,6 +179,7 @@ async def receive(
         event_type=mapped.event_type,
         accepted=result.accepted,
         ignored=result.reason,
+        mapping_version=mapping.version,
         delivery_id=delivery,
         duplicate=result.duplicate,
         warnings=len(result.warnings),
@@ -206,4 +215,19 @@ async def _stage(
             raise
         result.duplicate = True
         return
-    result.accepted, result.events = staged.accepted, staged.events
+    result.accepted = staged.accepted
+    result.events = [_mapped_event(mapped, i, e) for i, e in enumerate(staged.events)]
+
+
+def _mapped_event(mapped: Mapped, index: int, accepted: AcceptedEvent) -> MappedEvent:
+    event = mapped.events[index]
+    environment = getattr(event, "environment", None)
+    return MappedEvent(
+        type=accepted.type,
+        id=accepted.id,
+        envelope_id=accepted.envelope_id,
+        service=canonical_name(event.service),
+        environment=None if environment is None else canonical_name(environment),
+        service_from=mapped.service_from or "payload",
+        environment_from=mapped.environment_from if environment is not None else None,
+    )
