@@ -111,6 +111,28 @@ class CortexClient:
         )
         return result
 
+    def dora_mapping(self, agency: str | None = None, version: int | None = None) -> dict[str, Any]:
+        """The agency's delivery mapping in force, or an older ``version``
+        (docs/metrics.md "Mappings")."""
+        params = {k: v for k, v in {"agency": agency, "version": version}.items() if v}
+        result: dict[str, Any] = self._request("GET", "/v1/metrics/mappings", params=params)
+        return result
+
+    def set_dora_mapping(
+        self, document: dict[str, Any], agency: str | None = None
+    ) -> dict[str, Any]:
+        """Replace the mapping with ``document`` (a new version; admin or policy-admin)."""
+        params = {"agency": agency} if agency else {}
+        result: dict[str, Any] = self._request(
+            "PUT", "/v1/metrics/mappings", params=params, json=document
+        )
+        return result
+
+    def dora_mapping_versions(self, agency: str | None = None) -> list[dict[str, Any]]:
+        """Who set each version of the mapping and when, newest first."""
+        params = {"agency": agency} if agency else {}
+        return list(self._request("GET", "/v1/metrics/mappings/versions", params=params)["items"])
+
 
 def _policy_path(agency: str | None) -> str:
     return "/v1/org/policy" if agency is None else f"/v1/agencies/{agency}/policy"

@@ -3,6 +3,7 @@ them, their versions, bad input, and webhook deliveries mapped with them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -273,3 +274,52 @@ async def test_environments_are_one_whatever_their_case(cluster: Cluster) -> Non
     assert default["deployment_frequency"]["count"] == 3
     assert shouted["deployment_frequency"]["count"] == 3
     assert shouted["filter"]["environment"] == "production"
+
+
+def _cortex(args: list[str], capsys: Any) -> tuple[int, str, str]:
+    from cortex_sdk.cli import main
+
+    try:
+        main(args)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+async def test_cortex_dora_mappings_sets_from_yaml_shows_and_lists(
+    cluster: Cluster, capsys: Any, tmp_path: Any
+) -> None:
+    document = tmp_path / "mapping.yaml"
+    document.write_text(
+        "repositories:\n"
+        "  acme/payments-monorepo:\n"
+        "    service: payments\n"
+        "    branches: [main, 'release/*']\n"
+        "environments:\n"
+        "  prod: production\n"
+    )
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"repositories": {"payments": {}}}))
+    conn = ["--url", cluster.gateway_url, "--api-key", cluster.admin_key, "--agency", "acme"]
+    mappings = ["dora", "mappings"]
+    # the CLI is synchronous: run it off the loop that serves the cluster
+    code, out, _ = await asyncio.to_thread(
+        _cortex, [*mappings, "set", "-f", str(document), *conn], capsys
+    )
+    assert (code, out.strip()) == (0, "mapping version 1 set for acme")
+    code, table, _ = await asyncio.to_thread(_cortex, [*mappings, "show", *conn], capsys)
+    assert code == 0
+    assert "version 1" in table
+    assert "payments  (branches: main, release/*)" in table
+    code, raw, _ = await asyncio.to_thread(_cortex, [*mappings, "show", "--json", *conn], capsys)
+    assert (code, json.loads(raw)["mapping"]["environments"]) == (0, {"prod": "production"})
+    code, _, err = await asyncio.to_thread(
+        _cortex, [*mappings, "set", "-f", str(bad), *conn], capsys
+    )
+    assert code == 2
+    assert "invalid_mapping" in err
+    assert "repositories.payments" in err
+    code, history, _ = await asyncio.to_thread(_cortex, [*mappings, "history", *conn], capsys)
+    assert code == 0
+    assert history.startswith("v1 ")
