@@ -694,7 +694,11 @@ def _phone_text(r: R) -> Frag:
     worded = ["Call me at {} after 5pm.", "phone: {}", "Mobile {} (WhatsApp too)."]
     worded += ["Customer asked for a callback on {}.", "tel:{}", "Ph. {} ext. 204", "fax {}"]
     plain = ["Reach the front desk on {}.", "Emergency contact: {}, ask for [[Dana]]."]
-    plain += ["{} is the new support line.", "| [[Dana Smith]] | {} | on call |", "Ring {} if paged"]
+    plain += [
+        "{} is the new support line.",
+        "| [[Dana Smith]] | {} | on call |",
+        "Ring {} if paged",
+    ]
     return around(
         r, ent(PHONE, "bare" if bare else "formatted", value), worded + (plain * (not bare))
     )

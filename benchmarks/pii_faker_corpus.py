@@ -376,6 +376,11 @@ def generate(n: int = 3000, seed: int = 10_2026) -> list[Sample]:
     return out
 
 
+def sample_locale(index: int) -> str:
+    """The locale the ``index``-th sample of :func:`generate` was drawn in."""
+    return list(LOCALES)[index % len(LOCALES)]
+
+
 def locale_of(label: Label) -> str:
     """The locale a PERSON/LOCATION/PHONE label was drawn in (its ``kind``)."""
     return label.kind

@@ -3,14 +3,23 @@ Faker values in seven locales, other templates and containers than the first cor
 
 Run with ``-s`` to see the tables. Targets as on the first corpus: recall ≥ 0.99 and
 precision ≥ 0.98 per structured entity and per prefix/checksum secret, at most 1 % of clean
-payloads flagged. Names and places are measured in ``test_pii_ner``.
+payloads flagged.
+
+Names and places (PERSON, LOCATION: Faker's ``name()`` and ``city()`` of each locale, in this
+corpus's templates) are read only when asked for. Targets recall ≥ 0.90 and precision ≥ 0.85
+over the corpus: met for both. Per locale they are not all met — LOCATION in en_GB (~0.89)
+and pt_BR (~0.84: Faker's ``Sousa do Oeste``-style names after ``from``, read as persons) —
+so the per-locale assertions are the measured floors.
 """
+
+from collections import defaultdict
 
 import pytest
 
 from benchmarks.pii_corpus import Sample, Tally, table, tally
-from benchmarks.pii_faker_corpus import LOCALES, generate
-from policy_engine.domain.pii import Entity, scan_text
+from benchmarks.pii_faker_corpus import LOCALES, generate, sample_locale
+from policy_engine.domain.pii import NAME_ENTITIES, Entity, Finding, scan_text
+from policy_engine.domain.pii import ner as pii_ner
 
 STRICT = {
     "EMAIL",
@@ -66,3 +75,42 @@ def test_at_most_one_percent_of_clean_payloads_is_flagged(corpus: list[Sample]) 
     flagged = [one.text for one in clean if scan_text(one.text)]
     print(f"\nFaker corpus, clean payloads flagged: {len(flagged)} of {len(clean)}")
     assert len(flagged) <= 0.01 * len(clean), flagged[:5]
+
+
+NAME_TARGET = (0.90, 0.85)  # recall, precision over the corpus
+# Per locale, recall and precision floors as measured (0.02 below), where under the target.
+LOCALE_FLOORS = {
+    ("LOCATION", "en_GB"): (0.87, 0.95),
+    ("LOCATION", "pt_BR"): (0.81, 0.95),
+}
+
+
+def test_names_and_places_meet_the_targets_per_entity_and_locale(corpus: list[Sample]) -> None:
+    pii_ner.load()
+    found = [scan_text(one.text, NAME_ENTITIES) for one in corpus]
+    rows = tally(corpus, found)
+    by_locale: dict[str, list[tuple[Sample, list[Finding]]]] = defaultdict(list)
+    for i, (one, findings) in enumerate(zip(corpus, found, strict=True)):
+        by_locale[sample_locale(i)].append((one, findings))
+    per_locale = {
+        locale: tally([one for one, _ in pairs], [f for _, f in pairs])
+        for locale, pairs in by_locale.items()
+    }
+    lines = [f"{'locale':<8} {'entity':<9} {'labels':>6} {'recall':>7} {'precision':>9}"]
+    below = []
+    for name in sorted(NAMES):
+        overall = rows[name]
+        if overall.recall < NAME_TARGET[0] or overall.precision < NAME_TARGET[1]:
+            below.append(f"{name}: {overall.recall:.3f}/{overall.precision:.3f}")
+        for locale in LOCALES:
+            t = per_locale[locale].get(name, Tally())
+            lines.append(
+                f"{locale:<8} {name:<9} {t.labels:>6} {t.recall:>7.3f} {t.precision:>9.3f}"
+            )
+            recall, precision = LOCALE_FLOORS.get((name, locale), NAME_TARGET)
+            if t.labels and (t.recall < recall or t.precision < precision):
+                below.append(f"{name} {locale}: {t.recall:.3f}/{t.precision:.3f}")
+    names = {name: rows[name] for name in NAMES}
+    print(f"\nNames, Faker corpus, {len(corpus)} payloads\n{table(names)}\n" + "\n".join(lines))
+    assert all(per_locale[loc].get(name, Tally()).labels >= 30 for loc in LOCALES for name in NAMES)
+    assert below == []

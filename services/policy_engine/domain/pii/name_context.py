@@ -33,19 +33,24 @@ from policy_engine.domain.pii.model import Entity
 
 PERSON, LOCATION = Entity.PERSON, Entity.LOCATION
 
-PARTICLES = frozenset(
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+PARTICLES = _words(
     "da das de del della dei der den di do dos du el la le las los van von y e zu ter ten "
-    "af av bin ibn al d' l'".split()
+    "af av bin ibn al d' l'"
 )
 
 # --- shapes -----------------------------------------------------------------------------------
 
 _CJK = "\u3005\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _KANJI = "\u3005\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u30f6\u30b1"  # 々, ヶ, ケ too
-_WORD = r"[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*\.?"
+_WORD = r"[^\W\d_](?:[^\W\d_]|['\u2019\-](?=[^\W\d_]))*\.?"  # O'Brien, O\u2019Brien
 _CAPITALISED = re.compile(r"[^\W\d_]")
 
-INTERFACE_WORDS = frozenset(
+INTERFACE_WORDS = _words(
     """subject re fwd fw note notes tel fax mobile phone email mail cc bcc from to date time
     order invoice total version build release ticket issue customer client user account team
     meeting summary summarise summarize translate retry deploy hello hi dear thanks regards
@@ -53,7 +58,7 @@ INTERFACE_WORDS = frozenset(
     monday tuesday wednesday thursday friday saturday sunday january february march april may
     june july august september october november december today tomorrow yesterday api json
     http https url id name city address street country state region office status error
-    warning info debug admin support sales billing payment refund shipping""".split()
+    warning info debug admin support sales billing payment refund shipping"""
 )
 
 
@@ -76,7 +81,9 @@ def shaped_like_name(value: str, *, max_words: int = 6) -> bool:
     if not all(re.fullmatch(_WORD, w) for w in words):
         return False
     capitals = [_is_cap(w) for w in words]
-    return any(capitals) and all(c or w.lower() in PARTICLES for w, c in zip(words, capitals))
+    return any(capitals) and all(
+        c or w.lower() in PARTICLES for w, c in zip(words, capitals, strict=True)
+    )
 
 
 def shaped_like_address(value: str) -> bool:
@@ -95,35 +102,35 @@ def plausible(span: str, entity: Entity) -> bool:
         return True
     if all(w.strip(".,:;").lower() in INTERFACE_WORDS for w in words):
         return False
-    if not all(_is_cap(w) or w.lower() in PARTICLES for w in words):
+    if not all(_is_cap(w) or w.lower() in PARTICLES for w in words) or not any(map(_is_cap, words)):
         return False
     return _is_cap(words[0]) or entity is LOCATION
 
 
 # --- key names ----------------------------------------------------------------------------------
 
-_PERSON_KEY_WORDS = frozenset(
+_PERSON_KEY_WORDS = _words(
     """name fullname firstname lastname givenname familyname surname forename middlename
     customer contact recipient sender author owner assignee reporter requester patient employee
     passenger guest attendee applicant holder cardholder beneficiary payee signatory driver
     client buyer seller tenant member person spouse manager approver reviewer nom prenom prénom
     nombre apellido apellidos nome sobrenome vorname nachname kunde empfänger absender
-    氏名 名前 担当者 宛名""".split()
+    氏名 名前 担当者 宛名"""
 )
-_LOCATION_KEY_WORDS = frozenset(
+_LOCATION_KEY_WORDS = _words(
     """city town village municipality locality place location birthplace hometown
     destination origin province county ort stadt wohnort ville ciudad cidade localidad
-    localidade comune 都市 市区町村 所在地""".split()
+    localidade comune 都市 市区町村 所在地 配送先 届け先 出身地 勤務地"""
 )
-_ADDRESS_KEY_WORDS = frozenset("address street addr adresse anschrift dirección endereço 住所".split())
-_NOT_PERSONAL = frozenset(
+_ADDRESS_KEY_WORDS = _words("address street addr adresse anschrift dirección endereço 住所")
+_NOT_PERSONAL = _words(
     """file host hostname service app application model table bucket branch repo repository
     project product company org organisation organization team tool function field key queue
     topic index db database schema column image container pod node cluster region zone event
     metric tag label role group domain user username display screen device server package
     module class method variable env environment job task pipeline workflow stage step
     dataset bot channel account brand vendor store shop merchant email mail ip mac wallet
-    remote bind listen web url uri contract memory base return reply smtp dns""".split()
+    remote bind listen web url uri contract memory base return reply smtp dns"""
 )
 
 
@@ -210,7 +217,9 @@ _TITLED = re.compile(
 )
 
 
-_INITIALLED = re.compile(r"(?<![\w.])[A-Z]\.(?:[ \t]?[A-Z]\.)*[ \t]+[A-Z][^\W\d_]{2,}(?:-[A-Z][^\W\d_]+)?")
+_INITIALLED = re.compile(
+    r"(?<![\w.])[A-Z]\.(?:[ \t]?[A-Z]\.)*[ \t]+[A-Z][^\W\d_]{2,}(?:-[A-Z][^\W\d_]+)?"
+)
 _INVERTED = re.compile(r"(?<=[\"'])[A-Z][^\W\d_]+, [A-Z][^\W\d_]+(?=[\"'])")
 
 
@@ -244,7 +253,7 @@ _JA_PLACE = re.compile(
     rf"(?:{_PART}(?:都|道|府|県))?(?:{_PART}(?:市|郡))?(?:{_PART}(?:区|町|村))?"
     rf"(?:[{_KANJI}\u30a0-\u30ff]{{1,8}}?\d+丁目(?:\d+番(?:\d+号)?)?)?"
 )
-_JA_NOT_PLACES = frozenset("都市 地区 市区町村 市町村 都道府県 区町村 町村 各市 同市 当市 本市 全市".split())
+_JA_NOT_PLACES = _words("都市 地区 市区町村 市町村 都道府県 区町村 町村 各市 同市 当市 本市 全市")
 
 
 def japanese(text: str) -> list[tuple[Entity, int, int]]:
@@ -252,9 +261,12 @@ def japanese(text: str) -> list[tuple[Entity, int, int]]:
     if not re.search(f"[{_KANJI}]", text):
         return []
     out = [(PERSON, m.start(), m.end()) for m in _JA_PERSON.finditer(text)]
-    for m in _JA_PLACE.finditer(text):
-        if m.end() - m.start() >= 2 and m.group() not in _JA_NOT_PLACES:
-            out.append((LOCATION, m.start(), m.end()))
+    places = _JA_PLACE.finditer(text)
+    out += [
+        (LOCATION, m.start(), m.end())
+        for m in places
+        if m.end() - m.start() >= 2 and m.group() not in _JA_NOT_PLACES
+    ]
     return out
 
 
@@ -274,11 +286,11 @@ _TOPONYM = re.compile(
     r"\b(?:City|County|Island|Islands|Bay|Beach|Valley|Springs|Heights|Kingdom|Republic|"
     r"States|Grande|Paulista|do Sul|do Norte|do Oeste|do Leste|am Main|an der \w+)\Z)"
 )
-_ORG_WORDS = frozenset(
+_ORG_WORDS = _words(
     """inc inc. ltd ltd. llc corp corp. co co. gmbh ag sa s.a. sas sarl plc bv nv kg oy ab
     bank university universität université universidad college school institute group
     holdings partners services solutions systems technologies labs foundation association
-    club hotel restaurant airlines airways motors""".split()
+    club hotel restaurant airlines airways motors"""
 )
 
 
@@ -288,6 +300,51 @@ def place_cue(text: str, start: int, end: int) -> tuple[bool, bool]:
     before = text[max(0, start - 16) : start]
     strong = bool(_STRONG_PLACE_BEFORE.search(before)) or bool(_TOPONYM.search(text[start:end]))
     return strong, bool(_WEAK_PLACE_BEFORE.search(before))
+
+
+_RUN_AFTER_CUE = re.compile(
+    rf"(?<![^\W\d_])(?P<run>{_WORD}(?:[ \t]+(?:(?:{'|'.join(PARTICLES)})[ \t]+)*{_WORD}){{0,3}})"
+)
+
+
+def cued_places(text: str) -> list[tuple[Entity, int, int]]:
+    """Capitalised words right after a place word (``left Bergzabern``, ``from Elliotttown``)
+    that the model passed over; after a weak cue (``from``, ``to``) a single word only."""
+    out = []
+    for cue in _CUE_WORDS.finditer(text):
+        m = _RUN_AFTER_CUE.match(text, cue.end())
+        if not m:
+            continue
+        start = m.start()
+        words = m.group().split()
+        keep = []
+        for w in words:
+            if _interface(w) or not (_is_cap(w) or w.lower() in PARTICLES):
+                break
+            keep.append(w)
+            if w.endswith((".", ",")):
+                break
+        while keep and keep[-1].lower() in PARTICLES:
+            keep.pop()
+        if not keep or (
+            cue.group("weak") and len(keep) > 1 and not _TOPONYM.search(" ".join(keep))
+        ):
+            continue
+        end = start + len(" ".join(keep))
+        if text[start:end] != " ".join(keep):
+            continue  # words apart by tabs or several spaces: not one name
+        start, end = trimmed(text, start, end)
+        if plausible(text[start:end], LOCATION) and not inside_code(text, start, end):
+            out.append((LOCATION, start, end))
+    return out
+
+
+_CUE_WORDS = re.compile(
+    r"(?:\b(?P<strong>[Ii]n|[Aa]t|[Nn]ear|via|outside|left|reached|arrived in|ship(?:ped)? to|"
+    r"deliver(?:ed|y)? to|moved to|based in|located in|lives? in|visit(?:ing)? the|nach|bei|"
+    r"à|vers|en|hacia|em|até|relocating to|flights? to)|\b(?P<weak>[Ff]rom|to|aus|desde|para))"
+    r"[ \t]+(?=[^\W\d_])"
+)
 
 
 def organisation(span: str) -> bool:
@@ -310,8 +367,8 @@ def extended(text: str, start: int, end: int) -> tuple[int, int]:
         m = re.search(rf"({_WORD})((?:[ \t]+(?:{'|'.join(PARTICLES)}))?)[ \t]+\Z", head)
         if not m or not _is_cap(m.group(1)) or _interface(m.group(1)) or m.group(1)[-1] == ".":
             break
-        if opens_sentence(text, start - len(head) + m.start()) and not _is_cap(text[start]):
-            break
+        if opens_sentence(text, start - len(head) + m.start()) and " " in text[start:end]:
+            break  # ``Call John Smith``: a capital opening a sentence says nothing
         start = start - len(head) + m.start()
     return start, end
 
@@ -356,7 +413,9 @@ def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     if not words:
         return start, start
     new_start, new_end = start + words[0].start(), start + words[-1].end()
-    if text[new_end - 1] == "." and not re.search(r"(?:\b[^\W\d_]|\.[^\W\d_])\.$", text[start:new_end]):
+    if text[new_end - 1] == "." and not re.search(
+        r"(?:\b[^\W\d_]|\.[^\W\d_])\.$", text[start:new_end]
+    ):
         new_end -= 1
     return new_start, new_end
 

@@ -96,11 +96,12 @@ def _model_spans(text: str) -> list[Span]:
     return out
 
 
-def _merged(ruled: list[Span], modelled: list[Span]) -> tuple[Finding, ...]:
+def _merged(ruled: list[Span], modelled: list[Span], cued: list[Span]) -> tuple[Finding, ...]:
     """One finding per group of overlapping spans: their union, labelled by the first rule in
-    the group (rules read structure, the model guesses), else by the model."""
+    the group (rules read structure), else by the model, else by a place word before it."""
     tagged = [(s, e, entity, i) for i, (entity, s, e) in enumerate(ruled)]
     tagged += [(s, e, entity, len(ruled) + i) for i, (entity, s, e) in enumerate(modelled)]
+    tagged += [(s, e, entity, 10**6 + i) for i, (entity, s, e) in enumerate(cued)]
     tagged.sort()
     out: list[Finding] = []
     group: list[tuple[int, int, Entity, int]] = []
@@ -108,7 +109,7 @@ def _merged(ruled: list[Span], modelled: list[Span]) -> tuple[Finding, ...]:
     def close() -> None:
         if group:
             best = min(group, key=lambda g: g[3])
-            kind = "rule" if best[3] < len(ruled) else "model"
+            kind = "rule" if best[3] < len(ruled) else "model" if best[3] < 10**6 else "cue"
             out.append(Finding(best[2], group[0][0], max(g[1] for g in group), kind))
 
     for item in tagged:
@@ -122,7 +123,7 @@ def _merged(ruled: list[Span], modelled: list[Span]) -> tuple[Finding, ...]:
 
 def _entities(text: str) -> tuple[Finding, ...]:
     ruled = context.labelled(text) + context.titled(text) + context.japanese(text)
-    return _merged(ruled, _model_spans(text))
+    return _merged(ruled, _model_spans(text), context.cued_places(text))
 
 
 @lru_cache(maxsize=4096)
