@@ -20,8 +20,10 @@ whatever their score. It is measured on both labelled corpora — the generated 
 
 Names and places are timed apart (``pii_ner_*``): ~1 KB texts of Faker samples (names,
 places and structured values), scanned by :func:`scan_payload` with PERSON and LOCATION asked
-for, next to Presidio with its spaCy NLP engine on the same model (``en_core_web_sm``) and
-the same entities. Their PERSON/LOCATION recall and precision on those texts are reported.
+for (the model's ``ner`` component and the context rules of ``pii_name_context``, structured
+detectors included), next to Presidio with its spaCy NLP engine on the same model
+(``en_core_web_sm``, its full pipeline) and the same entities. Their PERSON/LOCATION recall
+and precision on those texts are reported.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""What the text around a name says about it: the rules that ``pii_ner`` adds to its model.
+"""``pii_name_context``: what the text around a name says about it, the rules that ``pii_ner``
+adds to its model.
 
 A small NER model reads an English sentence well and a payload poorly: a name in a JSON field,
 after ``Frau``, in a Japanese sentence, or a place it has never seen (``Sondershausen``).

