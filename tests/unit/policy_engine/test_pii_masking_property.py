@@ -114,3 +114,20 @@ def test_no_detected_value_survives_masking_of_a_generated_payload(payload: obje
         raw = _raw(payload, located.path, located.in_key)[f.start : f.end]
         assert raw not in masked, (f.entity, raw)
         assert json.dumps(raw)[1:-1] not in masked, (f.entity, raw)
+
+
+def test_a_value_detected_in_one_string_is_masked_in_every_other_string_of_the_payload() -> None:
+    # Found by the property above: after an SSN the detector judged the same phone number
+    # differently, and the second copy stayed readable.
+    payload = {
+        "to": ["074464 81613", "870-07-6879 074464 81613"],
+        "074464 81613": "as a key too",
+        "note": "no finding of its own: 074464 81613",
+    }
+    scan = scan_payload(payload)
+
+    masked = json.dumps(mask_payload(payload, scan, ALL), ensure_ascii=False)
+
+    assert "074464 81613" not in masked
+    assert masked.count("[PHONE]") == 4
+    assert "[US_SSN]" in masked
