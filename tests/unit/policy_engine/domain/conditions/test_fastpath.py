@@ -40,8 +40,7 @@ from policy_engine.domain.decisions.risk import (
 )
 from policy_engine.domain.decisions.rules import ApprovalSpec
 from policy_engine.domain.document.schema import DATA_CLASSES
-
-from .builders import NOW, compiled, rule
+from tests.unit.policy_engine.builders import NOW, compiled, rule
 
 SOME = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

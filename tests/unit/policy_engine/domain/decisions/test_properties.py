@@ -16,8 +16,7 @@ from policy_engine.domain.document.schema import (
     PII_ACTIONS,
     PII_ENTITIES,
 )
-
-from .builders import NOW, document, rule
+from tests.unit.policy_engine.builders import NOW, document, rule
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

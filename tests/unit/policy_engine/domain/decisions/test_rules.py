@@ -5,8 +5,15 @@ from typing import Any
 import pytest
 
 from policy_engine.domain.decisions.evaluator import evaluate
-
-from .builders import codes, compiled, context, decide, request, rule, single
+from tests.unit.policy_engine.builders import (
+    codes,
+    compiled,
+    context,
+    decide,
+    request,
+    rule,
+    single,
+)
 
 # action rules ------------------------------------------------------------------------------------
 

@@ -1,6 +1,5 @@
 from policy_engine.domain.document.diff import Change, diff_policies
-
-from .builders import document, rule
+from tests.unit.policy_engine.builders import document, rule
 
 
 def test_identical_policies_have_no_changes() -> None:

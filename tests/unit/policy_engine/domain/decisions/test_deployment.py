@@ -7,8 +7,7 @@ from policy_engine.domain.decisions.compiler import CompiledPolicy
 from policy_engine.domain.decisions.decision import DecisionResult
 from policy_engine.domain.decisions.deployment import DeploymentPlanInput
 from policy_engine.domain.decisions.evaluator import evaluate_deployment
-
-from .builders import NOW, compiled, rule
+from tests.unit.policy_engine.builders import NOW, compiled, rule
 
 FREEZE = {
     "start": "2026-12-21T00:00:00Z",

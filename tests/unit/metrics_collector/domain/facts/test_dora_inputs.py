@@ -20,8 +20,7 @@ from metrics_collector.domain.metrics.calculators import (
     DoraConfig,
     build_snapshot,
 )
-
-from .builders import HOUR, change, deploy, h, incident, report
+from tests.unit.metrics_collector.builders import HOUR, change, deploy, h, incident, report
 
 
 def _lead_times(changes: list[Change], deployments: list[Deployment]) -> dict[str, str]:

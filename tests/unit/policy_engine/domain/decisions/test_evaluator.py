@@ -1,4 +1,4 @@
-from .builders import codes, compiled, context, decide, single
+from tests.unit.policy_engine.builders import codes, compiled, context, decide, single
 
 # models ---------------------------------------------------------------------------------
 

@@ -10,8 +10,7 @@ from policy_engine.domain.document.loader import (
 )
 from policy_engine.domain.document.parse_limits import LimitExceeded, ParseLimits
 from policy_engine.domain.document.schema import PII_ENTITIES, policy_json_schema
-
-from .builders import EXAMPLES, policy_text
+from tests.unit.policy_engine.builders import EXAMPLES, policy_text
 
 
 def issues_of(text: str, content_type: str = "yaml") -> list[Issue]:

@@ -16,8 +16,7 @@ from metrics_collector.domain.metrics.calculators import (
     merge_snapshots,
     trend_buckets,
 )
-
-from .builders import T0, change, deploy, h, incident, report, window
+from tests.unit.metrics_collector.builders import T0, change, deploy, h, incident, report, window
 
 
 def test_deployment_frequency_worked_example() -> None:

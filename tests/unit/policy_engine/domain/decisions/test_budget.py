@@ -11,8 +11,7 @@ from policy_engine.domain.decisions.budget import (
     thresholds_crossed,
 )
 from policy_engine.domain.decisions.checks import with_budget_alerts
-
-from .builders import compiled, context, decide, single
+from tests.unit.policy_engine.builders import compiled, context, decide, single
 
 DAILY_10 = {"budgets": {"agent": {"daily": {"usd": 10}}, "alert_thresholds": [0.5, 0.8, 0.95]}}
 

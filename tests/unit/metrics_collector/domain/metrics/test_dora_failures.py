@@ -16,8 +16,7 @@ from metrics_collector.domain.metrics.calculators import (
     LinkStrategy,
     build_snapshot,
 )
-
-from .builders import HOUR, change, deploy, incident, report, window
+from tests.unit.metrics_collector.builders import HOUR, change, deploy, incident, report, window
 
 EXPLICIT = DoraConfig(linking=LinkingConfig(strategy=LinkStrategy.EXPLICIT))
 

@@ -18,8 +18,7 @@ from metrics_collector.domain.metrics.calculators import (
     unique_deployments,
     unique_incidents,
 )
-
-from .builders import change, deploy, h, incident
+from tests.unit.metrics_collector.builders import change, deploy, h, incident
 
 
 def test_naive_times_are_refused() -> None:

@@ -13,8 +13,7 @@ from policy_engine.domain.decisions.risk import (
     risk_score,
 )
 from policy_engine.domain.document.schema import DATA_CLASSES
-
-from .builders import compiled, context, request
+from tests.unit.policy_engine.builders import compiled, context, request
 
 BASE = {
     "autonomy_level": 1,

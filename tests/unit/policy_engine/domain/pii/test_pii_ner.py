@@ -10,8 +10,7 @@ from policy_engine.domain.pii import ner as pii_ner
 from policy_engine.domain.pii.name_context import entity_of_key
 from policy_engine.domain.pii.text import scan_text_under
 from policy_engine.evaluation.scanning import names_asked
-
-from .builders import codes, compiled, context, decide
+from tests.unit.policy_engine.builders import codes, compiled, context, decide
 
 NAMES = frozenset((Entity.PERSON, Entity.LOCATION))
 

@@ -11,8 +11,7 @@ from metrics_collector.domain.metrics.calculators import (
     DoraConfig,
     build_snapshot,
 )
-
-from .builders import DAY, HOUR, change, deploy, report, window
+from tests.unit.metrics_collector.builders import DAY, HOUR, change, deploy, report, window
 
 
 def _lead_times(

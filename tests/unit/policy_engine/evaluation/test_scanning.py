@@ -24,8 +24,7 @@ from policy_engine.evaluation.scanning import (
     stored_result,
 )
 from policy_engine.evaluation.schemas import AuthorizeRequest
-
-from .builders import NOW, compiled
+from tests.unit.policy_engine.builders import NOW, compiled
 
 CARD = "4111 1111 1111 1111"
 CARD_DIGITS = "4111111111111111"

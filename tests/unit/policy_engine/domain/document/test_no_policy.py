@@ -10,8 +10,7 @@ from policy_engine.domain.decisions.checks import no_policy
 from policy_engine.domain.document.inheritance import governs
 from policy_engine.domain.document.loader import PolicyInvalid, parse_policy
 from policy_engine.domain.document.schema import policy_json_schema
-
-from .builders import document, layered, policy_text
+from tests.unit.policy_engine.builders import document, layered, policy_text
 
 
 def test_an_org_baseline_alone_does_not_govern_an_agency() -> None:

@@ -14,8 +14,7 @@ from policy_engine.policies.parsing import (
     parse_json_body,
     parse_text,
 )
-
-from .builders import EXAMPLES
+from tests.unit.policy_engine.builders import EXAMPLES
 
 LAUGHS = "lol: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 9)

@@ -22,8 +22,7 @@ from metrics_collector.domain.metrics.calculators import (
 )
 from metrics_collector.domain.metrics.commits import SliceKey
 from metrics_collector.domain.metrics.fact_index import FactIndex
-
-from .builders import change, deploy, incident
+from tests.unit.metrics_collector.builders import change, deploy, incident
 
 SERVICES = ("checkout", "billing")
 ENVIRONMENTS = ("production", "staging")

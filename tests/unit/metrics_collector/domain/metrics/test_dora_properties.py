@@ -18,8 +18,7 @@ from metrics_collector.domain.metrics.calculators import (
     LinkStrategy,
     TrendBucket,
 )
-
-from .builders import change, deploy, h, incident, report, window
+from tests.unit.metrics_collector.builders import change, deploy, h, incident, report, window
 
 SERVICES = ("checkout", "billing")
 ENVIRONMENTS = ("production", "staging")

@@ -6,8 +6,7 @@ from policy_engine.domain.decisions.compiler import compile_policy
 from policy_engine.domain.decisions.evaluator import evaluate
 from policy_engine.domain.document.inheritance import Layer, check_overlay, merge
 from policy_engine.domain.document.loader import Issue, parse_policy, parse_policy_located
-
-from .builders import EXAMPLES, context, document, layered, request, rule
+from tests.unit.policy_engine.builders import EXAMPLES, context, document, layered, request, rule
 
 PARENT: dict[str, Any] = {
     "models": {"allow": ["gpt-4o*", "claude-*"], "deny": ["*-preview"]},
