@@ -53,6 +53,14 @@ class InvalidAgency(CortexError):
     title = "Invalid agency"
 
 
+class ApprovalRolesNeedApprover(CortexError):
+    """Approval roles asked for a key whose role may not decide approvals."""
+
+    status = 422
+    code = "approval_roles_need_approver"
+    title = "Approval roles need an approver key"
+
+
 class KeyNotFound(NotFound):
     code = "key_not_found"
 

@@ -1,6 +1,7 @@
 """Tables of the gateway (schema ``gateway``)."""
 
 from sqlalchemy import (
+    ARRAY,
     CheckConstraint,
     Column,
     DateTime,
@@ -10,6 +11,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -27,6 +29,10 @@ api_keys = Table(
     Column("name", Text, nullable=False),
     Column("agency", Text, nullable=False),
     Column("role", Text, nullable=False),
+    # What the approval workflow is told the caller holds beyond `role`, and its team
+    # (docs/api.md "Approvals"); lowercase identifiers, validated at creation.
+    Column("approval_roles", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("team", Text),
     Column("created_by", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),

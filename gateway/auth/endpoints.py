@@ -7,14 +7,16 @@ from gateway.auth import service
 from gateway.auth.deps import key_agency, require
 from gateway.auth.schemas import KeyCreate, KeyCreated, KeyInfo, KeyList
 from gateway.domain.keys import Principal, Role
-from gateway.errors import AGENCY_SCOPED, KeyNotFound, gateway_responses
+from gateway.errors import AGENCY_SCOPED, ApprovalRolesNeedApprover, KeyNotFound, gateway_responses
 from gateway.state import gateway_state
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
-@router.post("", status_code=201, responses=gateway_responses(*AGENCY_SCOPED))
+@router.post(
+    "", status_code=201, responses=gateway_responses(ApprovalRolesNeedApprover, *AGENCY_SCOPED)
+)
 async def create_key(
     body: KeyCreate, request: Request, session: DbSession, admin: Admin
 ) -> KeyCreated:
@@ -24,6 +26,8 @@ async def create_key(
         role=body.role,
         name=body.name,
         created_by=admin.key_id,
+        approval_roles=body.approval_roles,
+        team=body.team,
     )
     return KeyCreated.model_validate(created, from_attributes=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +23,8 @@ class KeyRow:
     name: str
     agency: str
     role: Role
+    approval_roles: list[str]
+    team: str | None
     created_by: str | None
     created_at: datetime
     revoked_at: datetime | None
@@ -35,19 +38,28 @@ class ActiveKey:
     secret_hash: bytes
     agency: str
     role: Role
+    approval_roles: list[str]
+    team: str | None
 
 
 async def find_active(session: AsyncSession, key_id: str) -> ActiveKey | None:
     row = (
         await session.execute(
-            select(_K.c.id, _K.c.secret_hash, _K.c.agency, _K.c.role).where(
-                _K.c.id == key_id, _K.c.revoked_at.is_(None)
-            )
+            select(
+                _K.c.id, _K.c.secret_hash, _K.c.agency, _K.c.role, _K.c.approval_roles, _K.c.team
+            ).where(_K.c.id == key_id, _K.c.revoked_at.is_(None))
         )
     ).first()
     if row is None:
         return None
-    return ActiveKey(row.id, bytes(row.secret_hash), row.agency, Role(row.role))
+    return ActiveKey(
+        row.id,
+        bytes(row.secret_hash),
+        row.agency,
+        Role(row.role),
+        list(row.approval_roles),
+        row.team,
+    )
 
 
 async def insert_key(
@@ -59,6 +71,8 @@ async def insert_key(
     agency: str,
     role: Role,
     created_by: str | None,
+    approval_roles: Sequence[str] = (),
+    team: str | None = None,
 ) -> None:
     await session.execute(
         insert(_K).values(
@@ -67,6 +81,8 @@ async def insert_key(
             name=name,
             agency=agency,
             role=role.value,
+            approval_roles=list(approval_roles),
+            team=team,
             created_by=created_by,
         )
     )
@@ -89,6 +105,8 @@ async def list_keys(session: AsyncSession, agency: str | None) -> list[KeyRow]:
         _K.c.name,
         _K.c.agency,
         _K.c.role,
+        _K.c.approval_roles,
+        _K.c.team,
         _K.c.created_by,
         _K.c.created_at,
         _K.c.revoked_at,
@@ -96,7 +114,17 @@ async def list_keys(session: AsyncSession, agency: str | None) -> list[KeyRow]:
     if agency is not None:
         stmt = stmt.where(_K.c.agency == agency)
     return [
-        KeyRow(r.id, r.name, r.agency, Role(r.role), r.created_by, r.created_at, r.revoked_at)
+        KeyRow(
+            r.id,
+            r.name,
+            r.agency,
+            Role(r.role),
+            list(r.approval_roles),
+            r.team,
+            r.created_by,
+            r.created_at,
+            r.revoked_at,
+        )
         for r in await session.execute(stmt)
     ]
 

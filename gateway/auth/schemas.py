@@ -1,9 +1,12 @@
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from cortex_kit.text import IdentifierText, StorableText
-from gateway.domain.keys import Role
+from gateway.domain.keys import APPROVAL_WORD, MAX_APPROVAL_ROLES, Role
+
+ApprovalWord = Annotated[str, Field(pattern=APPROVAL_WORD, examples=["data-owner"])]
 
 
 class KeyCreate(BaseModel):
@@ -12,6 +15,15 @@ class KeyCreate(BaseModel):
     )
     role: Role
     name: StorableText = Field(default="", max_length=200)
+    approval_roles: list[ApprovalWord] = Field(
+        default_factory=list,
+        max_length=MAX_APPROVAL_ROLES,
+        description="Roles an approval policy may require beyond the key's role (e.g. "
+        "`data-owner`); only on `approver` and `admin` keys.",
+    )
+    team: ApprovalWord | None = Field(
+        default=None, description="The caller's team, for the separation-of-duties rule."
+    )
 
 
 class KeyCreated(BaseModel):
@@ -20,6 +32,8 @@ class KeyCreated(BaseModel):
     agency: str
     role: Role
     name: str
+    approval_roles: list[str]
+    team: str | None
 
 
 class KeyInfo(BaseModel):
@@ -27,6 +41,8 @@ class KeyInfo(BaseModel):
     name: str
     agency: str
     role: Role
+    approval_roles: list[str]
+    team: str | None
     created_by: str | None
     created_at: datetime
     revoked_at: datetime | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cachetools import TTLCache
@@ -14,6 +15,7 @@ from gateway.auth import repository
 from gateway.auth.repository import KeyRow
 from gateway.domain.keys import (
     ALL_AGENCIES,
+    DECIDING_ROLES,
     Principal,
     Role,
     generate_token,
@@ -21,7 +23,13 @@ from gateway.domain.keys import (
     parse_token,
     secret_matches,
 )
-from gateway.errors import InvalidAgency, InvalidApiKey, KeyNotFound, MissingApiKey
+from gateway.errors import (
+    ApprovalRolesNeedApprover,
+    InvalidAgency,
+    InvalidApiKey,
+    KeyNotFound,
+    MissingApiKey,
+)
 
 log = get_logger("gateway.auth")
 RESERVED_AGENCY = "org"
@@ -65,7 +73,13 @@ async def authenticate(db: Database, token: str | None, cache: KeyCache) -> Prin
             row = await repository.find_active(session, parsed.key_id)
     if parsed is None or row is None or not secret_matches(parsed.secret, row.secret_hash):
         raise InvalidApiKey("The API key is malformed, unknown or revoked.", remediation=_REMEDY)
-    principal = Principal(key_id=row.id, role=row.role, agency=row.agency)
+    principal = Principal(
+        key_id=row.id,
+        role=row.role,
+        agency=row.agency,
+        approval_roles=tuple(row.approval_roles),
+        team=row.team,
+    )
     cache.put(token, principal)
     return principal
 
@@ -99,13 +113,30 @@ class CreatedKey:
     agency: str
     role: Role
     name: str
+    approval_roles: list[str]
+    team: str | None
 
 
 async def create_key(
-    session: AsyncSession, *, agency: str, role: Role, name: str, created_by: str
+    session: AsyncSession,
+    *,
+    agency: str,
+    role: Role,
+    name: str,
+    created_by: str,
+    approval_roles: Sequence[str] = (),
+    team: str | None = None,
 ) -> CreatedKey:
     token, key_id = generate_token()
     agency = _valid_agency(agency)
+    approval_roles = list(dict.fromkeys(approval_roles))
+    if approval_roles and role not in DECIDING_ROLES:
+        raise ApprovalRolesNeedApprover(
+            f"Approval roles only matter on a key that decides approvals, not on a "
+            f"{role.value!r} key.",
+            remediation="Give approval roles to an approver (or admin) key; a team may be set "
+            "on any key.",
+        )
     await repository.insert_key(
         session,
         id=key_id,
@@ -114,9 +145,11 @@ async def create_key(
         agency=agency,
         role=role,
         created_by=created_by,
+        approval_roles=approval_roles,
+        team=team,
     )
     log.info("auth.key_created", key_id=key_id, agency=agency, role=role.value, by=created_by)
-    return CreatedKey(id=key_id, key=token, agency=agency, role=role, name=name)
+    return CreatedKey(key_id, token, agency, role, name, approval_roles, team)
 
 
 async def list_keys(session: AsyncSession, principal: Principal) -> list[KeyRow]:

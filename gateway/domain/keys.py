@@ -26,6 +26,14 @@ class Role(StrEnum):
 READ_ROLES = frozenset(Role)
 """Every role may read what its agency owns."""
 
+DECIDING_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
+"""The key roles that may decide approval requests."""
+
+APPROVAL_WORD = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+"""An approval role or a team: the lowercase identifiers the approval workflow reads
+(``X-Cortex-Roles``, ``X-Cortex-Team``)."""
+MAX_APPROVAL_ROLES = 20
+
 
 @dataclass(frozen=True)
 class ParsedKey:
@@ -58,6 +66,9 @@ class Principal:
     key_id: str
     role: Role
     agency: str
+    approval_roles: tuple[str, ...] = ()
+    """Roles an approval policy may name beyond the key's role (``data-owner``, ``security``)."""
+    team: str | None = None
 
     @property
     def all_agencies(self) -> bool:
@@ -68,3 +79,9 @@ class Principal:
 
     def sees(self, agency: str) -> bool:
         return self.all_agencies or self.agency == agency
+
+    @property
+    def approver_roles(self) -> tuple[str, ...]:
+        """What the approval workflow is told the caller holds: the key's role, then its
+        approval roles (each once)."""
+        return tuple(dict.fromkeys((self.role.value, *self.approval_roles)))

@@ -6,7 +6,7 @@ nothing is updated in place: who changed it, and when, stays readable.
 
 Revision ID: gateway_0004
 Revises: gateway_0003
-Create Date: 2026-12-10 09:00:00
+Create Date: 2026-12-03 16:00:00
 """
 
 from collections.abc import Sequence
