@@ -6,6 +6,7 @@ from cortex_contracts import STREAMS
 from cortex_kit.internal_auth import InternalSigner
 from cortex_kit.logs import get_logger
 from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
+from gateway.approvals.endpoints import router as approvals_router
 from gateway.auth.endpoints import router as keys_router
 from gateway.auth.service import KeyCache, bootstrap_admin
 from gateway.events.endpoints import router as events_router
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 metrics_router,
                 mappings_router,
                 webhooks_router,
+                approvals_router,
             ],
             on_start=[start],
             on_stop=[stop],

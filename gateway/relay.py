@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 from fastapi import Request, Response
@@ -25,17 +26,31 @@ async def relay(
     agency: str,
     *,
     with_body: bool = False,
+    with_identity: bool = False,
+    params: Mapping[str, str] | None = None,
+    headers: Sequence[str] = (),
+    extra_timeout_s: float = 0.0,
 ) -> Response:
-    """Forward method, query (without ``agency``) and, if asked, the raw body to ``service``."""
-    params = {k: v for k, v in request.query_params.multi_items() if k != "agency"}
-    return await gateway_state(request).upstreams.forward(
+    """Forward method, query (without ``agency``) and, if asked, the raw body to ``service``.
+
+    ``with_identity`` also sends (signed) the caller's roles — the key's role and its approval
+    roles — and team; ``params`` replace query values; ``headers`` names request headers passed
+    on as they are; ``extra_timeout_s`` lengthens the upstream timeout of this call (a
+    long-poll's wait)."""
+    query = {k: v for k, v in request.query_params.multi_items() if k != "agency"}
+    state = gateway_state(request)
+    return await state.upstreams.forward(
         service,
         request.method,
         path,
         agency=agency,
         principal=caller.key_id,
-        params=params,
+        params={**query, **(params or {})},
         content=await request.body() if with_body else None,
         content_type=request.headers.get("content-type") if with_body else None,
         request_id=request.headers.get("x-request-id"),
+        roles=caller.approver_roles if with_identity else (),
+        team=caller.team if with_identity else None,
+        timeout_s=state.upstreams.timeout_s + extra_timeout_s if extra_timeout_s else None,
+        extra_headers={h: v for h in headers if (v := request.headers.get(h)) is not None},
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -11,7 +11,7 @@ from opentelemetry.trace import SpanKind
 
 from cortex_kit.errors import UpstreamUnavailable
 from cortex_kit.observability import inject_context, tracer
-from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, PROBLEM_JSON
+from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, PROBLEM_JSON, ROLES_HEADER, TEAM_HEADER
 
 # Response headers of a service that mean something to the client and are passed on.
 _RELAYED_HEADERS = ("retry-after", "allow", "location")
@@ -19,6 +19,7 @@ _RELAYED_HEADERS = ("retry-after", "allow", "location")
 
 class Upstreams:
     def __init__(self, urls: Mapping[str, str], timeout_s: float, *, signer: httpx.Auth) -> None:
+        self.timeout_s = timeout_s
         # The signer adds X-Cortex-Signature to each request as sent (cortex_kit.internal_auth):
         # services refuse any call without it.
         self._clients = {
@@ -44,8 +45,17 @@ class Upstreams:
         content: bytes | None = None,
         content_type: str | None = None,
         request_id: str | None = None,
+        roles: Sequence[str] = (),
+        team: str | None = None,
+        timeout_s: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response:
-        """Call a service on behalf of an authorised caller and relay its answer as is."""
+        """Call a service on behalf of an authorised caller and relay its answer as is.
+
+        ``roles`` and ``team`` are sent (and signed) only when given: the services that decide
+        by them read them (the approval workflow). ``timeout_s`` replaces the default timeout
+        for a call that is meant to take longer (a long-poll). ``extra_headers`` are passed on
+        as they are (``Idempotency-Key``)."""
         with tracer("cortex.gateway").start_as_current_span(
             f"{method} {service}", kind=SpanKind.CLIENT
         ) as span:
@@ -61,6 +71,10 @@ class Upstreams:
                 content=content,
                 content_type=content_type,
                 request_id=request_id,
+                roles=roles,
+                team=team,
+                timeout_s=timeout_s,
+                extra_headers=extra_headers or {},
             )
             span.set_attribute("http.status_code", resp.status_code)
         return self._relay(service, resp)
@@ -78,15 +92,31 @@ class Upstreams:
         content: bytes | None,
         content_type: str | None,
         request_id: str | None,
+        roles: Sequence[str],
+        team: str | None,
+        timeout_s: float | None,
+        extra_headers: Mapping[str, str],
     ) -> httpx.Response:
-        headers = inject_context({AGENCY_HEADER: agency, PRINCIPAL_HEADER: principal})
+        headers = inject_context(
+            {**extra_headers, AGENCY_HEADER: agency, PRINCIPAL_HEADER: principal}
+        )
+        if roles:
+            headers[ROLES_HEADER] = ",".join(roles)
+        if team:
+            headers[TEAM_HEADER] = team
         if request_id:
             headers["X-Request-ID"] = request_id
         if content_type:
             headers["Content-Type"] = content_type
         try:
             resp = await self._clients[service].request(
-                method, path, params=params, json=json, content=content, headers=dict(headers)
+                method,
+                path,
+                params=params,
+                json=json,
+                content=content,
+                headers=dict(headers),
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
             )
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(

@@ -42,6 +42,13 @@ RELAYED = {
         "PUT /v1/metrics/settings",
         "GET /v1/events",
         "GET /v1/events/{kind}/{event_id}",
+        "GET /v1/approvals",
+        "POST /v1/approvals",
+        "GET /v1/approvals/{approval_id}",
+        "POST /v1/approvals/{approval_id}/decisions",
+        "POST /v1/approvals/decisions",
+        "GET /v1/approvals/notifications",
+        "PUT /v1/approvals/notifications",
     }
 }
 
