@@ -85,9 +85,25 @@ def _common(cluster: Cluster, port: int) -> dict[str, Any]:
     }
 
 
-async def start_cluster(database_url: str, nats_url: str, *, gateway: bool = True) -> Cluster:
-    from gateway.app import create_app as gateway_app
+def gateway_settings(cluster: Cluster, port: int, **overrides: Any) -> Any:
+    """The gateway's settings for ``cluster``: its services' URLs, the bootstrap admin key."""
     from gateway.settings import Settings as GatewaySettings
+
+    values: dict[str, Any] = {
+        **_common(cluster, port),
+        "metrics_collector_url": cluster.processes["metrics_collector"].url,
+        "policy_engine_url": cluster.processes["policy_engine"].url,
+        "approval_workflow_url": cluster.processes["approval_workflow"].url,
+        "bootstrap_admin_key": ADMIN_KEY,
+        **overrides,
+    }
+    return GatewaySettings(**values)
+
+
+async def start_cluster(database_url: str, nats_url: str, *, gateway: bool = True) -> Cluster:
+    from approval_workflow.app import create_app as approval_app
+    from approval_workflow.settings import Settings as ApprovalSettings
+    from gateway.app import create_app as gateway_app
     from metrics_collector.app import create_app as metrics_app
     from metrics_collector.settings import Settings as MetricsSettings
     from policy_engine.app import create_app as policy_app
@@ -100,16 +116,16 @@ async def start_cluster(database_url: str, nats_url: str, *, gateway: bool = Tru
     cluster.processes["policy_engine"] = await serve_app(
         lambda port: policy_app(PolicySettings(**_common(cluster, port), decision_log_delay_s=0.02))
     )
+    cluster.processes["approval_workflow"] = await serve_app(
+        lambda port: approval_app(
+            ApprovalSettings(
+                **_common(cluster, port), timer_interval_s=0.2, wait_poll_interval_s=0.5
+            )
+        )
+    )
     if gateway:
         cluster.processes["gateway"] = await serve_app(
-            lambda port: gateway_app(
-                GatewaySettings(
-                    **_common(cluster, port),
-                    metrics_collector_url=cluster.processes["metrics_collector"].url,
-                    policy_engine_url=cluster.processes["policy_engine"].url,
-                    bootstrap_admin_key=ADMIN_KEY,
-                )
-            )
+            lambda port: gateway_app(gateway_settings(cluster, port))
         )
     return cluster
 
