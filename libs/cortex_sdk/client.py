@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+MAX_WAIT_S = 30.0
+"""The longest long-poll the gateway holds (``GET /v1/approvals/{id}?wait=N``)."""
+MAX_BULK_DECISIONS = 100
+_RETRIED = frozenset({502, 503, 504})
 
 
 class ApiError(Exception):
@@ -34,6 +42,41 @@ def discover_key(data_dir: str | os.PathLike[str] | None = None) -> str | None:
     return None
 
 
+class ApprovalOutcome(StrEnum):
+    """Where an approval request stands: terminal (granted, rejected, expired, superseded) or
+    still pending (when :meth:`CortexClient.wait_for_approval` ran out of time)."""
+
+    GRANTED = "granted"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    PENDING = "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalResult:
+    """What :meth:`CortexClient.wait_for_approval` found: the outcome and the request as last
+    read (``approval``: the gateway's answer, with its trail)."""
+
+    approval_id: str
+    outcome: ApprovalOutcome
+    approval: dict[str, Any]
+
+    @property
+    def granted(self) -> bool:
+        """Only a grant unblocks; every other outcome keeps the subject blocked."""
+        return self.outcome is ApprovalOutcome.GRANTED
+
+    @property
+    def timed_out(self) -> bool:
+        return self.outcome is ApprovalOutcome.PENDING
+
+    @property
+    def superseded_by(self) -> str | None:
+        value = self.approval.get("superseded_by")
+        return str(value) if value else None
+
+
 @dataclass
 class CortexClient:
     url: str = DEFAULT_URL
@@ -47,9 +90,12 @@ class CortexClient:
             api_key=api_key or discover_key(),
         )
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _request(
+        self, method: str, path: str, *, timeout_s: float | None = None, **kwargs: Any
+    ) -> Any:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        with httpx.Client(base_url=self.url, timeout=self.timeout_s, headers=headers) as http:
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        with httpx.Client(base_url=self.url, timeout=timeout, headers=headers) as http:
             resp = http.request(method, path, **kwargs)
         if resp.status_code >= 400:
             try:
@@ -59,10 +105,21 @@ class CortexClient:
             raise ApiError(resp.status_code, problem if isinstance(problem, dict) else {})
         return resp.json() if resp.content else None
 
-    def create_key(self, agency: str, role: str, name: str = "") -> dict[str, Any]:
-        result: dict[str, Any] = self._request(
-            "POST", "/v1/keys", json={"agency": agency, "role": role, "name": name}
-        )
+    def create_key(
+        self,
+        agency: str,
+        role: str,
+        name: str = "",
+        *,
+        approval_roles: Sequence[str] = (),
+        team: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"agency": agency, "role": role, "name": name}
+        if approval_roles:
+            body["approval_roles"] = list(approval_roles)
+        if team:
+            body["team"] = team
+        result: dict[str, Any] = self._request("POST", "/v1/keys", json=body)
         return result
 
     def list_keys(self) -> list[dict[str, Any]]:
@@ -132,6 +189,147 @@ class CortexClient:
         """Who set each version of the mapping and when, newest first."""
         params = {"agency": agency} if agency else {}
         return list(self._request("GET", "/v1/metrics/mappings/versions", params=params)["items"])
+
+    # Approvals (docs/approvals.md "Through the gateway, the CLI and the SDK").
+
+    def list_approvals(
+        self,
+        *,
+        agency: str | None = None,
+        status: str | None = None,
+        mine: bool = False,
+        subject_kind: str | None = None,
+        subject_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """One page, newest first: ``{items, next_cursor}``; ``mine``: the pending requests this
+        key could approve now."""
+        params = {
+            "agency": agency,
+            "status": status,
+            "mine": "decidable" if mine else None,
+            "subject_kind": subject_kind,
+            "subject_id": subject_id,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        result: dict[str, Any] = self._request(
+            "GET", "/v1/approvals", params={k: v for k, v in params.items() if v}
+        )
+        return result
+
+    def get_approval(
+        self, approval_id: str, *, agency: str | None = None, wait: float = 0
+    ) -> dict[str, Any]:
+        """The request with its trail; ``wait``: long-poll up to that many seconds (≤ 30)."""
+        params: dict[str, Any] = {"agency": agency} if agency else {}
+        if wait > 0:
+            params["wait"] = f"{min(wait, MAX_WAIT_S):g}"
+        result: dict[str, Any] = self._request(
+            "GET",
+            f"/v1/approvals/{_segment(approval_id)}",
+            params=params,
+            timeout_s=self.timeout_s + min(wait, MAX_WAIT_S),
+        )
+        return result
+
+    def create_approval(
+        self,
+        request: dict[str, Any],
+        *,
+        agency: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Ask for an approval (docs/approvals.md "A request"); the same ``id`` or
+        ``idempotency_key`` again answers the request as stored."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        result: dict[str, Any] = self._request(
+            "POST",
+            "/v1/approvals",
+            json=request,
+            params={"agency": agency} if agency else {},
+            headers=headers,
+        )
+        return result
+
+    def decide(
+        self, approval_id: str, decision: str, comment: str = "", *, agency: str | None = None
+    ) -> dict[str, Any]:
+        """``approve`` or ``reject``: ``{approval, decision, repeated}``, or an ApiError with
+        the refusal (``self_approval_forbidden``, ``approver_role_missing``, …)."""
+        result: dict[str, Any] = self._request(
+            "POST",
+            f"/v1/approvals/{_segment(approval_id)}/decisions",
+            json={"decision": decision, "comment": comment},
+            params={"agency": agency} if agency else {},
+        )
+        return result
+
+    def decide_many(
+        self,
+        approval_ids: Sequence[str],
+        decision: str,
+        comment: str = "",
+        *,
+        agency: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The same decision on several requests, each answered on its own:
+        ``[{approval_id, status, result | problem}]`` in the order given."""
+        answers: list[dict[str, Any]] = []
+        for start in range(0, len(approval_ids), MAX_BULK_DECISIONS):
+            items = [
+                {"approval_id": approval_id, "decision": decision, "comment": comment}
+                for approval_id in approval_ids[start : start + MAX_BULK_DECISIONS]
+            ]
+            answer = self._request(
+                "POST",
+                "/v1/approvals/decisions",
+                json={"items": items},
+                params={"agency": agency} if agency else {},
+            )
+            answers += answer["items"]
+        return answers
+
+    def wait_for_approval(
+        self, approval_id: str, timeout_s: float = 600.0, *, agency: str | None = None
+    ) -> ApprovalResult:
+        """Long-poll the request until it is terminal or ``timeout_s`` passed (then the outcome
+        is ``pending``). A gateway that is briefly unavailable (502/503/504, no connection) is
+        asked again until the time is up; any other error is raised."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            asked_at = time.monotonic()
+            wait = max(0.0, min(deadline - asked_at, MAX_WAIT_S))
+            approval = self._poll(approval_id, agency, wait, last_chance=wait == 0)
+            answered_at = time.monotonic()
+            if approval is not None:
+                outcome = ApprovalOutcome(approval["status"])
+                if outcome is not ApprovalOutcome.PENDING or answered_at >= deadline:
+                    return ApprovalResult(approval_id, outcome, approval)
+            if answered_at - asked_at < 1.0:
+                # answered at once though pending (a busy service does not hold the call), or
+                # not at all: ask again in a second, not in a tight loop
+                time.sleep(min(1.0, max(deadline - answered_at, 0.0)))
+
+    def _poll(
+        self, approval_id: str, agency: str | None, wait: float, *, last_chance: bool
+    ) -> dict[str, Any] | None:
+        """One long-poll; None when the gateway was briefly unavailable (unless it was the
+        last chance, then that error is raised)."""
+        try:
+            return self.get_approval(approval_id, agency=agency, wait=wait)
+        except ApiError as exc:
+            if exc.status not in _RETRIED or last_chance:
+                raise
+        except httpx.TransportError:
+            if last_chance:
+                raise
+        return None
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
 
 
 def _policy_path(agency: str | None) -> str:
