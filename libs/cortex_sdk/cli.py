@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 
 from cortex_sdk.cli_api import events, keys
+from cortex_sdk.cli_approvals import approvals
 from cortex_sdk.cli_context import EXIT_ERROR, EXIT_OK, CliState
 from cortex_sdk.cli_dora import dora
 from cortex_sdk.cli_policy import policy
@@ -30,6 +31,7 @@ cli.add_command(keys)
 cli.add_command(events)
 cli.add_command(policy)
 cli.add_command(dora)
+cli.add_command(approvals)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

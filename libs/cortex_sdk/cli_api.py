@@ -63,19 +63,44 @@ def keys() -> None:
 @click.option("--agency", required=True, help="Agency slug, or '*' for an org-wide key.")
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--name", default="", help="A label, e.g. 'ci-checkout'.")
+@click.option(
+    "--approval-role",
+    "approval_roles",
+    multiple=True,
+    help="A role approval policies may require (e.g. data-owner); repeatable. Approver and "
+    "admin keys only.",
+)
+@click.option("--team", default=None, help="The key's team (separation of duties).")
 @connection_options
 @pass_state
 @api_errors
 def keys_create(
-    state: CliState, agency: str, role: str, name: str, url: str | None, api_key: str | None
+    state: CliState,
+    agency: str,
+    role: str,
+    name: str,
+    approval_roles: tuple[str, ...],
+    team: str | None,
+    url: str | None,
+    api_key: str | None,
 ) -> int:
     """Create a key; its secret is printed once."""
-    created = CortexClient.from_env(url, api_key).create_key(agency, role, name)
+    created = CortexClient.from_env(url, api_key).create_key(
+        agency, role, name, approval_roles=approval_roles, team=team
+    )
+    extra = "".join(
+        [
+            f" · approval roles {', '.join(created['approval_roles'])}"
+            if created.get("approval_roles")
+            else "",
+            f" · team {created['team']}" if created.get("team") else "",
+        ]
+    )
     emit(
         state,
         created,
         f"{created['key']}\n\nkey id {created['id']} · agency {created['agency']} · role "
-        f"{created['role']}\nStore it now: the secret is not shown again.",
+        f"{created['role']}{extra}\nStore it now: the secret is not shown again.",
     )
     return 0
 
@@ -87,9 +112,13 @@ def keys_create(
 def keys_list(state: CliState, url: str | None, api_key: str | None) -> int:
     """List keys (never their secrets)."""
     items = CortexClient.from_env(url, api_key).list_keys()
-    lines = [f"{'ID':14} {'AGENCY':20} {'ROLE':13} {'REVOKED':8} NAME"]
+    lines = [
+        f"{'ID':14} {'AGENCY':20} {'ROLE':13} {'APPROVAL ROLES':20} {'TEAM':12} {'REVOKED':8} NAME"
+    ]
     lines += [
-        f"{k['id']:14} {k['agency']:20} {k['role']:13} {_yes(k['revoked_at']):8} {k['name']}"
+        f"{k['id']:14} {k['agency']:20} {k['role']:13} "
+        f"{','.join(k.get('approval_roles') or []) or '-':20} {k.get('team') or '-':12} "
+        f"{_yes(k['revoked_at']):8} {k['name']}"
         for k in items
     ]
     emit(state, items, "\n".join(lines))
