@@ -3,7 +3,6 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from cortex_contracts import STREAMS
-from cortex_kit.internal_auth import InternalSigner
 from cortex_kit.logs import get_logger
 from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
 from gateway.approvals.endpoints import router as approvals_router
@@ -40,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "analytics": cfg.analytics_url,
                 },
                 cfg.upstream_timeout_s,
-                signer=InternalSigner(cfg.internal_secret),
+                secret=cfg.internal_secret,
             ),
             max_events=cfg.max_events_per_request,
             secrets=SecretBox(cfg.secrets_key),
