@@ -166,6 +166,10 @@ def process_env(
         # The gateway signs its calls with it; the services accept no call without it.
         f"{prefix}INTERNAL_SECRET": secrets.internal_secret,
     }
+    if spec.name == "policy_engine":  # it asks the approval workflow to use approvals
+        for upstream in processes:
+            if upstream.name == "approval_workflow":
+                env[f"{prefix}APPROVAL_WORKFLOW_URL"] = config.http_url(upstream)
     if spec.name == GATEWAY:
         for upstream in processes:
             if upstream.name != GATEWAY:

@@ -14,6 +14,7 @@ from approval_workflow.domain.model import Approval
 from approval_workflow.models import messaging
 from approval_workflow.settings import Settings
 from approval_workflow.state import ApprovalState, state_of
+from approval_workflow.uses.endpoints import router as uses_router
 from cortex_contracts import STREAMS
 from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
 
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
             streams=STREAMS,
             build_state=build_state,
             state=state_of,
-            routers=[approvals_router],
+            routers=[approvals_router, uses_router],
             consumers=lambda rt, state: [
                 requested_consumer(
                     rt.settings,

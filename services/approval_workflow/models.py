@@ -107,3 +107,16 @@ timers = Table(
     CheckConstraint("kind IN ('expire', 'escalate')", name="ck_timers_kind"),
 )
 Index("ix_timers_due", timers.c.due_at, postgresql_where=text("fired_at IS NULL"))
+
+# Uses of granted action approvals (docs/approvals.md "Agent actions"): one row per
+# re-authorized decision, counted under the request's row lock against its allowance.
+uses = Table(
+    "uses",
+    metadata,
+    Column("approval_id", Text, ForeignKey("requests.id", ondelete="CASCADE"), nullable=False),
+    Column("decision_id", Text, nullable=False),
+    Column("agent_id", Text, nullable=False),
+    Column("input_hash", Text, nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("approval_id", "decision_id", name="pk_uses"),
+)

@@ -6,6 +6,7 @@ from cortex_contracts import STREAMS
 from cortex_kit.batching import BatchWriter
 from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
 from policy_engine.domain.decisions.compiler import CompiledPolicy
+from policy_engine.evaluation.approval_client import HttpApprovalUses
 from policy_engine.evaluation.cache import PolicyCache
 from policy_engine.evaluation.decision_log import DecisionLog, LoggedDecision
 from policy_engine.evaluation.endpoints import router as authorize_router
@@ -36,13 +37,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             flush_timeout_s=cfg.decision_log_timeout_s,
         )
         writer.start()
-        authorizer = Authorizer(
-            rt.db, cache, writer, RecentViolations(), durable_log=cfg.decision_log_durable
+        approvals = HttpApprovalUses(
+            cfg.approval_workflow_url, cfg.internal_secret, cfg.approval_workflow_timeout_s
         )
-        return PolicyEngineState(authorizer)
+        authorizer = Authorizer(
+            rt.db,
+            cache,
+            writer,
+            RecentViolations(),
+            durable_log=cfg.decision_log_durable,
+            approvals=approvals,
+            outbox=rt.tables.outbox,
+        )
+        return PolicyEngineState(authorizer, approvals)
 
     async def stop(_rt: Runtime, state: PolicyEngineState) -> None:
         await state.authorizer.log.stop()
+        await state.approvals.close()
 
     return create_service_app(
         cfg,

@@ -30,3 +30,7 @@ class Settings(ProcessSettings):
     policy_max_depth: int = Field(default=32, ge=8, le=200)
     policy_max_aliases: int = Field(default=100, ge=0)
     policy_max_nodes: int = Field(default=50_000, ge=100)
+    # The approval workflow, asked to use a granted approval when an agent re-authorizes with
+    # `approval_id` (docs/approvals.md "Agent actions"); unreachable, the engine fails closed.
+    approval_workflow_url: str = "http://127.0.0.1:8104"
+    approval_workflow_timeout_s: float = Field(default=5.0, gt=0.0, le=60.0)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cortex_kit.runtime import StateSlot
+from policy_engine.evaluation.approval_client import HttpApprovalUses
 from policy_engine.evaluation.service import Authorizer
 
 
 @dataclass(frozen=True)
 class PolicyEngineState:
-    authorizer: Authorizer  # with the policy cache and the decision log
+    authorizer: Authorizer  # with the policy cache, the decision log and the approvals client
+    approvals: HttpApprovalUses  # the approval workflow's client (closed at stop)
 
 
 state_of: StateSlot[PolicyEngineState] = StateSlot()

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeEngine
 
 from cortex_contracts import (
@@ -239,6 +240,26 @@ class DecisionLog:
                 await session.execute(_INSERT, _parameters(chunk))
                 await add_to_outbox(session, self.outbox, [e for d in chunk for e in _events(d)])
 
+    async def write_now(self, decision: LoggedDecision, extra: Sequence[PendingEvent]) -> None:
+        """One decision with its events and ``extra`` (its approval request), in a transaction
+        of its own, committed when this returns (a require_approval answer that creates an
+        approval: neither may be lost once it is answered, even with the log write-behind)."""
+        try:
+            async with self.db.session() as session:
+                await session.execute(_INSERT, _parameters([decision]))
+                await add_to_outbox(session, self.outbox, [*_events(decision), *extra])
+        except (SQLAlchemyError, OSError) as exc:
+            raise _unavailable() from exc
+
+
+def _unavailable() -> DecisionLogUnavailable:
+    return DecisionLogUnavailable(
+        "The decision could not be recorded in the decision log, so it is not given "
+        "(an unrecorded decision is never answered).",
+        remediation="Retry after the Retry-After delay; if it persists, check the policy "
+        "engine's database (`GET /readyz`) and its log for `batch.flush_failed`.",
+    )
+
 
 class DecisionLogUnavailable(Unavailable):
     code = "decision_log_unavailable"
@@ -255,12 +276,7 @@ async def record(
     try:
         await writer.write(decision)
     except BatchWriteFailed as exc:
-        raise DecisionLogUnavailable(
-            "The decision could not be recorded in the decision log, so it is not given "
-            "(an unrecorded decision is never answered).",
-            remediation="Retry after the Retry-After delay; if it persists, check the policy "
-            "engine's database (`GET /readyz`) and its log for `batch.flush_failed`.",
-        ) from exc
+        raise _unavailable() from exc
 
 
 __all__ = ["DecisionLog", "DecisionLogUnavailable", "LoggedDecision", "record", "stored_json"]

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from cortex_kit.errors import AgencyForbidden, AgencyRequired, problem_responses
 from cortex_kit.runtime import DbSession
-from cortex_kit.web import AGENCY_HEADER, CallerAgency, caller_agency
+from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, CallerAgency, caller_agency
 from policy_engine.deps import Limits, OwnAgency
 from policy_engine.errors import (
     DecisionNotFound,
@@ -65,7 +65,9 @@ async def authorize(request: Request) -> Response:
     body = parse_json_body(
         AuthorizeRequest, await request.body(), request.headers.get("content-type")
     )
-    answer = await service.authorize(authorizer(request), agency, body)
+    answer = await service.authorize(
+        authorizer(request), agency, body, principal=request.headers.get(PRINCIPAL_HEADER)
+    )
     return Response(render_authorization(answer), media_type=JSON)
 
 

@@ -66,7 +66,11 @@ def render_authorization(answer: Authorization) -> bytes:
             "decision": r.decision,
             "risk_score": float(r.risk_score),
             "reasons": [reason.to_dict() for reason in r.reasons],
-            "approval": r.approval.to_dict() if r.approval else None,
+            "approval": (
+                {**r.approval.to_dict(), **answer.approval.to_dict()}
+                if r.approval and answer.approval
+                else None
+            ),
             "masked_payload": answer.masked_payload,
             "masked_entities": list(r.masked_entities),
             "budget_alerts": [alert.to_dict() for alert in r.budget_alerts],

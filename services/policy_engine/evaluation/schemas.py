@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cortex_kit.text import IdentifierText
+
 if TYPE_CHECKING:  # what the answers map (those import the request models)
     from policy_engine.budgets.service import Settlement
     from policy_engine.evaluation.repository import DecisionRow
@@ -52,6 +54,29 @@ class AuthorizeRequest(BaseModel):
     context: dict[str, Any] = Field(
         default_factory=dict, description="Free-form facts, visible to CEL as `request`."
     )
+    approval_id: IdentifierText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="A granted approval of this exact action (the `approval.id` of an earlier "
+        "`require_approval` answer): used once, it turns that answer into `allow`.",
+    )
+
+
+class ApprovalOut(BaseModel):
+    """What a require_approval answer (or an allow by approval) says of its approval."""
+
+    roles: list[str]
+    quorum: int
+    expires_in_s: int
+    rule_ids: list[str]
+    id: str = Field(description="The approval request (new, used, or refused).")
+    status: Literal["pending", "granted", "rejected", "superseded", "expired", "used", "unknown"]
+    status_url: str = Field(description="`GET` it (`?wait=30` long-polls) until it is decided.")
+    input_hash: str = Field(description="`sha256:<hex>` of the exact action input approved.")
+    subject_id: str = Field(description="The action's approval subject: (agent, action, resource).")
+    expires_at: datetime | None = Field(description="When a new request expires.")
+    approvers: list[str] = Field(description="Who approved (an allow by approval).")
 
 
 class AuthorizeResponse(BaseModel):
@@ -59,7 +84,7 @@ class AuthorizeResponse(BaseModel):
     decision: Literal["allow", "deny", "require_approval"]
     risk_score: float
     reasons: list[dict[str, Any]]
-    approval: dict[str, Any] | None = None
+    approval: ApprovalOut | None = None
     masked_payload: Any = None
     masked_entities: list[str] = Field(default_factory=list)
     budget_alerts: list[dict[str, Any]] = Field(default_factory=list)

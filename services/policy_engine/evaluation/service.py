@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cachetools import LRUCache
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cortex_contracts import new_event_id
@@ -21,14 +22,38 @@ from policy_engine.budgets import service as budgets
 from policy_engine.budgets.service import Settlement
 from policy_engine.domain.decisions.checks import fail_closed, no_policy, with_budget_alerts
 from policy_engine.domain.decisions.compiler import CompiledPolicy
-from policy_engine.domain.decisions.decision import Decision, DecisionResult
+from policy_engine.domain.decisions.decision import (
+    ApprovalRequirement,
+    Decision,
+    DecisionResult,
+)
 from policy_engine.domain.decisions.evaluator import evaluate
 from policy_engine.domain.decisions.inputs import AuthorizeInput, BudgetUsage, EvalContext
 from policy_engine.domain.pii.ner import load as load_name_model
 from policy_engine.errors import DecisionNotFound
 from policy_engine.evaluation import repository
+from policy_engine.evaluation.approvals import (
+    DEFAULT_EXPIRY_S,
+    ApprovalTicket,
+    ApprovalUnverifiable,
+    ApprovalUses,
+    Bound,
+    UseAnswer,
+    action_input_hash,
+    action_subject_id,
+    approved,
+    new_ticket,
+    refused,
+    requested_event,
+    unverifiable,
+)
 from policy_engine.evaluation.cache import PolicyCache
-from policy_engine.evaluation.decision_log import LoggedDecision, record, stored_json
+from policy_engine.evaluation.decision_log import (
+    DecisionLog,
+    LoggedDecision,
+    record,
+    stored_json,
+)
 from policy_engine.evaluation.metrics import DECISIONS, EVALUATION_SECONDS
 from policy_engine.evaluation.repository import DecisionRow
 from policy_engine.evaluation.scanning import (
@@ -42,6 +67,7 @@ from policy_engine.evaluation.scanning import (
     stored_result,
 )
 from policy_engine.evaluation.schemas import AuthorizeRequest
+from policy_engine.models import messaging
 
 PII_DEADLINE_S = 0.05
 NAMES_DEADLINE_S = 0.5
@@ -85,6 +111,9 @@ class Authorizer:
     violations: RecentViolations
     durable_log: bool = True
     """The answer waits for the decision's commit in the log (see decision_log)."""
+    approvals: ApprovalUses | None = None
+    """The approval workflow, to use a granted approval (None: approvals are unverifiable)."""
+    outbox: Table = messaging.outbox
 
 
 def _input(agency: str, req: AuthorizeRequest) -> AuthorizeInput:
@@ -223,12 +252,65 @@ class Authorization:
     masked_payload: Any
     policy_version: str
     evaluated_us: float
+    approval: ApprovalTicket | None = None
+    """The approval a require_approval (or an allow by approval) names."""
 
 
-async def authorize(auth: Authorizer, agency: str, req: AuthorizeRequest) -> Authorization:
+DEFAULT_REQUIREMENT = ApprovalRequirement(("approver",), 1, DEFAULT_EXPIRY_S, ())
+"""Who approves a require_approval that no rule's approval block describes."""
+
+
+async def _use(
+    auth: Authorizer, agency: str, approval_id: str, req: AuthorizeRequest, h: str, decision_id: str
+) -> UseAnswer:
+    if auth.approvals is None:
+        return unverifiable()
+    try:
+        return await auth.approvals.use(
+            agency, approval_id, input_hash=h, agent_id=req.agent_id, decision_id=decision_id
+        )
+    except ApprovalUnverifiable:
+        return unverifiable()  # fails closed: still require_approval
+
+
+async def bind_approval(
+    auth: Authorizer,
+    agency: str,
+    req: AuthorizeRequest,
+    result: DecisionResult,
+    decision_id: str,
+    now: datetime,
+) -> Bound:
+    """A require_approval result: with ``approval_id``, the approval used (allow) or refused
+    (require_approval, with why, and a new request when one is needed); without, a new
+    request."""
+    requirement = result.approval or DEFAULT_REQUIREMENT
+    result = result._replace(approval=requirement)
+    h = action_input_hash(req)
+    if req.approval_id is None:
+        return Bound(result, new_ticket(req, h, requirement, now), True)
+    answer = await _use(auth, agency, req.approval_id, req, h, decision_id)
+    if not answer.granted:
+        return refused(result, requirement, req, req.approval_id, answer, h, now)
+    ticket = ApprovalTicket(
+        id=req.approval_id,
+        status="granted",
+        input_hash=h,
+        subject_id=action_subject_id(req.agent_id, req.action.type, req.action.resource),
+        expires_at=None,
+        approvers=answer.approvers,
+    )
+    return Bound(approved(result, req.approval_id, answer), ticket, False)
+
+
+async def authorize(
+    auth: Authorizer, agency: str, req: AuthorizeRequest, principal: str | None = None
+) -> Authorization:
     """Decide and log the decision (committed before this returns, unless the log is
     write-behind). Budgets, when the policy has any, are read and reserved in a transaction of
-    their own, committed before the decision is logged."""
+    their own, committed before the decision is logged. A require_approval decision that asks
+    for a new approval commits with its ``approval.requested`` event, in a transaction of its
+    own, before this returns (write-behind or not)."""
     started = time.perf_counter()
     now = datetime.now(UTC)
     decision_id = new_event_id()
@@ -241,38 +323,56 @@ async def authorize(auth: Authorizer, agency: str, req: AuthorizeRequest) -> Aut
         result = _no_policy_result(agency)
     else:
         result, ctx = await _decide(auth.db, entry.compiled, inp, scan, recent, decision_id, now)
+    bound: Bound | None = None
+    if result.decision == "require_approval":
+        bound = await bind_approval(auth, agency, req, result, decision_id, now)
+        result = bound.result
     evaluated_us = (time.perf_counter() - started) * 1e6
     if result.decision == "deny":
         auth.violations.record(agency, req.agent_id, now)
     DECISIONS.labels(result.decision).inc()
     EVALUATION_SECONDS.observe(evaluated_us / 1e6)
     kept = stored_fields(req, scan)  # what the log and its events keep: masked
-    await record(
-        auth.log,
-        auth.durable_log,
-        LoggedDecision(
-            decision_id=decision_id,
+    logged = LoggedDecision(
+        decision_id=decision_id,
+        agency=agency,
+        agent_id=kept.agent_id,
+        action_type=kept.action_type,
+        resource=kept.resource,
+        deployment_id=kept.deployment_id,
+        result=stored_result(req, scan, result),
+        policy_version=entry.version,
+        evaluated_us=evaluated_us,
+        created_at=now,
+        input_json=stored_json(_record(stored_request(req, scan, _stored_payload(req, scan)), ctx)),
+        trace_context=dict(inject_context({})),
+    )
+    if bound is not None and bound.new_request and result.approval is not None:
+        event = requested_event(
             agency=agency,
-            agent_id=kept.agent_id,
+            ticket=bound.ticket,
+            requirement=result.approval,
+            agent_id=req.agent_id,
+            principal=principal,
+            team=req.team,
             action_type=kept.action_type,
             resource=kept.resource,
-            deployment_id=kept.deployment_id,
-            result=stored_result(req, scan, result),
+            reasons=logged.result.reasons,
+            risk_score=float(result.risk_score),
             policy_version=entry.version,
-            evaluated_us=evaluated_us,
-            created_at=now,
-            input_json=stored_json(
-                _record(stored_request(req, scan, _stored_payload(req, scan)), ctx)
-            ),
-            trace_context=dict(inject_context({})),
-        ),
-    )
+            now=now,
+            trace_context=logged.trace_context,
+        )
+        await DecisionLog(auth.db, auth.outbox).write_now(logged, [event])
+    else:
+        await record(auth.log, auth.durable_log, logged)
     return Authorization(
         decision_id=decision_id,
         result=result,
         masked_payload=_masked(req, scan, result),
         policy_version=entry.version,
         evaluated_us=evaluated_us,
+        approval=bound.ticket if bound else None,
     )
 
 

@@ -266,6 +266,8 @@ def test_every_process_gets_host_port_database_nats_and_the_internal_secret() ->
         ),
         "CORTEX_POLICY_ENGINE_NATS_URL": "nats://127.0.0.1:14222",
         "CORTEX_POLICY_ENGINE_INTERNAL_SECRET": SECRETS.internal_secret,
+        # the engine asks the approval workflow to use approvals (docs/approvals.md)
+        "CORTEX_POLICY_ENGINE_APPROVAL_WORKFLOW_URL": "http://127.0.0.1:8104",
     }
 
 

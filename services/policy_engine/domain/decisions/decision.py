@@ -8,8 +8,9 @@ from typing import Any, Literal, NamedTuple
 
 Decision = Literal["allow", "deny", "require_approval"]
 Severity = Literal["info", "warning", "low", "medium", "high", "critical"]
-#: What a reason does to the decision: deny / require_approval block, the others inform.
-Effect = Literal["deny", "require_approval", "mask", "alert"]
+#: What a reason does to the decision: deny / require_approval block, the others inform
+#: (``allow``: a granted approval lifted the require_approval reasons, evaluation/approvals.py).
+Effect = Literal["deny", "require_approval", "mask", "alert", "allow"]
 Number = int | float
 Value = Number | str | None
 

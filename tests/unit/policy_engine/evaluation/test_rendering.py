@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from policy_engine.domain.decisions.decision import (
     DecisionResult,
     Reason,
 )
+from policy_engine.evaluation.approvals import ApprovalTicket
 from policy_engine.evaluation.rendering import (
     REQUEST_SCHEMA,
     parse_json_body,
@@ -57,6 +59,13 @@ RESULTS = {
     ),
     "not finite": DecisionResult("allow", math.inf, risk_factors={"cost": math.nan}),
 }
+TICKET = ApprovalTicket(
+    id="5d1c2c3e-0b0e-4f51-9d6e-6b3f1d3b9a11",
+    status="pending",
+    input_hash="sha256:" + "ab" * 32,
+    subject_id="action-" + "cd" * 16,
+    expires_at=datetime(2026, 12, 5, 9, 0, tzinfo=UTC),
+)
 
 
 @pytest.mark.parametrize("name", RESULTS)
@@ -67,14 +76,18 @@ def test_the_answer_is_what_the_response_model_renders(name: str) -> None:
         masked_payload={"to": "[EMAIL]", "n": [1, 2.5, None]} if name == "masked" else None,
         policy_version="org:1+agency:3",
         evaluated_us=123.456,
+        approval=TICKET if RESULTS[name].approval else None,
     )
     r = answer.result
+    fields = {k: v for k, v in r.to_dict().items() if k != "mask_all"}
+    if r.approval:  # the requirement and the approval request it made
+        fields["approval"] = {**r.approval.to_dict(), **TICKET.to_dict()}
     expected = AuthorizeResponse(
         decision_id=answer.decision_id,
         masked_payload=answer.masked_payload,
         policy_version=answer.policy_version,
         evaluated_us=round(answer.evaluated_us, 1),
-        **{k: v for k, v in r.to_dict().items() if k != "mask_all"},
+        **fields,
     ).model_dump_json()
     rendered = render_authorization(answer)
     assert json.loads(rendered) == json.loads(expected)
