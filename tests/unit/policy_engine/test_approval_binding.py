@@ -62,7 +62,11 @@ def test_the_input_hash_does_not_depend_on_key_order() -> None:
     shuffled = {
         "context": {"nested": {"k": [1, 2]}, "ticket": "T-1"},
         "payload": {"lines": [{"qty": 1, "sku": "x"}], "currency": "EUR", "amount": 120},
-        "action": {"labels": {"b": "2", "a": "1"}, "resource": "order/42", "type": "payment.refund"},
+        "action": {
+            "labels": {"b": "2", "a": "1"},
+            "resource": "order/42",
+            "type": "payment.refund",
+        },
         "team": "payments",
         "agent_id": "agent-7",
     }
@@ -185,7 +189,9 @@ async def test_a_granted_use_allows_naming_the_approval_and_its_approvers() -> N
 
 
 def refusal(code: str, **fields: Any) -> UseAnswer:
-    return UseAnswer(granted=False, code=code, detail=f"{code} detail", remediation="do x", **fields)
+    return UseAnswer(
+        granted=False, code=code, detail=f"{code} detail", remediation="do x", **fields
+    )
 
 
 @pytest.mark.parametrize(
@@ -200,9 +206,11 @@ def refusal(code: str, **fields: Any) -> UseAnswer:
         (refusal("approval_not_granted", approval_status="rejected"), False, "rejected"),
         (refusal("approval_superseded", superseded_by="ap-2"), False, "superseded"),
     ],
-    ids=lambda v: v.code + (f"-{v.approval_status}" if v.approval_status else "")
-    if isinstance(v, UseAnswer)
-    else str(v),
+    ids=lambda v: (
+        v.code + (f"-{v.approval_status}" if v.approval_status else "")
+        if isinstance(v, UseAnswer)
+        else str(v)
+    ),
 )
 async def test_a_refused_use_requires_approval_again_with_why(
     answer: UseAnswer, new_request: bool, status: str
