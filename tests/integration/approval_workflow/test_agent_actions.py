@@ -144,10 +144,12 @@ async def test_from_require_approval_to_allow_once(
         assert await staged_requests(database_url) == [f"cortex.approval.requested.{AGENCY}"]
         assert first["decision"] == "require_approval"
         approval = first["approval"]
-        assert approval["status"] == "pending" and approval["roles"] == ["finance"]
+        assert approval["status"] == "pending"
+        assert approval["roles"] == ["finance"]
         assert approval["quorum"] == 2
         assert approval["status_url"] == f"/v1/approvals/{approval['id']}"
-        assert approval["input_hash"].startswith("sha256:") and approval["expires_at"]
+        assert approval["input_hash"].startswith("sha256:")
+        assert approval["expires_at"]
 
         stored = await received(workflow, approval["id"])
         assert stored["status"] == "pending"
@@ -182,7 +184,8 @@ async def test_from_require_approval_to_allow_once(
         reason = allowed["reasons"][0]
         assert (reason["code"], reason["effect"]) == ("approved", "allow")
         assert approval["id"] in reason["message"]
-        assert "alice" in reason["message"] and "bob" in reason["message"]
+        assert "alice" in reason["message"]
+        assert "bob" in reason["message"]
         assert allowed["approval"]["status"] == "granted"
         assert allowed["approval"]["approvers"] == ["alice", "bob"]
 
@@ -268,10 +271,12 @@ async def test_a_use_is_the_engines_once_per_decision_and_one_of_concurrent_wins
         assert statuses == [200, 409, 409, 409], [a.text for a in answers]
         assert {a.json()["code"] for a in answers if a.status_code == 409} == {"approval_used"}
         winner = next(a.json() for a in answers if a.status_code == 200)
-        assert winner["uses"] == 1 and winner["approvers"] == ["alice"]
+        assert winner["uses"] == 1
+        assert winner["approvers"] == ["alice"]
         # The winning decision asking again (a retry): the same answer, no second use.
         retry = await c.post(
             f"/v1/approvals/{approval_id}/uses", json={**use, "decision_id": winner["decision_id"]}
         )
-        assert retry.status_code == 200 and retry.json()["repeated"] is True
+        assert retry.status_code == 200
+        assert retry.json()["repeated"] is True
         assert retry.json()["uses"] == 1

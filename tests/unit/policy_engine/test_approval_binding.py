@@ -54,7 +54,8 @@ def req(**changes: Any) -> AuthorizeRequest:
 
 def test_the_input_hash_is_sha256_of_the_canonical_input() -> None:
     h = action_input_hash(req())
-    assert h.startswith("sha256:") and len(h) == len("sha256:") + 64
+    assert h.startswith("sha256:")
+    assert len(h) == len("sha256:") + 64
     assert action_input_hash(req()) == h
 
 
@@ -146,12 +147,15 @@ def authorizer(uses: FakeUses | None) -> Authorizer:
 async def test_without_approval_id_a_new_pending_request_is_made() -> None:
     uses = FakeUses(UseAnswer(granted=True))
     bound = await bind_approval(authorizer(uses), "acme", req(), REQUIRED, "d-1", NOW)
-    assert bound.new_request and uses.asked == []
+    assert bound.new_request
+    assert uses.asked == []
     assert bound.result == REQUIRED
     t = bound.ticket
-    assert t.status == "pending" and t.input_hash == action_input_hash(req())
+    assert t.status == "pending"
+    assert t.input_hash == action_input_hash(req())
     assert t.subject_id == action_subject_id("agent-7", "payment.refund", "order/42")
-    assert t.expires_at is not None and (t.expires_at - NOW).total_seconds() == 3600
+    assert t.expires_at is not None
+    assert (t.expires_at - NOW).total_seconds() == 3600
     assert t.to_dict()["status_url"] == f"/v1/approvals/{t.id}"
 
 
@@ -159,7 +163,8 @@ async def test_a_require_approval_without_a_requirement_gets_the_default_one() -
     bare = REQUIRED._replace(approval=None)
     bound = await bind_approval(authorizer(None), "acme", req(), bare, "d-1", NOW)
     assert bound.result.approval is not None
-    assert bound.result.approval.roles == ("approver",) and bound.result.approval.quorum == 1
+    assert bound.result.approval.roles == ("approver",)
+    assert bound.result.approval.quorum == 1
     assert bound.ticket.expires_at is not None
     assert (bound.ticket.expires_at - NOW).total_seconds() == 86_400
 
@@ -179,13 +184,17 @@ async def test_a_granted_use_allows_naming_the_approval_and_its_approvers() -> N
         }
     ]
     r = bound.result
-    assert r.decision == "allow" and not bound.new_request
+    assert r.decision == "allow"
+    assert not bound.new_request
     first = r.reasons[0]
     assert (first.code, first.effect) == ("approved", "allow")
-    assert "alice" in first.message and "bob" in first.message and "ap-1" in first.message
+    assert "alice" in first.message
+    assert "bob" in first.message
+    assert "ap-1" in first.message
     assert [x.code for x in r.reasons] == ["approved", "pii_masked"]  # masking still applies
     assert not r.violations
-    assert bound.ticket.status == "granted" and bound.ticket.approvers == ("alice", "bob")
+    assert bound.ticket.status == "granted"
+    assert bound.ticket.approvers == ("alice", "bob")
 
 
 def refusal(code: str, **fields: Any) -> UseAnswer:
@@ -222,12 +231,14 @@ async def test_a_refused_use_requires_approval_again_with_why(
     assert r.decision == "require_approval"
     first = r.reasons[0]
     assert (first.code, first.effect) == (answer.code, "require_approval")
-    assert "ap-1" in first.message and answer.detail in first.message
+    assert "ap-1" in first.message
+    assert answer.detail in first.message
     assert r.reasons[1:] == REQUIRED.reasons  # why approval is needed, as before
     assert bound.new_request is new_request
     assert bound.ticket.status == status
     if new_request:
-        assert bound.ticket.id != "ap-1" and bound.ticket.id in first.remediation
+        assert bound.ticket.id != "ap-1"
+        assert bound.ticket.id in first.remediation
     else:
         assert bound.ticket.id == "ap-1"
 
@@ -239,6 +250,8 @@ async def test_an_unreachable_workflow_fails_closed(uses: FakeUses | None) -> No
     )
     assert bound.result.decision == "require_approval"
     first = bound.result.reasons[0]
-    assert first.code == "approval_unverifiable" and first.remediation.startswith("Retry")
-    assert not bound.new_request and bound.ticket.id == "ap-1"
+    assert first.code == "approval_unverifiable"
+    assert first.remediation.startswith("Retry")
+    assert not bound.new_request
+    assert bound.ticket.id == "ap-1"
     assert bound.ticket.status == "unknown"
