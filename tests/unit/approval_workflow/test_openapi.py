@@ -48,6 +48,7 @@ def test_every_route_declares_the_kits_problems_and_its_own() -> None:
         "GET /v1/approvals/{approval_id}",
         "POST /v1/approvals/decisions",
         "POST /v1/approvals/{approval_id}/decisions",
+        "POST /v1/approvals/{approval_id}/uses",
     }
     for where, operation in ops.items():
         declared = codes(operation)
@@ -62,6 +63,15 @@ def test_every_route_declares_the_kits_problems_and_its_own() -> None:
     assert decide["approval_superseded"] == 410
     assert decide["self_approval_forbidden"] == 403
     assert codes(ops["GET /v1/approvals"])["invalid_cursor"] == 400
+    use = codes(ops["POST /v1/approvals/{approval_id}/uses"])
+    assert use["approval_use_forbidden"] == 403
+    assert use["approval_agent_mismatch"] == 403
+    assert use["approval_not_found"] == 404
+    assert use["approval_input_mismatch"] == 409
+    assert use["approval_not_granted"] == 409
+    assert use["approval_used"] == 409
+    assert use["approval_expired"] == 410
+    assert use["approval_superseded"] == 410
 
 
 def test_no_schema_offers_a_protobuf_enum_name() -> None:
