@@ -19,7 +19,7 @@ class Settings(ProcessSettings):
     approval_max_expiry_s: int = Field(default=30 * 86_400, ge=60)
     # The reconciler: how often it looks for due timers, and how many it fires per transaction.
     timer_interval_s: float = Field(default=1.0, gt=0)
-    timer_batch_size: int = Field(default=200, ge=1, le=10_000)
+    timer_batch_size: int = Field(default=1000, ge=1, le=10_000)
     # How often the pending gauge is recomputed from the database.
     pending_gauge_interval_s: float = Field(default=15.0, gt=0)
     # Long-poll (GET /v1/approvals/{id}?wait=N): the longest wait, how often waiting requests are

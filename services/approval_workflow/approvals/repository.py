@@ -63,12 +63,6 @@ class StoredApproval:
 
 
 @dataclass(frozen=True, slots=True)
-class DueTimer:
-    approval_id: str
-    kind: TimerKind
-
-
-@dataclass(frozen=True, slots=True)
 class Page:
     items: list[StoredApproval]
     last: tuple[datetime, str] | None  # keyset of the last item when more may follow
@@ -252,11 +246,20 @@ async def competing(session: AsyncSession, new: Approval) -> list[Approval]:
     return [s.approval for s in await _with_votes(session, rows)]
 
 
-async def claim_due_timers(session: AsyncSession, now: datetime, limit: int) -> list[DueTimer]:
-    """Due, unfired timers whose request no other transaction holds, locked (with their
-    request rows) until this transaction ends: a replica never claims what another holds."""
+@dataclass(frozen=True, slots=True)
+class ClaimedTimer:
+    """A due timer claimed with its request (both locked until the transaction ends)."""
+
+    kind: TimerKind
+    stored: StoredApproval
+
+
+async def claim_due_timers(session: AsyncSession, now: datetime, limit: int) -> list[ClaimedTimer]:
+    """Up to ``limit`` due, unfired timers with their requests, in one statement (plus one for
+    the requests' decisions), locked until this transaction ends: ``FOR UPDATE OF timers,
+    requests SKIP LOCKED``, so a replica never claims a timer or a request another holds."""
     statement = (
-        select(_T.c.approval_id, _T.c.kind)
+        select(_T.c.kind.label("timer_kind"), _R)
         .join(_R, _R.c.id == _T.c.approval_id)
         .where(_T.c.fired_at.is_(None), _T.c.due_at <= now)
         .order_by(_T.c.due_at)
@@ -264,15 +267,69 @@ async def claim_due_timers(session: AsyncSession, now: datetime, limit: int) -> 
         .with_for_update(of=[_T, _R], skip_locked=True)
     )
     rows = (await session.execute(statement)).all()
-    return [DueTimer(r.approval_id, cast(TimerKind, r.kind)) for r in rows]
+    stored = {s.approval.id: s for s in await _with_votes(session, _distinct(rows))}
+    return [ClaimedTimer(cast(TimerKind, r.timer_kind), stored[r.id]) for r in rows]
 
 
-async def mark_fired(session: AsyncSession, timer: DueTimer, now: datetime, result: str) -> None:
-    await session.execute(
-        update(_T)
-        .where(_T.c.approval_id == timer.approval_id, _T.c.kind == timer.kind)
-        .values(fired_at=now, result=result)
-    )
+def _distinct(rows: Sequence[Row[Any]]) -> list[Row[Any]]:
+    """One row per request (a request's two timers may be claimed together)."""
+    return list({r.id: r for r in rows}.values())
+
+
+@dataclass(frozen=True, slots=True)
+class FiredTimer:
+    approval_id: str
+    kind: TimerKind
+    result: str  # fired | moot
+
+
+_SAVE_STATES = text(
+    "UPDATE approval.requests AS r SET status = v.status, decided_at = v.decided_at, "
+    "escalated_at = v.escalated_at "
+    "FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), "
+    "CAST(:decided AS timestamptz[]), CAST(:escalated AS timestamptz[])) "
+    "AS v(id, status, decided_at, escalated_at) WHERE r.id = v.id"
+)
+_MARK_FIRED = text(
+    "UPDATE approval.timers AS t SET fired_at = :now, result = v.result "
+    "FROM unnest(CAST(:ids AS text[]), CAST(:kinds AS text[]), CAST(:results AS text[])) "
+    "AS v(approval_id, kind, result) WHERE t.approval_id = v.approval_id AND t.kind = v.kind"
+)
+
+
+async def save_timer_states(session: AsyncSession, approvals: Sequence[Approval]) -> None:
+    """What timers change (status, decision time, escalation) for many requests, in one
+    statement; one entry per request."""
+    if approvals:
+        await session.execute(
+            _SAVE_STATES,
+            {
+                "ids": [a.id for a in approvals],
+                "statuses": [a.status for a in approvals],
+                "decided": [a.decided_at for a in approvals],
+                "escalated": [a.escalated_at for a in approvals],
+            },
+        )
+
+
+async def mark_fired(session: AsyncSession, fired: Sequence[FiredTimer], now: datetime) -> None:
+    if fired:
+        await session.execute(
+            _MARK_FIRED,
+            {
+                "now": now,
+                "ids": [f.approval_id for f in fired],
+                "kinds": [f.kind for f in fired],
+                "results": [f.result for f in fired],
+            },
+        )
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """When the earliest unfired timer is due (the reconciler sleeps until then)."""
+    statement = select(func.min(_T.c.due_at)).where(_T.c.fired_at.is_(None))
+    value: datetime | None = (await session.execute(statement)).scalar_one()
+    return value
 
 
 async def list_page(

@@ -313,28 +313,37 @@ def refusal_error(approval: Approval, refused: rules.Refused) -> CortexError:
 
 
 async def fire_due(session: AsyncSession, outbox: Table, now: datetime, limit: int) -> int:
-    """Claim up to ``limit`` due timers (FOR UPDATE SKIP LOCKED, with their requests) and apply
-    them in this transaction with their events: each fires once, on one replica."""
-    due = await repository.claim_due_timers(session, now, limit)
+    """Claim up to ``limit`` due timers with their requests (one statement, FOR UPDATE SKIP
+    LOCKED), apply them with the pure rule, and store the states, the fired marks and the
+    events in a few batched statements of this transaction: each timer fires once, on one
+    replica."""
+    claimed = await repository.claim_due_timers(session, now, limit)
+    current: dict[str, StoredApproval] = {}
+    fired: list[repository.FiredTimer] = []
     staged: list[PendingEvent] = []
     expired: list[Approval] = []
     escalated: list[Approval] = []
-    for timer in due:
-        stored = await repository.get(session, timer.approval_id)
-        after = None if stored is None else rules.fire(stored.approval, timer.kind, now)
-        if stored is None or after is None:
-            await repository.mark_fired(session, timer, now, "moot")
+    for timer in claimed:  # by due time: a request's escalation before its expiry
+        stored = current.get(timer.stored.approval.id, timer.stored)
+        after = rules.fire(stored.approval, timer.kind, now)
+        fired.append(repository.FiredTimer(stored.approval.id, timer.kind, _result(after)))
+        if after is None:
             continue
-        await repository.save_state(session, after)
-        await repository.mark_fired(session, timer, now, "fired")
+        stored = current[after.id] = replace(stored, approval=after)
         if timer.kind == "expire":
             staged.append(events.decided(after))
             expired.append(after)
         else:
-            staged.append(events.escalated(replace(stored, approval=after)))
+            staged.append(events.escalated(stored))
             escalated.append(after)
+    await repository.save_timer_states(session, [s.approval for s in current.values()])
+    await repository.mark_fired(session, fired, now)
     await add_to_outbox(session, outbox, staged)
     await session.flush()
     note(session, CLOSED, expired)
     note(session, ESCALATED, escalated)
-    return len(due)
+    return len(claimed)
+
+
+def _result(after: Approval | None) -> str:
+    return "moot" if after is None else "fired"

@@ -1,6 +1,7 @@
 """The reconciler: a loop that fires due expiry and escalation timers from the database (so a
 restart loses none) and recomputes the pending gauge. Replicas share the work through
-``FOR UPDATE SKIP LOCKED``; each timer fires once."""
+``FOR UPDATE SKIP LOCKED``; each timer fires once. Between ticks it sleeps until the next
+timer is due, at most ``interval_s``, so a timer fires about when it is due."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from cortex_kit.messaging.tables import MessagingTables
 
 log = get_logger("approval_workflow.timers")
 Clock = Callable[[], datetime]
+MIN_DELAY_S = 0.02
 
 
 class Reconciler:
@@ -36,7 +38,6 @@ class Reconciler:
         self._batch_size = batch_size
         self._gauge_interval_s = gauge_interval_s
         self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
 
     async def tick(self) -> int:
         """Fire what is due now, batch after batch; returns how many timers were claimed."""
@@ -49,6 +50,17 @@ class Reconciler:
             total += claimed
             if claimed < self._batch_size:
                 return total
+
+    async def delay_s(self) -> float:
+        """How long to sleep: until the earliest unfired timer is due, within
+        [``MIN_DELAY_S``, ``interval_s``] (a due timer another replica holds is retried soon,
+        never in a busy loop)."""
+        async with self._db.session() as session:
+            due = await repository.next_due(session)
+        if due is None:
+            return self._interval_s
+        wait = (due - self._clock()).total_seconds()
+        return min(self._interval_s, max(MIN_DELAY_S, wait))
 
     async def refresh_gauge(self) -> None:
         async with self._db.session() as session:
@@ -68,11 +80,13 @@ class Reconciler:
         loop = asyncio.get_running_loop()
         next_gauge = loop.time()
         while True:
+            delay = self._interval_s
             try:
                 await self.tick()
                 if loop.time() >= next_gauge:
                     await self.refresh_gauge()
                     next_gauge = loop.time() + self._gauge_interval_s
+                delay = await self.delay_s()
             except Exception as exc:  # an outage: try again next tick, never die
                 log.warning("approval.timers_failed", error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(self._interval_s)
+            await asyncio.sleep(delay)
