@@ -92,6 +92,24 @@ class ApprovalSuperseded(CortexError):
     extra_schema = {"superseded_by": {"type": "string"}}
 
 
+class InvalidNotificationUrl(CortexError):
+    """A notification target that is not an http(s) URL with a host (or does not resolve)."""
+
+    status = 422
+    code = "invalid_notification_url"
+    title = "Invalid notification URL"
+    extra_schema = {"target": {"type": "integer", "description": "Index in `targets`."}}
+
+
+class NotificationUrlForbidden(CortexError):
+    """A target on a loopback, private, link-local or otherwise non-public address (SSRF)."""
+
+    status = 422
+    code = "notification_url_forbidden"
+    title = "Notification URL forbidden"
+    extra_schema = {"target": {"type": "integer", "description": "Index in `targets`."}}
+
+
 CALLER: tuple[type[CortexError], ...] = (AgencyRequired, PrincipalRequired, InvalidRoles)
 """What any route that reads the caller (agency, principal, roles) may answer."""
 DECISION: tuple[type[CortexError], ...] = (

@@ -8,6 +8,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -119,4 +120,64 @@ uses = Table(
     Column("input_hash", Text, nullable=False),
     Column("used_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("approval_id", "decision_id", name="pk_uses"),
+)
+# Outgoing notifications (docs/approvals.md "Notifications"). Per agency: one signing secret
+# (Fernet ciphertext only) and up to a few targets, each a URL and the events it wants.
+notification_settings = Table(
+    "notification_settings",
+    metadata,
+    Column("agency", Text, primary_key=True),
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("updated_by", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+notification_targets = Table(
+    "notification_targets",
+    metadata,
+    Column(
+        "agency",
+        Text,
+        ForeignKey("notification_settings.agency", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("id", Text, nullable=False),  # derived from the URL: the same URL keeps its id
+    Column("url", Text, nullable=False),
+    Column("events", ARRAY(Text), nullable=False),
+    Column("position", Integer, nullable=False),
+    PrimaryKeyConstraint("agency", "id", name="pk_notification_targets"),
+)
+# The durable queue, written in the transaction of the state change it tells of. A replica
+# claims due rows FOR UPDATE SKIP LOCKED and leases them (``next_attempt_at`` moved past the
+# send's timeout, ``attempts`` + 1 as the fencing token), sends after commit, then records the
+# result only if its lease still holds.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Text, primary_key=True),  # X-Cortex-Delivery: a receiver dedupes by it
+    Column("agency", Text, nullable=False),
+    Column("target_id", Text, nullable=False),
+    Column("approval_id", Text, nullable=False),
+    Column("event", Text, nullable=False),  # requested | granted | … (NOTIFICATION_EVENTS)
+    Column("body", Text, nullable=False),  # the JSON sent, rendered when the event happened
+    Column("status", Text, nullable=False),  # pending | delivered | failed | dropped
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_status", Integer),  # the receiver's last HTTP status
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),  # delivered, failed or dropped
+    CheckConstraint(
+        "status IN ('pending', 'delivered', 'failed', 'dropped')", name="ck_notifications_status"
+    ),
+)
+Index(
+    "ix_notifications_due",
+    notifications.c.next_attempt_at,
+    postgresql_where=text("status = 'pending'"),
+)
+Index(
+    "ix_notifications_agency_status",
+    notifications.c.agency,
+    notifications.c.status,
+    notifications.c.created_at,
 )

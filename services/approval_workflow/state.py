@@ -9,10 +9,20 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from approval_workflow.approvals.staging import Staging
 from approval_workflow.approvals.timers import Reconciler
 from approval_workflow.approvals.waiting import Waiters, WaitPoll
 from approval_workflow.domain.model import Separation
+from approval_workflow.notifications.crypto import SecretBox
+from approval_workflow.notifications.delivery import Deliverer
 from cortex_kit.runtime import StateSlot
+
+
+@dataclass(frozen=True)
+class NotificationState:
+    box: SecretBox  # seals and opens the agencies' signing secrets
+    allow_private: bool  # targets may be on loopback or private networks (tests, labs)
+    deliverer: Deliverer | None  # None: this replica stages but does not deliver
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,8 @@ class ApprovalState:
     wait_max_s: float
     reconciler: Reconciler  # fires due timers
     wait_poll: WaitPoll
+    staging: Staging  # the outbox and the notification queue of every use case
+    notifications: NotificationState
 
 
 state_of: StateSlot[ApprovalState] = StateSlot()

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from approval_workflow.approvals import events, service
 from approval_workflow.approvals.repository import Details
 from approval_workflow.approvals.service import NewApproval
+from approval_workflow.approvals.staging import Staging
 from approval_workflow.domain.model import Separation, Subject
 from approval_workflow.errors import ApprovalIdTaken, InvalidApproval
 from cortex_contracts import (
@@ -124,7 +124,7 @@ def requested(data: bytes, *, default_expiry: timedelta) -> Requested:
 
 def requested_consumer(
     settings: ProcessSettings,
-    outbox: Table,
+    staging: Staging,
     *,
     separation: Separation,
     default_expiry: timedelta,
@@ -141,7 +141,7 @@ def requested_consumer(
             try:
                 async with session.begin_nested():
                     await service.create(
-                        session, outbox, new, service_separation=separation, now=clock()
+                        session, staging, new, service_separation=separation, now=clock()
                     )
             except (InvalidApproval, ApprovalIdTaken) as exc:
                 log.warning("approval.request_refused", approval_id=new.id, code=exc.code)

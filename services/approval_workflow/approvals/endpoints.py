@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from approval_workflow.approvals import service
+from approval_workflow.approvals.deps import Caller
 from approval_workflow.approvals.repository import Details, Filters
 from approval_workflow.approvals.schemas import (
     ApprovalCreate,
@@ -37,53 +37,14 @@ from approval_workflow.errors import (
     ApprovalNotFound,
     InvalidApproval,
     InvalidCursor,
-    InvalidRoles,
-    PrincipalRequired,
 )
 from approval_workflow.state import ApprovalState, State
 from cortex_kit.errors import AgencyRequired, CortexError, problem_responses
 from cortex_kit.runtime import DbSession, RuntimeDep
-from cortex_kit.web import PRINCIPAL_HEADER, ROLES_HEADER, TEAM_HEADER, CallerAgency
+from cortex_kit.web import CallerAgency
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
-_WORD = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
-_MAX_ROLES = 50
 _KEY_NAMESPACE = uuid.UUID("6f1d7c1e-4a55-4f0e-9b1a-0c7f3e2d9a10")
-
-
-def _words(value: str | None, header: str) -> list[str]:
-    if not value:
-        return []
-    words = [w.strip() for w in value.split(",") if w.strip()]
-    if len(words) > _MAX_ROLES or not all(_WORD.fullmatch(w) for w in words):
-        raise InvalidRoles(
-            f"{header} must be up to {_MAX_ROLES} comma-separated lowercase identifiers.",
-            remediation="Call through the gateway, which sends the caller's roles and team.",
-        )
-    return words
-
-
-async def _caller(
-    principal: Annotated[str | None, Header(alias=PRINCIPAL_HEADER)] = None,
-    roles: Annotated[str | None, Header(alias=ROLES_HEADER)] = None,
-    team: Annotated[str | None, Header(alias=TEAM_HEADER)] = None,
-) -> Principal:
-    """Who calls: ``X-Cortex-Principal`` (required), ``X-Cortex-Roles`` (comma-separated) and
-    ``X-Cortex-Team``, all signed by the gateway (cortex_kit.internal_auth)."""
-    if not principal:
-        raise PrincipalRequired(
-            f"The {PRINCIPAL_HEADER} header is missing.",
-            remediation="Call the service through the gateway, which sets the caller.",
-        )
-    teams = _words(team, TEAM_HEADER)
-    if len(teams) > 1:
-        raise InvalidRoles(
-            f"{TEAM_HEADER} names one team.", remediation="Send a single team identifier."
-        )
-    return Principal(principal, frozenset(_words(roles, ROLES_HEADER)), teams[0] if teams else None)
-
-
-Caller = Annotated[Principal, Depends(_caller)]
 
 
 def _encode_cursor(last: tuple[datetime, str] | None) -> str | None:
@@ -165,7 +126,6 @@ async def create_approval(
     body: ApprovalCreate,
     response: Response,
     session: DbSession,
-    rt: RuntimeDep,
     state: State,
     agency: CallerAgency,
     caller: Caller,
@@ -175,7 +135,7 @@ async def create_approval(
     stored (200). A newer request for the same subject supersedes the pending one."""
     new = _new_approval(body, agency, caller, state, idempotency_key)
     created = await service.create(
-        session, rt.tables.outbox, new, service_separation=state.separation, now=state.clock()
+        session, state.staging, new, service_separation=state.separation, now=state.clock()
     )
     if not created.created:
         response.status_code = 200
@@ -252,7 +212,6 @@ def _decision_out(made: DecisionMade) -> DecisionOut:
 async def decide_many(
     body: BulkDecisionsIn,
     session: DbSession,
-    rt: RuntimeDep,
     state: State,
     agency: CallerAgency,
     caller: Caller,
@@ -268,7 +227,7 @@ async def decide_many(
             async with session.begin_nested():
                 made = await service.decide(
                     session,
-                    rt.tables.outbox,
+                    state.staging,
                     agency,
                     item.approval_id,
                     caller,
@@ -292,7 +251,6 @@ async def decide(
     approval_id: str,
     body: DecisionIn,
     session: DbSession,
-    rt: RuntimeDep,
     state: State,
     agency: CallerAgency,
     caller: Caller,
@@ -300,7 +258,7 @@ async def decide(
     """approve or reject, once per approver: the same decision again answers the same."""
     made = await service.decide(
         session,
-        rt.tables.outbox,
+        state.staging,
         agency,
         approval_id,
         caller,

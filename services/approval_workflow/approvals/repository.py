@@ -225,7 +225,7 @@ async def get(
     return stored
 
 
-async def competing(session: AsyncSession, new: Approval) -> list[Approval]:
+async def competing(session: AsyncSession, new: Approval) -> list[StoredApproval]:
     """The other requests for ``new``'s subject that supersession looks at: the pending ones
     (locked) and any newer one. Call under ``lock_subject``."""
     newer = tuple_(_R.c.requested_at, _R.c.id) > tuple_(
@@ -243,7 +243,7 @@ async def competing(session: AsyncSession, new: Approval) -> list[Approval]:
         .with_for_update()
     )
     rows = (await session.execute(statement)).all()
-    return [s.approval for s in await _with_votes(session, rows)]
+    return await _with_votes(session, rows)
 
 
 @dataclass(frozen=True, slots=True)

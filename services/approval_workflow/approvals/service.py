@@ -10,11 +10,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from approval_workflow.approvals import events, repository
 from approval_workflow.approvals.repository import Details, Filters, Page, StoredApproval
+from approval_workflow.approvals.staging import Staging
 from approval_workflow.domain import rules
 from approval_workflow.domain.model import (
     Approval,
@@ -39,9 +39,11 @@ from approval_workflow.errors import (
     SameTeamApproval,
     SelfApproval,
 )
+from approval_workflow.notifications.message import NotificationEvent
+from approval_workflow.notifications.service import Notice
 from cortex_kit.errors import CortexError
 from cortex_kit.logs import get_logger
-from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
+from cortex_kit.messaging.outbox import PendingEvent
 
 log = get_logger("approval_workflow.approvals")
 CLOSED = "approval.closed"
@@ -147,7 +149,7 @@ def note(session: AsyncSession, key: str, approvals: Sequence[Approval]) -> None
 
 async def create(
     session: AsyncSession,
-    outbox: Table,
+    staging: Staging,
     new: NewApproval,
     *,
     service_separation: Separation,
@@ -164,16 +166,22 @@ async def create(
     if not await repository.insert(session, stored):
         return Created(_existing(await repository.get(session, new.id), stored), created=False)
     staged: list[PendingEvent] = [events.requested(stored)] if new.origin == "api" else []
-    competing = await repository.competing(session, stored.approval)
-    outcome = rules.supersede(stored.approval, competing, now)
+    competing = {s.approval.id: s for s in await repository.competing(session, stored.approval)}
+    outcome = rules.supersede(stored.approval, [s.approval for s in competing.values()], now)
     ended = [*outcome.superseded, *([outcome.new] if outcome.new.terminal else [])]
     for approval in ended:
         await repository.save_state(session, approval)
         staged.append(events.decided(approval))
     stored = replace(stored, approval=outcome.new)
+    # Told: a new pending request, and the pending ones it superseded (a late request,
+    # superseded at once, was never pending: nobody is told of it).
+    notices = [
+        Notice("superseded", replace(competing[a.id], approval=a)) for a in outcome.superseded
+    ]
     if not outcome.new.terminal:
         await repository.insert_timers(session, new.id, _timers(outcome.new))
-    await add_to_outbox(session, outbox, staged)
+        notices.insert(0, Notice("requested", stored))
+    await staging.stage(session, staged, notices)
     await session.flush()
     note(session, CLOSED, ended)  # last: nothing after it can fail this savepoint
     return Created(stored, created=True)
@@ -235,7 +243,7 @@ async def list_approvals(
 
 async def decide(
     session: AsyncSession,
-    outbox: Table,
+    staging: Staging,
     agency: str,
     approval_id: str,
     who: Principal,
@@ -252,9 +260,13 @@ async def decide(
     if result.repeated:
         return DecisionMade(stored, result.vote, repeated=True)
     await repository.insert_vote(session, approval_id, result.vote)
+    after = replace(stored, approval=result.approval)
     if result.closed:
         await repository.save_state(session, result.approval)
-        await add_to_outbox(session, outbox, [events.decided(result.approval)])
+        outcome: NotificationEvent = (
+            "granted" if result.approval.status == "granted" else "rejected"
+        )
+        await staging.stage(session, [events.decided(result.approval)], [Notice(outcome, after)])
     await session.flush()
     if result.closed:
         note(session, CLOSED, [result.approval])
@@ -264,7 +276,7 @@ async def decide(
         decision=decision,
         status=result.approval.status,
     )
-    return DecisionMade(replace(stored, approval=result.approval), result.vote, repeated=False)
+    return DecisionMade(after, result.vote, repeated=False)
 
 
 def refusal_error(approval: Approval, refused: rules.Refused) -> CortexError:
@@ -312,7 +324,7 @@ def refusal_error(approval: Approval, refused: rules.Refused) -> CortexError:
     )
 
 
-async def fire_due(session: AsyncSession, outbox: Table, now: datetime, limit: int) -> int:
+async def fire_due(session: AsyncSession, staging: Staging, now: datetime, limit: int) -> int:
     """Claim up to ``limit`` due timers with their requests (one statement, FOR UPDATE SKIP
     LOCKED), apply them with the pure rule, and store the states, the fired marks and the
     events in a few batched statements of this transaction: each timer fires once, on one
@@ -321,6 +333,7 @@ async def fire_due(session: AsyncSession, outbox: Table, now: datetime, limit: i
     current: dict[str, StoredApproval] = {}
     fired: list[repository.FiredTimer] = []
     staged: list[PendingEvent] = []
+    notices: list[Notice] = []
     expired: list[Approval] = []
     escalated: list[Approval] = []
     for timer in claimed:  # by due time: a request's escalation before its expiry
@@ -332,13 +345,15 @@ async def fire_due(session: AsyncSession, outbox: Table, now: datetime, limit: i
         stored = current[after.id] = replace(stored, approval=after)
         if timer.kind == "expire":
             staged.append(events.decided(after))
+            notices.append(Notice("expired", stored))
             expired.append(after)
         else:
             staged.append(events.escalated(stored))
+            notices.append(Notice("escalated", stored))
             escalated.append(after)
     await repository.save_timer_states(session, [s.approval for s in current.values()])
     await repository.mark_fired(session, fired, now)
-    await add_to_outbox(session, outbox, staged)
+    await staging.stage(session, staged, notices)
     await session.flush()
     note(session, CLOSED, expired)
     note(session, ESCALATED, escalated)

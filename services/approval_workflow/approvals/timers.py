@@ -11,9 +11,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from approval_workflow.approvals import metrics, repository, service
+from approval_workflow.approvals.staging import Staging
 from cortex_kit.db import Database
 from cortex_kit.logs import get_logger
-from cortex_kit.messaging.tables import MessagingTables
 
 log = get_logger("approval_workflow.timers")
 Clock = Callable[[], datetime]
@@ -24,7 +24,7 @@ class Reconciler:
     def __init__(
         self,
         db: Database,
-        tables: MessagingTables,
+        staging: Staging,
         clock: Clock,
         *,
         interval_s: float,
@@ -32,7 +32,7 @@ class Reconciler:
         gauge_interval_s: float,
     ) -> None:
         self._db = db
-        self._outbox = tables.outbox
+        self._staging = staging
         self._clock = clock
         self._interval_s = interval_s
         self._batch_size = batch_size
@@ -45,7 +45,7 @@ class Reconciler:
         while True:
             async with self._db.session() as session:
                 claimed = await service.fire_due(
-                    session, self._outbox, self._clock(), self._batch_size
+                    session, self._staging, self._clock(), self._batch_size
                 )
             total += claimed
             if claimed < self._batch_size:

@@ -13,7 +13,9 @@ from sqlalchemy import select
 import approval_workflow
 from approval_workflow.approvals import repository
 from approval_workflow.approvals.consumers import Requested, requested_consumer
+from approval_workflow.approvals.staging import Staging
 from approval_workflow.models import SCHEMA, messaging, requests, timers
+from approval_workflow.notifications.service import Notifier
 from approval_workflow.settings import Settings
 from cortex_contracts import (
     ApprovalDecided,
@@ -45,7 +47,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 def spec() -> ConsumerSpec[Requested]:
     return requested_consumer(
         SETTINGS,
-        messaging.outbox,
+        Staging(messaging.outbox, Notifier(None)),
         separation="requester",
         default_expiry=timedelta(hours=24),
         clock=lambda: NOW,

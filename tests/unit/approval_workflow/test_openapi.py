@@ -49,13 +49,16 @@ def test_every_route_declares_the_kits_problems_and_its_own() -> None:
         "POST /v1/approvals/decisions",
         "POST /v1/approvals/{approval_id}/decisions",
         "POST /v1/approvals/{approval_id}/uses",
+        "GET /v1/approvals/notifications",
+        "PUT /v1/approvals/notifications",
+        "DELETE /v1/approvals/notifications",
     }
     for where, operation in ops.items():
         declared = codes(operation)
         for error in EVERY_ROUTE:
             assert declared.get(error.code) == error.status, f"{where}: {error.code}"
         assert "response_model" not in operation  # (FastAPI keys) every answer has a schema
-        assert "200" in operation["responses"] or "201" in operation["responses"], where
+        assert {"200", "201", "204"} & set(operation["responses"]), where
     decide = codes(ops["POST /v1/approvals/{approval_id}/decisions"])
     assert decide["already_decided"] == 409
     assert decide["approval_closed"] == 409
@@ -72,6 +75,9 @@ def test_every_route_declares_the_kits_problems_and_its_own() -> None:
     assert use["approval_used"] == 409
     assert use["approval_expired"] == 410
     assert use["approval_superseded"] == 410
+    configure = codes(ops["PUT /v1/approvals/notifications"])
+    assert configure["invalid_notification_url"] == 422
+    assert configure["notification_url_forbidden"] == 422
 
 
 def test_no_schema_offers_a_protobuf_enum_name() -> None:

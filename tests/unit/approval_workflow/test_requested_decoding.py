@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from approval_workflow.approvals.consumers import requested_consumer
+from approval_workflow.approvals.staging import Staging
 from approval_workflow.models import messaging
+from approval_workflow.notifications.service import Notifier
 from approval_workflow.settings import Settings
 from cortex_contracts import ApprovalRequested, PolicyPublished, SubjectKind, encode, pack
 from cortex_kit.messaging.handlers import Undecodable
@@ -16,7 +18,7 @@ from cortex_kit.testing.handlers import received
 
 SPEC = requested_consumer(
     Settings.model_construct(),
-    messaging.outbox,
+    Staging(messaging.outbox, Notifier(None)),
     separation="requester",
     default_expiry=timedelta(hours=24),
     clock=lambda: datetime.now(UTC),

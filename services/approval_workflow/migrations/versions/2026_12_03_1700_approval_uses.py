@@ -4,9 +4,9 @@ Uses of granted action approvals: one row per re-authorized decision of the poli
 (primary key: approval and decision, so the same decision asking again is one use), counted
 under the request's row lock against its allowance (docs/approvals.md "Agent actions").
 
-Revision ID: approval_0003_uses
+Revision ID: approval_0003
 Revises: approval_0002
-Create Date: 2026-12-04 09:00:00.000000
+Create Date: 2026-12-03 17:00:00
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "approval_0003_uses"
+revision: str = "approval_0003"
 down_revision: str | None = "approval_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
