@@ -1,3 +1,4 @@
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,6 +51,9 @@ def _policy(cfg: Settings) -> Policy:
 def _deliverer(rt: Runtime, cfg: Settings, box: SecretBox) -> Deliverer | None:
     if not cfg.notification_delivery:
         return None
+    # httpx logs each request's URL at INFO: a target's path is a credential (Slack's token).
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     client = httpx.AsyncClient(
         timeout=httpx.Timeout(cfg.notification_timeout_s),
         follow_redirects=False,  # a redirect could lead anywhere (SSRF): never followed

@@ -168,3 +168,38 @@ async def test_two_replicas_fire_fifty_due_timers_exactly_once_each(
     assert sorted(e.approval_id for e in published) == sorted(ids)
     assert not one.task.done()
     assert not two.task.done()  # both replicas ran the whole time
+
+
+async def test_a_long_poll_and_the_list_show_an_expiry_from_the_reconciler_tick(
+    start: Start,
+) -> None:
+    served = await start(timer_interval_s=1.0, wait_poll_interval_s=30)
+    async with client(served, "ci") as ci:
+        approval_id = (await ci.post("/v1/approvals", json=request_body(expires_in_s=1))).json()[
+            "id"
+        ]
+        waited = await ci.get(f"/v1/approvals/{approval_id}", params={"wait": 20})
+        assert waited.json()["status"] == "expired"  # woken by the reconciler's commit
+        listed = (await ci.get("/v1/approvals", params={"status": "expired"})).json()
+    assert [a["id"] for a in listed["items"]] == [approval_id]
+
+
+async def test_a_batch_applies_a_requests_escalation_and_expiry_due_together(
+    start: Start, database_url: str
+) -> None:
+    clock = Clock()
+    served = await start(clock=clock)
+    body = request_body(expires_in_s=600, escalate_after_s=60, escalate_to="oncall")
+    async with client(served, "ci") as ci:
+        approval_id = (await ci.post("/v1/approvals", json=body)).json()["id"]
+        clock.advance(601)  # both due: one claim holds both timers of the request
+
+        async def fired() -> bool:
+            return await unfired_timers(database_url) == 0
+
+        await until(fired)
+        read = (await ci.get(f"/v1/approvals/{approval_id}")).json()
+    assert read["status"] == "expired"
+    assert read["escalated_at"] is not None
+    assert await outbox_count(database_url, "cortex.approval.escalated.") == 1
+    assert await decided_ids(database_url) == [approval_id]
