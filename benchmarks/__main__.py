@@ -18,6 +18,7 @@ from typing import cast
 from benchmarks.common import Metrics, Suite, build_result, machine_info, write_result
 
 SUITES: dict[str, str] = {
+    "approvals": "benchmarks.approvals:run",
     "bus": "benchmarks.bus:run",
     "dora": "benchmarks.dora:run",
     "gateway": "benchmarks.gateway:run",

@@ -8,6 +8,8 @@ import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -172,3 +174,17 @@ def test_settings_refuse_a_lease_shorter_than_an_attempt_and_bad_keys() -> None:
         Settings(**base, notification_secrets_key="not-a-key")
     with pytest.raises(ValidationError, match="id"):
         Settings(**base, notification_link_template="https://c.test/approvals")
+
+
+def test_the_receivers_check_in_the_docs_accepts_our_signature_only() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs/approvals.md").read_text()
+    section = doc.split("### Signature", 1)[1]
+    snippet = section.split("```python", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(compile(snippet, "docs/approvals.md", "exec"), scope)  # noqa: S102 (our own docs)
+    body = b'{"text":"hi"}'
+    header = signing.signature("whsec_k", int(time.time()), body)
+    assert scope["verify"]("whsec_k", header, body)
+    assert not scope["verify"]("whsec_k", header, body + b" ")
+    old = signing.signature("whsec_k", int(time.time()) - 600, body)
+    assert not scope["verify"]("whsec_k", old, body)
