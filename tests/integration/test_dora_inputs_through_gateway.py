@@ -420,7 +420,9 @@ async def test_10_a_ghes_and_a_github_com_deployment_with_one_id_are_two_facts(
     assert deployments["github-ghe.acme.example-1001"]["facts"]["status"] == "failed"
     for deployment_id in ids:
         assert (await stored(cluster, "deployment", deployment_id) or {})["versions"] == 1
-    r = await dora(cluster, service="hello-world")
+    r = await eventually(
+        lambda: dora(cluster, service="hello-world"), lambda r: r["change_failure_rate"]["n"] == 2
+    )
     assert (r["change_failure_rate"]["n"], r["change_failure_rate"]["failed"]) == (2, 1)
 
 
