@@ -13,6 +13,7 @@ from gateway.mappings.endpoints import router as mappings_router
 from gateway.mappings.service import MappingCache
 from gateway.metrics.endpoints import router as metrics_router
 from gateway.models import messaging
+from gateway.openapi import document_relayed_answers
 from gateway.policies.endpoints import router as policies_router
 from gateway.settings import Settings
 from gateway.state import GatewayState, gateway_state
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def stop(_rt: Runtime, state: GatewayState) -> None:
         await state.upstreams.close()
 
-    return create_service_app(
+    app = create_service_app(
         cfg,
         ServiceDefinition(
             title="CodeValdCortex API",
@@ -82,3 +83,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             },
         ),
     )
+    document_relayed_answers(app)
+    return app

@@ -90,6 +90,50 @@ def test_every_relayed_route_exists(name: str) -> None:
     assert RELAYED[name] <= {where for where, _ in _operations(name)}
 
 
+def _typed(schema: dict[str, Any]) -> bool:
+    return "$ref" in schema or (
+        bool(schema.get("oneOf")) and all("$ref" in option for option in schema["oneOf"])
+    )
+
+
+def test_every_relayed_route_documents_the_services_answer() -> None:
+    """The gateway's document carries each relayed route's success schema from the service
+    (scripts/gen_gateway_openapi.py), and every schema it references."""
+    document = APPS["gateway"]().openapi()
+    components = document["components"]["schemas"]
+    operations = dict(_operations("gateway"))
+    untyped = {}
+    for where in RELAYED["gateway"]:
+        success = {s: r for s, r in operations[where]["responses"].items() if s.startswith("2")}
+        schemas = [r["content"]["application/json"]["schema"] for r in success.values()]
+        if not success or not all(_typed(schema) for schema in schemas):
+            untyped[where] = success
+    dangling = {
+        ref.rsplit("/", 1)[1]
+        for ref in _all_refs(document)
+        if ref.rsplit("/", 1)[1] not in components
+    }
+
+    assert untyped == {}
+    assert dangling == set()
+    assert components["AuthorizeResponse"]["properties"]["decision"]["enum"] == [
+        "allow",
+        "deny",
+        "require_approval",
+    ]
+
+
+def _all_refs(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        if isinstance(value.get("$ref"), str):
+            yield value["$ref"]
+        for item in value.values():
+            yield from _all_refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _all_refs(item)
+
+
 def test_deletes_answer_204_with_no_body() -> None:
     for where, operation in _operations("gateway"):
         if where.startswith("DELETE "):
