@@ -113,13 +113,19 @@ async def start_cluster(database_url: str, nats_url: str, *, gateway: bool = Tru
     cluster.processes["metrics_collector"] = await serve_app(
         lambda port: metrics_app(MetricsSettings(**_common(cluster, port)))
     )
-    cluster.processes["policy_engine"] = await serve_app(
-        lambda port: policy_app(PolicySettings(**_common(cluster, port), decision_log_delay_s=0.02))
-    )
     cluster.processes["approval_workflow"] = await serve_app(
         lambda port: approval_app(
             ApprovalSettings(
                 **_common(cluster, port), timer_interval_s=0.2, wait_poll_interval_s=0.5
+            )
+        )
+    )
+    cluster.processes["policy_engine"] = await serve_app(
+        lambda port: policy_app(
+            PolicySettings(
+                **_common(cluster, port),
+                decision_log_delay_s=0.02,
+                approval_workflow_url=cluster.processes["approval_workflow"].url,
             )
         )
     )
