@@ -12,8 +12,7 @@ from approval_workflow.domain.rules import (
     outcome,
     supersede,
 )
-
-from .builders import approval, at, who
+from tests.unit.approval_workflow.builders import approval, at, who
 
 
 def accepted(result: Decided | Refused) -> Approval:

@@ -177,7 +177,7 @@ def test_settings_refuse_a_lease_shorter_than_an_attempt_and_bad_keys() -> None:
 
 
 def test_the_receivers_check_in_the_docs_accepts_our_signature_only() -> None:
-    doc = (Path(__file__).resolve().parents[3] / "docs/approvals.md").read_text()
+    doc = (Path(__file__).resolve().parents[4] / "docs/approvals.md").read_text()
     section = doc.split("### Signature", 1)[1]
     snippet = section.split("```python", 1)[1].split("```", 1)[0]
     scope: dict[str, Any] = {}

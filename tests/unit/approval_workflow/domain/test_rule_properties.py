@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from approval_workflow.domain.model import Approval, Principal, Verdict
 from approval_workflow.domain.rules import Decided, decide
-
-from .builders import approval, at
+from tests.unit.approval_workflow.builders import approval, at
 
 ROLES = ("sre", "security", "lead")
 PEOPLE = ("ci", "ana", "bo", "cy", "dee", "eve")
