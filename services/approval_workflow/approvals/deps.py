@@ -1,15 +1,19 @@
-"""Who calls (shared by the approval and notification routes): the principal, roles and team
-the gateway signs (cortex_kit.internal_auth)."""
+"""Request dependencies of the approvals routes: who calls (shared with the notification
+routes: the principal, roles and team the gateway signs, cortex_kit.internal_auth) and where a
+page of the list starts (the keyset cursor)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Query
 
 from approval_workflow.domain.model import Principal
-from approval_workflow.errors import InvalidRoles, PrincipalRequired
+from approval_workflow.errors import InvalidCursor, InvalidRoles, PrincipalRequired
 from cortex_kit.web import PRINCIPAL_HEADER, ROLES_HEADER, TEAM_HEADER
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
@@ -49,3 +53,37 @@ async def _caller(
 
 
 Caller = Annotated[Principal, Depends(_caller)]
+
+
+def encode_cursor(last: tuple[datetime, str] | None) -> str | None:
+    if last is None:
+        return None
+    raw = f"{last[0].isoformat()}|{last[1]}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, _, approval_id = raw.partition("|")
+        when = datetime.fromisoformat(at)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        when, approval_id = None, ""
+    if when is None or when.tzinfo is None or not approval_id:
+        raise InvalidCursor(
+            "The cursor is not one this service gave.",
+            remediation="Pass the `next_cursor` of the previous page as it was, or omit it.",
+        )
+    return when, approval_id
+
+
+def after_cursor(
+    cursor: Annotated[str | None, Query(max_length=600)] = None,
+) -> tuple[datetime, str] | None:
+    """Where the page starts: after the last item of the previous page (``next_cursor``)."""
+    return _decode_cursor(cursor)
+
+
+After = Annotated[tuple[datetime, str] | None, Depends(after_cursor)]

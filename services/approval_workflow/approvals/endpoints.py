@@ -4,16 +4,14 @@ the gateway signs."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 
 from approval_workflow.approvals import service
-from approval_workflow.approvals.deps import Caller
+from approval_workflow.approvals.deps import After, Caller, encode_cursor
 from approval_workflow.approvals.repository import Details, Filters
 from approval_workflow.approvals.schemas import (
     ApprovalCreate,
@@ -45,30 +43,6 @@ from cortex_kit.web import CallerAgency
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
 _KEY_NAMESPACE = uuid.UUID("6f1d7c1e-4a55-4f0e-9b1a-0c7f3e2d9a10")
-
-
-def _encode_cursor(last: tuple[datetime, str] | None) -> str | None:
-    if last is None:
-        return None
-    raw = f"{last[0].isoformat()}|{last[1]}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, approval_id = raw.partition("|")
-        when = datetime.fromisoformat(at)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        when, approval_id = None, ""
-    if when is None or when.tzinfo is None or not approval_id:
-        raise InvalidCursor(
-            "The cursor is not one this service gave.",
-            remediation="Pass the `next_cursor` of the previous page as it was, or omit it.",
-        )
-    return when, approval_id
 
 
 def _new_approval(
@@ -153,20 +127,20 @@ async def list_approvals(
     subject_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     mine: Literal["decidable"] | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=600)] = None,
+    after: After = None,
 ) -> ApprovalList:
     """Newest first; ``mine=decidable``: the pending requests the caller could approve now."""
     page = await service.list_approvals(
         session,
         agency,
         Filters(status, subject_kind, subject_id),
-        after=_decode_cursor(cursor),
+        after=after,
         limit=limit,
         decidable_by=caller if mine == "decidable" else None,
         now=state.clock(),
     )
     return ApprovalList(
-        items=[ApprovalOut.of(s) for s in page.items], next_cursor=_encode_cursor(page.last)
+        items=[ApprovalOut.of(s) for s in page.items], next_cursor=encode_cursor(page.last)
     )
 
 
@@ -181,20 +155,10 @@ async def get_approval(
     """The request with its full trail. ``wait=N``: long-poll, answered as soon as the request
     is terminal or after N seconds (at most the service's limit) with its state then. No
     database connection is held while waiting."""
-    waiters = state.waiters
-    future = waiters.register(approval_id) if wait > 0 else None
-    try:
-        async with rt.db.session() as session:
-            stored = await service.get(session, agency, approval_id)
-        if future is None or stored.approval.terminal:
-            return ApprovalOut.of(stored)
-        if not await waiters.wait(future, min(wait, state.wait_max_s)):
-            return ApprovalOut.of(stored)
-        async with rt.db.session() as session:
-            return ApprovalOut.of(await service.get(session, agency, approval_id))
-    finally:
-        if future is not None:
-            waiters.release(approval_id, future)
+    stored = await service.read_waiting(
+        rt.db, state.waiters, agency, approval_id, min(wait, state.wait_max_s)
+    )
+    return ApprovalOut.of(stored)
 
 
 def _decision_out(made: DecisionMade) -> DecisionOut:
@@ -219,31 +183,22 @@ async def decide_many(
     """Each item decided on its own (its own savepoint) and answered with the status and the
     problem it would get alone; the items that succeed commit together. Requests are locked
     in id order, so two bulk calls never deadlock."""
-    answers: dict[int, BulkResult] = {}
-    order = sorted(range(len(body.items)), key=lambda n: body.items[n].approval_id)
-    for n in order:
-        item = body.items[n]
-        try:
-            async with session.begin_nested():
-                made = await service.decide(
-                    session,
-                    state.staging,
-                    agency,
-                    item.approval_id,
-                    caller,
-                    item.decision,
-                    item.comment,
-                    state.clock(),
-                )
-            answers[n] = BulkResult(
-                approval_id=item.approval_id, status=200, result=_decision_out(made)
-            )
-        except CortexError as exc:
-            problem = Problem.model_validate(exc.problem(f"/v1/approvals/{item.approval_id}"))
-            answers[n] = BulkResult(
-                approval_id=item.approval_id, status=exc.status, problem=problem
-            )
-    return BulkDecisionsOut(items=[answers[n] for n in range(len(body.items))])
+    outcomes = await service.decide_each(
+        session,
+        state.staging,
+        agency,
+        caller,
+        [(item.approval_id, item.decision, item.comment) for item in body.items],
+        state.clock,
+    )
+    return BulkDecisionsOut(items=[_bulk_result(outcome) for outcome in outcomes])
+
+
+def _bulk_result(outcome: service.ItemOutcome) -> BulkResult:
+    if isinstance(outcome.result, CortexError):
+        problem = Problem.model_validate(outcome.result.problem(f"/v1/approvals/{outcome.id}"))
+        return BulkResult(approval_id=outcome.id, status=outcome.result.status, problem=problem)
+    return BulkResult(approval_id=outcome.id, status=200, result=_decision_out(outcome.result))
 
 
 @router.post("/{approval_id}/decisions", responses=problem_responses(*CALLER, *DECISION))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from approval_workflow.approvals import events, repository
 from approval_workflow.approvals.repository import Details, Filters, Page, StoredApproval
 from approval_workflow.approvals.staging import Staging
+from approval_workflow.approvals.waiting import Waiters
 from approval_workflow.domain import rules
 from approval_workflow.domain.model import (
     Approval,
@@ -41,6 +42,7 @@ from approval_workflow.errors import (
 )
 from approval_workflow.notifications.message import NotificationEvent
 from approval_workflow.notifications.service import Notice
+from cortex_kit.db import Database
 from cortex_kit.errors import CortexError
 from cortex_kit.logs import get_logger
 from cortex_kit.messaging.outbox import PendingEvent
@@ -277,6 +279,59 @@ async def decide(
         status=result.approval.status,
     )
     return DecisionMade(after, result.vote, repeated=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """One decision of a bulk call: what it made, or the error it would get alone."""
+
+    id: str
+    result: DecisionMade | CortexError
+
+
+async def decide_each(
+    session: AsyncSession,
+    staging: Staging,
+    agency: str,
+    caller: Principal,
+    items: Sequence[tuple[str, Verdict, str]],
+    clock: Callable[[], datetime],
+) -> list[ItemOutcome]:
+    """Each ``(approval id, decision, comment)`` decided in its own savepoint and answered in
+    the order asked; those that succeed commit together. Requests are locked in id order, so
+    two bulk calls never deadlock."""
+    outcomes: dict[int, ItemOutcome] = {}
+    for n in sorted(range(len(items)), key=lambda k: items[k][0]):
+        approval_id, decision, comment = items[n]
+        try:
+            async with session.begin_nested():
+                made = await decide(
+                    session, staging, agency, approval_id, caller, decision, comment, clock()
+                )
+            outcomes[n] = ItemOutcome(approval_id, made)
+        except CortexError as exc:
+            outcomes[n] = ItemOutcome(approval_id, exc)
+    return [outcomes[n] for n in range(len(items))]
+
+
+async def read_waiting(
+    db: Database, waiters: Waiters, agency: str, approval_id: str, wait_s: float
+) -> StoredApproval:
+    """The request with its trail; with ``wait_s`` > 0, as soon as it is terminal or when the
+    wait ends (then as it is). No database connection is held while waiting."""
+    future = waiters.register(approval_id) if wait_s > 0 else None
+    try:
+        async with db.session() as session:
+            stored = await get(session, agency, approval_id)
+        if future is None or stored.approval.terminal:
+            return stored
+        if not await waiters.wait(future, wait_s):
+            return stored
+        async with db.session() as session:
+            return await get(session, agency, approval_id)
+    finally:
+        if future is not None:
+            waiters.release(approval_id, future)
 
 
 def refusal_error(approval: Approval, refused: rules.Refused) -> CortexError:
