@@ -65,21 +65,35 @@ async def _cortex_error(request: Request, exc: Exception) -> Response:
     return problem_response(exc.status, exc.problem(request.url.path), _error_headers(exc))
 
 
+# pydantic puts this before the message of a validator's ValueError; the message is the fix.
+_VALUE_ERROR = "Value error, "
+
+
 def _clean_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [
         {
             "loc": [str(p) for p in err.get("loc", ())],
-            "message": str(err.get("msg", "")),
+            "message": str(err.get("msg", "")).removeprefix(_VALUE_ERROR),
             "type": str(err.get("type", "")),
         }
         for err in errors
     ]
 
 
+def field_path(loc: Sequence[str]) -> str:
+    """``["body", "events", "0", "deployment", "service"]`` → ``events[0].deployment.service``
+    (where the request got it wrong, as its author writes it)."""
+    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else list(loc)
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out or ".".join(loc)
+
+
 async def _validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = _clean_validation_errors(exc.errors())
-    where = "; ".join(f"{'.'.join(e['loc'])}: {e['message']}" for e in errors[:5])
+    where = "; ".join(f"{field_path(e['loc'])}: {e['message']}" for e in errors[:5])
     return _problem(
         InvalidRequest(
             f"The request does not match the schema: {where}",

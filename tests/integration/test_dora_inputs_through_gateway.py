@@ -205,14 +205,15 @@ async def test_5_names_real_tools_produce_are_accepted_and_a_refusal_says_field_
         refused = await admin.post("/v1/events", json={"agency": AGENCY, "events": [rest, bad]})
     assert ok.status_code == 202, ok.text
     assert refused.status_code == 422, refused.text
-    # At its field, the fix first (after pydantic's "Value error, ": libs/cortex_kit/web.py).
+    # At its field, the fix first (docs/metrics.md "Names").
     (error,) = refused.json()["errors"]
     assert error["loc"][-4:] == ["events", "1", "deployment", "service"], error
-    assert (
-        error["message"]
-        .removeprefix("Value error, ")
-        .startswith("remove or replace the control character U+0007 at position 3")
+    assert error["message"].startswith(
+        "remove or replace the control character U+0007 at position 3"
     ), error
+    assert refused.json()["detail"].startswith(
+        "The request does not match the schema: events[1].deployment.service: remove or replace"
+    ), refused.json()["detail"]
     # A webhook refusal likewise: the field, then the fix.
     async with cluster.client(key=None) as hook:
         nameless = github_deployment_status(

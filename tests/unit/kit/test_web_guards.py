@@ -187,3 +187,13 @@ def test_the_cause_chain_is_followed() -> None:
     with pytest.raises(RuntimeError) as caught:
         _flush()
     assert classify_db_error(caught.value) is DbFailure.UNAVAILABLE
+
+
+def test_a_validation_refusal_names_the_field_as_its_author_writes_it() -> None:
+    from cortex_kit.web import field_path
+
+    assert field_path(["body", "events", "0", "deployment", "service"]) == (
+        "events[0].deployment.service"
+    )
+    assert field_path(["query", "limit"]) == "limit"
+    assert field_path(["body"]) == "body"
