@@ -9,35 +9,9 @@ from typing import Any
 
 from cortex_sdk.client import CortexClient
 
+from .approval_workflow.test_agent_actions import POLICY, refund
 from .conftest import Cluster
 from .test_approvals_gateway import create_key
-
-POLICY = """\
-apiVersion: cortex.codevald.io/v1
-kind: AIPolicy
-metadata: {name: acme, agency: acme, layer: agency}
-spec:
-  rules:
-    - id: payments.refunds
-      match:
-        actions: ["payments.refund"]
-      effect: require_approval
-      message: Refunds need two people of finance.
-      remediation: Wait for finance to approve.
-      approval:
-        roles: [finance]
-        quorum: 2
-        expires_in: 1h
-"""
-
-
-def refund(agent: str = "agent-7", amount: int = 120, **extra: Any) -> dict[str, Any]:
-    return {
-        "agent_id": agent,
-        "action": {"type": "payments.refund", "resource": "order/42"},
-        "payload": {"amount": amount, "currency": "EUR"},
-        **extra,
-    }
 
 
 async def authorize(cluster: Cluster, key: str, body: dict[str, Any]) -> dict[str, Any]:
