@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from cortex_contracts import STREAMS
 from cortex_kit.batching import BatchWriter
 from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
+from policy_engine.deployments.endpoints import router as deployments_router
 from policy_engine.domain.decisions.compiler import CompiledPolicy
 from policy_engine.evaluation.approval_client import HttpApprovalUses
 from policy_engine.evaluation.cache import PolicyCache
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             streams=STREAMS,
             build_state=build_state,
             state=state_of,
-            routers=[authorize_router, policies_router, wizard_router],
+            routers=[authorize_router, deployments_router, policies_router, wizard_router],
             broadcasts=lambda _rt, state: [state.authorizer.cache.notices()],
             on_stop=[stop],
         ),

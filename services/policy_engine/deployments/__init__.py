@@ -1,0 +1,1 @@
+"""Deployment plans judged against the effective policy (``POST /v1/deployments/evaluate``)."""
