@@ -45,9 +45,17 @@ def approval_workflow() -> FastAPI:
     return create_app(Settings(database_url=DATABASE_URL, internal_secret=TEST_INTERNAL_SECRET))
 
 
+def rollout_orchestrator() -> FastAPI:
+    from rollout_orchestrator.app import create_app
+    from rollout_orchestrator.settings import Settings
+
+    return create_app(Settings(database_url=DATABASE_URL, internal_secret=TEST_INTERNAL_SECRET))
+
+
 APPS: dict[str, Callable[[], FastAPI]] = {
     "gateway": gateway,
     "policy_engine": policy_engine,
     "metrics_collector": metrics_collector,
     "approval_workflow": approval_workflow,
+    "rollout_orchestrator": rollout_orchestrator,
 }

@@ -14,7 +14,13 @@ import pytest
 
 from .apps import APPS
 
-CHECKED = ["gateway", "policy_engine", "metrics_collector", "approval_workflow"]
+CHECKED = [
+    "gateway",
+    "policy_engine",
+    "metrics_collector",
+    "approval_workflow",
+    "rollout_orchestrator",
+]
 """The processes whose every route (but the relays) must name its success schema."""
 
 RELAYED = {

@@ -23,6 +23,7 @@ PACKAGES = [
     "policy_engine",
     "metrics_collector",
     "approval_workflow",
+    "rollout_orchestrator",
 ]
 """The processes whose repositories must return typed rows (one line per process)."""
 

@@ -1,0 +1,1 @@
+"""The agent registry: register, heartbeat, list, and the desired revision (long-poll)."""
