@@ -1,0 +1,78 @@
+"""The rollout orchestrator served by uvicorn on the plugin's real PostgreSQL and NATS, called
+directly with signed requests (as the gateway will)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, signed
+from cortex_kit.web import AGENCY_HEADER
+from rollout_orchestrator.app import create_app
+from rollout_orchestrator.settings import Settings
+from tests.integration.conftest import Served, serve_app
+
+
+class Clock:
+    """A clock the test moves (the service's one clock: registrations, heartbeats, staleness)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+Start = Callable[..., Any]
+
+
+@pytest.fixture
+async def start(migrated_database_url: str, nats_url: str) -> AsyncIterator[Start]:
+    """``await start(clock=..., **settings)``: one served instance on the test's database."""
+    running: list[Served] = []
+
+    async def make(clock: Callable[[], datetime] | None = None, **overrides: Any) -> Served:
+        def build(port: int) -> Any:
+            values: dict[str, Any] = {
+                "port": port,
+                "database_url": migrated_database_url,
+                "nats_url": nats_url,
+                "log_json": False,
+                "log_level": "WARNING",
+                "internal_secret": TEST_INTERNAL_SECRET,
+                **overrides,
+            }
+            cfg = Settings(**values)
+            return create_app(cfg) if clock is None else create_app(cfg, clock=clock)
+
+        served = await serve_app(build)
+        running.append(served)
+        return served
+
+    yield make
+    for served in reversed(running):
+        if not served.task.done():
+            await served.stop()
+
+
+def client(served: Served, agency: str = "acme") -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=served.url, headers={AGENCY_HEADER: agency}, auth=signed(), timeout=60
+    )
+
+
+def agent_body(agent_id: str = "agent-1", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": agent_id,
+        "labels": {"team": "payments", "tier": "canary"},
+        "runtime": "python-3.12",
+        "current_revision": "rev-1",
+    }
+    return {**body, **overrides}
