@@ -162,7 +162,7 @@ def _client(url: str, agency: str, principal: str, roles: str | None = None) -> 
 
 # --- bulk rows ----------------------------------------------------------------------------
 
-_COLUMNS = (
+REQUEST_COLUMNS = (
     "id",
     "agency",
     "subject_kind",
@@ -186,9 +186,10 @@ _COLUMNS = (
 )
 
 
-def _row(
+def request_row(
     approval_id: str, agency: str, status: str, requested_at: datetime, expires_at: datetime
 ) -> tuple[Any, ...]:
+    """One ``approval.requests`` row in ``REQUEST_COLUMNS`` order, for COPY (bulk setup)."""
     decided = None if status == "pending" else requested_at + timedelta(minutes=5)
     return (
         approval_id,
@@ -219,7 +220,7 @@ async def _load_history(dsn: str, sizes: Sizes) -> int:
     now = datetime.now(UTC)
     step = timedelta(days=30) / sizes.stored
     rows = [
-        _row(
+        request_row(
             f"h-{n:07d}",
             f"agency-{n % sizes.agencies}",
             STATUSES[n % len(STATUSES)],
@@ -231,7 +232,7 @@ async def _load_history(dsn: str, sizes: Sizes) -> int:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.copy_records_to_table(
-            "requests", schema_name="approval", records=rows, columns=_COLUMNS
+            "requests", schema_name="approval", records=rows, columns=REQUEST_COLUMNS
         )
         await conn.execute("ANALYZE approval.requests")
     finally:
@@ -253,8 +254,8 @@ async def _load_timers(
             await conn.copy_records_to_table(
                 "requests",
                 schema_name="approval",
-                records=[_row(i, agency, "pending", requested, at) for i, at in due.items()],
-                columns=_COLUMNS,
+                records=[request_row(i, agency, "pending", requested, at) for i, at in due.items()],
+                columns=REQUEST_COLUMNS,
             )
             await conn.copy_records_to_table(
                 "timers",

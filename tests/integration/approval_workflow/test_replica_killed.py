@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import signal
 import subprocess
@@ -30,6 +29,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 
+from benchmarks.approvals import REQUEST_COLUMNS, request_row
 from cortex_contracts import ApprovalDecided, ApprovalOutcome, decode, unpack
 from cortex_kit.embedded import free_port
 from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, signed
@@ -62,53 +62,6 @@ FIRINGS = [
        FOR EACH ROW WHEN (NEW.fired_at IS NOT NULL)
        EXECUTE FUNCTION public.record_timer_firing()""",
 ]
-
-_COLUMNS = (
-    "id",
-    "agency",
-    "subject_kind",
-    "subject_id",
-    "input_hash",
-    "requested_by",
-    "required_roles",
-    "quorum",
-    "separation",
-    "requested_at",
-    "expires_at",
-    "status",
-    "summary",
-    "reason",
-    "rule_ids",
-    "policy_version",
-    "risk_score",
-    "origin",
-    "fingerprint",
-)
-
-
-def _row(approval_id: str, requested_at: datetime, expires_at: datetime) -> tuple[Any, ...]:
-    return (
-        approval_id,
-        AGENCY,
-        "deployment",
-        approval_id,
-        INPUT_HASH,
-        "ci",
-        ["sre"],
-        1,
-        "requester",
-        requested_at,
-        expires_at,
-        "pending",
-        "prompt change to 1000 agents",
-        "risk above 0.7",
-        ["deploy.high-risk"],
-        "org:1+agency:2",
-        0.8,
-        "event",
-        "sha256:" + hashlib.sha256(approval_id.encode()).hexdigest(),
-    )
-
 
 # --- replicas -----------------------------------------------------------------------------
 
@@ -177,8 +130,8 @@ async def bulk_load(dsn: str, due: datetime) -> list[str]:
             await conn.copy_records_to_table(
                 "requests",
                 schema_name="approval",
-                records=[_row(i, requested, due) for i in ids],
-                columns=_COLUMNS,
+                records=[request_row(i, AGENCY, "pending", requested, due) for i in ids],
+                columns=REQUEST_COLUMNS,
             )
             await conn.copy_records_to_table(
                 "timers",
