@@ -4,7 +4,7 @@ directly with signed requests (as the gateway will)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -20,19 +20,6 @@ from cortex_kit.db import Database
 from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, signed
 from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, ROLES_HEADER, TEAM_HEADER
 from tests.integration.conftest import Served, serve_app
-
-
-class Clock:
-    """A clock the test moves (the service's one clock: rules, timers and API)."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def settings(database_url: str, nats_url: str, port: int, **overrides: Any) -> Settings:

@@ -13,11 +13,12 @@ import httpx
 from sqlalchemy import select
 
 from cortex_kit.db import Database
+from cortex_kit.testing.clock import Clock
 from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, signed
 from policy_engine.app import create_app as policy_app
 from policy_engine.models import messaging as policy_messaging
 from policy_engine.settings import Settings as PolicySettings
-from tests.integration.approval_workflow.conftest import Clock, Start, client
+from tests.integration.approval_workflow.conftest import Start, client
 from tests.integration.conftest import Served, serve_app
 
 AGENCY = "acme"

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from approval_workflow.models import messaging, timers
 from cortex_contracts import ApprovalDecided, ApprovalEscalated, ApprovalOutcome, decode, unpack
 from cortex_kit.db import Database
+from cortex_kit.testing.clock import Clock
 
-from .conftest import Clock, Start, client, outbox_count, request_body, stream_payloads
+from .conftest import Start, client, outbox_count, request_body, stream_payloads
 
 
 async def until(probe: Callable[[], Awaitable[bool]], timeout_s: float = 20.0) -> None:

@@ -4,7 +4,7 @@ directly with signed requests (as the gateway will)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -15,20 +15,6 @@ from cortex_kit.web import AGENCY_HEADER
 from rollout_orchestrator.app import create_app
 from rollout_orchestrator.settings import Settings
 from tests.integration.conftest import Served, serve_app
-
-
-class Clock:
-    """A clock the test moves (the service's one clock: registrations, heartbeats, staleness)."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
 
 Start = Callable[..., Any]
 

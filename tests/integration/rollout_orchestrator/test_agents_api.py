@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from cortex_kit.testing.clock import Clock
 from rollout_orchestrator.state import state_of
 from tests.integration.conftest import Served
-from tests.integration.rollout_orchestrator.conftest import Clock, Start, agent_body, client
+from tests.integration.rollout_orchestrator.conftest import Start, agent_body, client
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
