@@ -33,12 +33,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
-import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,22 +47,21 @@ import nats
 
 from benchmarks.common import (
     Metrics,
+    Process,
     embedded_servers,
     interpolated_percentile,
     metric,
     ratio,
     run_async,
+    service_process,
 )
 from cortex_contracts import ApprovalDecided, decode, unpack
 from cortex_kit.db import Database
-from cortex_kit.embedded import free_port
 from cortex_kit.migrations import upgrade_to_head
-from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, signed
+from cortex_kit.testing.internal import signed
 from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, ROLES_HEADER
 
 DATABASE = "bench"
-HOST = "127.0.0.1"
-READY_TIMEOUT_S = 180.0
 MIGRATIONS = Path(__file__).resolve().parents[1] / "services/approval_workflow/migrations"
 LISTED = "agency-0"  # the agency the list is timed on (a tenth of the rows)
 LIVE = "live"  # the agency of the decision samples
@@ -103,54 +99,9 @@ def _ms(values: list[float], q: float) -> float:
 # --- processes ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Process:
-    url: str
-    pid: int
-
-
-@contextlib.asynccontextmanager
-async def _replica(env: dict[str, str], log: Path) -> AsyncIterator[Process]:
+def _replica(env: dict[str, str], log: Path) -> contextlib.AbstractAsyncContextManager[Process]:
     """``python -m approval_workflow`` configured by ``CORTEX_APPROVAL_WORKFLOW_*``, ready."""
-    port = free_port()
-    settings = {
-        "PORT": str(port),
-        "HOST": HOST,
-        "LOG_LEVEL": "WARNING",
-        "INTERNAL_SECRET": TEST_INTERNAL_SECRET,
-        **env,
-    }
-    full_env = {**os.environ, **{f"CORTEX_APPROVAL_WORKFLOW_{k}": v for k, v in settings.items()}}
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "approval_workflow", env=full_env, stdout=out, stderr=out
-        )
-    url = f"http://{HOST}:{port}"
-    try:
-        await _wait_ready(url, proc, log)
-        yield Process(url, proc.pid)
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
-async def _wait_ready(url: str, proc: asyncio.subprocess.Process, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                tail = (await asyncio.to_thread(log.read_text, errors="replace"))[-3000:]
-                raise RuntimeError(f"{url} exited with {proc.returncode}:\n{tail}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await client.get(f"{url}/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} not ready after {READY_TIMEOUT_S:.0f} s")
+    return service_process("approval_workflow", "CORTEX_APPROVAL_WORKFLOW_", env, log)
 
 
 def _client(url: str, agency: str, principal: str, roles: str | None = None) -> httpx.AsyncClient:

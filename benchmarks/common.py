@@ -11,6 +11,7 @@ writes them with ``write_result``. A result is exactly::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.metadata
 import json
@@ -18,14 +19,17 @@ import math
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
+import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypedDict, TypeVar
 
+import httpx
 import psutil
 
 from cortex_kit.embedded import (
@@ -35,6 +39,7 @@ from cortex_kit.embedded import (
     default_template_dir,
     free_port,
 )
+from cortex_kit.testing.internal import TEST_INTERNAL_SECRET
 
 __all__ = [
     "RESULT_KEYS",
@@ -300,3 +305,64 @@ def embedded_servers(*, durable: bool = True) -> Iterator[Servers]:
             except Exception as exc:  # keep tearing down the others
                 print(f"warning: could not stop {type(server).__name__}: {exc}", file=sys.stderr)
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- service subprocesses -------------------------------------------------------------------
+
+HOST = "127.0.0.1"
+READY_TIMEOUT_S = 180.0
+
+
+@dataclass(frozen=True)
+class Process:
+    url: str
+    pid: int
+
+
+@contextlib.asynccontextmanager
+async def service_process(
+    module: str, prefix: str, env: dict[str, str], log: Path
+) -> AsyncIterator[Process]:
+    """``python -m <module>`` configured by ``<prefix>*`` variables, ready; SIGINT after."""
+    port = free_port()
+    settings = {
+        "PORT": str(port),
+        "HOST": HOST,
+        "LOG_LEVEL": "WARNING",
+        "INTERNAL_SECRET": TEST_INTERNAL_SECRET,
+        **env,
+    }
+    full_env = {**os.environ, **{prefix + k: v for k, v in settings.items()}}
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, env=full_env, stdout=out, stderr=out
+        )
+    url = f"http://{HOST}:{port}"
+    try:
+        await _wait_ready(url, proc, log)
+        yield Process(url, proc.pid)
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
+async def _wait_ready(url: str, proc: asyncio.subprocess.Process, log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if proc.returncode is not None:
+                raise RuntimeError(f"{url} exited with {proc.returncode}:\n{_tail(log)}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(f"{url}/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {READY_TIMEOUT_S:.0f} s")

@@ -32,13 +32,10 @@ this process over HTTP with an admin key, like a CI pipeline or a dashboard.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +57,7 @@ from benchmarks.common import (
     metric,
     ratio,
     run_async,
+    service_process,
 )
 from benchmarks.dora_history import AGENCY, History
 from cortex_contracts import (
@@ -75,9 +73,8 @@ from cortex_contracts import (
     subject_for,
 )
 from cortex_kit.db import Database
-from cortex_kit.embedded import free_port
 from cortex_kit.migrations import upgrade_to_head
-from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, TEST_SECRETS_KEY, signed
+from cortex_kit.testing.internal import TEST_SECRETS_KEY, signed
 from cortex_kit.web import AGENCY_HEADER
 from metrics_collector.domain.metrics.calculators import (
     Change,
@@ -89,9 +86,7 @@ from metrics_collector.domain.metrics.calculators import (
 )
 
 DATABASE = "bench"
-HOST = "127.0.0.1"
 ADMIN_KEY = "cvc_0123456789ab_" + "B" * 43
-READY_TIMEOUT_S = 180.0
 DAY_S = 86_400.0
 MIGRATIONS = Path(__file__).resolve().parents[1] / "services/metrics_collector/migrations"
 
@@ -143,61 +138,6 @@ def _ms(values: list[float], q: float) -> float:
 
 
 # --- processes ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Process:
-    url: str
-    pid: int
-
-
-@contextlib.asynccontextmanager
-async def _process(
-    module: str, prefix: str, env: dict[str, str], log: Path
-) -> AsyncIterator[Process]:
-    """``python -m <module>`` configured by ``<prefix>*`` variables, ready; SIGINT after."""
-    port = free_port()
-    settings = {
-        "PORT": str(port),
-        "HOST": HOST,
-        "LOG_LEVEL": "WARNING",
-        "INTERNAL_SECRET": TEST_INTERNAL_SECRET,
-        **env,
-    }
-    full_env = {**os.environ, **{prefix + k: v for k, v in settings.items()}}
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, env=full_env, stdout=out, stderr=out
-        )
-    url = f"http://{HOST}:{port}"
-    try:
-        await _wait_ready(url, proc, log)
-        yield Process(url, proc.pid)
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
-
-
-async def _wait_ready(url: str, proc: asyncio.subprocess.Process, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                raise RuntimeError(f"{url} exited with {proc.returncode}:\n{_tail(log)}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await client.get(f"{url}/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} not ready after {READY_TIMEOUT_S:.0f} s")
 
 
 # --- measurements -------------------------------------------------------------------------
@@ -570,13 +510,13 @@ async def _main(sizes: Sizes) -> Metrics:
         copy_s = time.perf_counter() - copy_started
         common = {"DATABASE_URL": url, "NATS_URL": servers.nats.url}
         async with (
-            _process(
+            service_process(
                 "metrics_collector",
                 "CORTEX_METRICS_COLLECTOR_",
                 {**common, "DORA_WARM_ON_START": "false"},
                 servers.root / "metrics-collector.log",
             ) as collector,
-            _process(
+            service_process(
                 "gateway",
                 "CORTEX_GATEWAY_",
                 {
