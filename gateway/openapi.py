@@ -44,7 +44,19 @@ def merge_relayed(document: dict[str, Any], relayed: dict[str, Any]) -> dict[str
                 "description": f"{description} (relayed from {', '.join(answer['services'])})",
                 "content": {"application/json": {"schema": schema}},
             }
+        _merge_request(operation, answer.get("request", {}))
     return document
+
+
+def _merge_request(operation: dict[str, Any], request: dict[str, Any]) -> None:
+    """The service's request body and query parameters, where the gateway's declaration has
+    none of its own (it passes them on as they are)."""
+    if "requestBody" in request:
+        operation.setdefault("requestBody", request["requestBody"])
+    declared = {(p["name"], p["in"]) for p in operation.get("parameters", [])}
+    extra = [p for p in request.get("parameters", []) if (p["name"], p["in"]) not in declared]
+    if extra:
+        operation["parameters"] = [*operation.get("parameters", []), *extra]
 
 
 def document_relayed_answers(app: FastAPI) -> None:

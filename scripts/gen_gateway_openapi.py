@@ -8,8 +8,9 @@ document (the real apps, never started), finds the service operation(s) behind e
 gateway route — the same method and path, or, where the gateway takes a path parameter the
 service spells out (`/policy/{view}` → `/policy/versions`, `/policy/diff`, …), every service
 path that fits — and writes their success status and schema, with every component schema they
-reference. The gateway merges the file into its `/openapi.json` (gateway/openapi.py); `make
-lint` fails when the file is stale.
+reference, and the request bodies and query parameters the services declare for them. The
+gateway merges the file into its `/openapi.json` (gateway/openapi.py); `make lint` fails when
+the file is stale.
 """
 
 from __future__ import annotations
@@ -110,8 +111,9 @@ def _with_dependencies(names: set[str], schemas: dict[str, Any]) -> dict[str, An
 
 def _answers(
     services: dict[str, dict[str, Any]], method: str, path: str, *, exact: bool
-) -> list[tuple[str, str, dict[str, Any]]]:
-    """(service, status, schema) of each service operation behind the gateway's route."""
+) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(service, status, schema, operation) of each service operation behind the gateway's
+    route."""
     found = []
     for service, document in services.items():
         for their_method, their_path, theirs in _operations(document):
@@ -120,8 +122,25 @@ def _answers(
             if their_path == path if exact else _fits(path, their_path):
                 answer = _success(theirs)
                 if answer is not None and answer[1]:
-                    found.append((service, *answer))
+                    found.append((service, *answer, theirs))
     return found
+
+
+def _request(operations: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the caller sends, as the service documents it: its request body and its query
+    parameters (the gateway passes both on as they are; headers are the gateway's own). Only
+    when every service operation behind the route agrees."""
+    shapes = []
+    for operation in operations:
+        shape: dict[str, Any] = {}
+        if "requestBody" in operation:
+            shape["requestBody"] = operation["requestBody"]
+        query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+        if query:
+            shape["parameters"] = query
+        if shape not in shapes:
+            shapes.append(shape)
+    return shapes[0] if len(shapes) == 1 else {}
 
 
 def _prefix(service: str) -> str:
@@ -169,18 +188,20 @@ def build() -> dict[str, Any]:
         if not found:
             continue
         by_status: dict[str, list[dict[str, Any]]] = {}
-        for _, status, schema in found:
+        for _, status, schema, _ in found:
             if schema not in by_status.setdefault(status, []):
                 by_status[status].append(schema)
+        request = _request([theirs for *_, theirs in found])
         relayed[f"{method} {path}"] = {
-            "services": sorted({service for service, _, _ in found}),
+            "services": sorted({service for service, *_ in found}),
             "answers": {
                 status: options[0] if len(options) == 1 else {"oneOf": options}
                 for status, options in sorted(by_status.items())
             },
+            **({"request": request} if request else {}),
         }
-        for service, _, answer_schema in found:
-            names = set(_refs(answer_schema))
+        for service, _, answer_schema, _ in found:
+            names = set(_refs(answer_schema)) | set(_refs(request))
             component = services[service].get("components", {}).get("schemas", {})
             for name, body in _with_dependencies(names, component).items():
                 if name in schemas and schemas[name] != body:

@@ -145,3 +145,26 @@ def test_deletes_answer_204_with_no_body() -> None:
         if where.startswith("DELETE "):
             assert list(operation["responses"]).count("204") == 1, where
             assert "content" not in operation["responses"]["204"], where
+
+
+def test_relayed_routes_document_what_the_caller_sends() -> None:
+    """A relayed route's request body and query parameters come from the service's document,
+    so a generated client knows what to send (not only what comes back)."""
+    operations = dict(_operations("gateway"))
+    create = operations["POST /v1/approvals"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    listing = {p["name"] for p in operations["GET /v1/approvals"]["parameters"]}
+    without_body = {
+        where
+        for where in RELAYED["gateway"]
+        if where.split(" ")[0] in {"POST", "PUT"} and "requestBody" not in operations[where]
+    }
+
+    assert body == {"$ref": "#/components/schemas/ApprovalCreate"}
+    assert "ApprovalCreate" in APPS["gateway"]().openapi()["components"]["schemas"]
+    assert {"agency", "status", "limit"} <= listing
+    # The routes that take a body the service reads raw (YAML or JSON) declare none.
+    assert without_body <= {
+        "POST /v1/agencies/{agency}/policy/{action}",
+        "POST /v1/agencies/{agency}/wizard/publish",
+    }
