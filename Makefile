@@ -47,6 +47,7 @@ lint: install tools  ## ruff, mypy --strict, import contracts, proto freshness, 
 	$(BIN)/python scripts/gen_k8s_streams.py --check
 	$(BIN)/python scripts/gen_dashboards.py --check
 	$(BIN)/python scripts/gen_gateway_openapi.py --check
+	$(BIN)/python scripts/api_compat.py --check
 
 bench-deps:  ## wrk, the HTTP load generator of the policy and gateway suites (else a Python one)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && \
