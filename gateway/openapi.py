@@ -16,6 +16,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from cortex_kit.errors import PROBLEM_JSON
+
 RELAYED = Path(__file__).with_name("openapi_relayed.json")
 
 
@@ -45,7 +47,26 @@ def merge_relayed(document: dict[str, Any], relayed: dict[str, Any]) -> dict[str
                 "content": {"application/json": {"schema": schema}},
             }
         _merge_request(operation, answer.get("request", {}))
+        _merge_problems(responses, answer.get("problems", {}))
     return document
+
+
+def _code(schema: dict[str, Any]) -> str:
+    return str(schema["properties"]["code"]["const"])
+
+
+def _merge_problems(responses: dict[str, Any], problems: dict[str, list[dict[str, Any]]]) -> None:
+    """The service's problem answers beside the gateway's own, each code once per status."""
+    for status, schemas in problems.items():
+        response = responses.setdefault(
+            status, {"description": "", "content": {PROBLEM_JSON: {"schema": {"oneOf": []}}}}
+        )
+        holder = response["content"][PROBLEM_JSON]
+        options = holder["schema"].get("oneOf", [holder["schema"]])
+        known = {_code(option) for option in options}
+        options = [*options, *(s for s in schemas if _code(s) not in known)]
+        holder["schema"] = options[0] if len(options) == 1 else {"oneOf": options}
+        response["description"] = "; ".join(f"`{_code(o)}`: {o['title']}" for o in options)
 
 
 def _merge_request(operation: dict[str, Any], request: dict[str, Any]) -> None:

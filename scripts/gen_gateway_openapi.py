@@ -8,7 +8,8 @@ document (the real apps, never started), finds the service operation(s) behind e
 gateway route — the same method and path, or, where the gateway takes a path parameter the
 service spells out (`/policy/{view}` → `/policy/versions`, `/policy/diff`, …), every service
 path that fits — and writes their success status and schema, with every component schema they
-reference, and the request bodies and query parameters the services declare for them. The
+reference, and the request bodies, query parameters and problem answers the services declare
+for them. The
 gateway merges the file into its `/openapi.json` (gateway/openapi.py); `make lint` fails when
 the file is stale.
 """
@@ -126,6 +127,27 @@ def _answers(
     return found
 
 
+INTERNAL_CODES = frozenset({"principal_required", "invalid_roles", "internal_signature_invalid"})
+"""Problems of the services' internal checks of the gateway's own headers: never public."""
+
+
+def _problems(operations: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The problem+json answers the services declare for the route, by status, each code once
+    (the gateway relays them as they are)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for operation in operations:
+        for status, response in operation["responses"].items():
+            if not status.isdigit() or int(status) < 400:
+                continue
+            schema = response["content"]["application/problem+json"]["schema"]
+            for option in schema.get("oneOf", [schema]):
+                code = option["properties"]["code"]["const"]
+                known = {o["properties"]["code"]["const"] for o in out.get(status, [])}
+                if code not in INTERNAL_CODES and code not in known:
+                    out.setdefault(status, []).append(option)
+    return dict(sorted(out.items()))
+
+
 def _request(operations: list[dict[str, Any]]) -> dict[str, Any]:
     """What the caller sends, as the service documents it: its request body and its query
     parameters (the gateway passes both on as they are; headers are the gateway's own). Only
@@ -192,6 +214,7 @@ def build() -> dict[str, Any]:
             if schema not in by_status.setdefault(status, []):
                 by_status[status].append(schema)
         request = _request([theirs for *_, theirs in found])
+        problems = _problems([theirs for *_, theirs in found])
         relayed[f"{method} {path}"] = {
             "services": sorted({service for service, *_ in found}),
             "answers": {
@@ -199,6 +222,7 @@ def build() -> dict[str, Any]:
                 for status, options in sorted(by_status.items())
             },
             **({"request": request} if request else {}),
+            **({"problems": problems} if problems else {}),
         }
         for service, _, answer_schema, _ in found:
             names = set(_refs(answer_schema)) | set(_refs(request))

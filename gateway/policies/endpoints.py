@@ -5,7 +5,7 @@ Request and response bodies are the policy-engine's (see docs/policies.md and /d
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -106,8 +106,13 @@ async def get_policy(agency: str, request: Request, caller: Reader) -> Response:
     return await relay(request, caller, ENGINE, f"/v1/agencies/{agency}/policy", agency)
 
 
+PolicyView = Literal["versions", "effective", "diff"]
+"""What ``GET …/policy/{view}`` shows (another word is a 422 naming these, never relayed)."""
+PolicyAction = Literal["rollback", "simulate"]
+
+
 @router.get("/v1/agencies/{agency}/policy/{view}", responses=SCOPED)
-async def policy_view(agency: str, view: str, request: Request, caller: Reader) -> Response:
+async def policy_view(agency: str, view: PolicyView, request: Request, caller: Reader) -> Response:
     """`versions`, `effective` (merged, with provenance) or `diff?from=&to=`."""
     agency = resolve_agency(caller, request, agency)
     return await relay(
@@ -117,7 +122,7 @@ async def policy_view(agency: str, view: str, request: Request, caller: Reader) 
 
 @router.post("/v1/agencies/{agency}/policy/{action}", responses=SCOPED)
 async def policy_action(
-    agency: str, action: str, request: Request, caller: PolicyAdmin
+    agency: str, action: PolicyAction, request: Request, caller: PolicyAdmin
 ) -> Response:
     """`rollback` `{to_version, reason}` or `simulate` `{policy, content_type, last}`."""
     agency = resolve_agency(caller, request, agency)

@@ -162,6 +162,13 @@ class InvalidPath(CortexError):
     title = "Invalid path"
 
 
+class MalformedBody(CortexError):
+    """A body that cannot be read as JSON at all (not UTF-8, cut short): nothing to validate."""
+
+    code = "malformed_body"
+    title = "Malformed body"
+
+
 class RouteNotFound(NotFound):
     code = "route_not_found"
 
@@ -211,6 +218,7 @@ PROBLEM_JSON = "application/problem+json"
 
 EVERY_ROUTE: tuple[type[CortexError], ...] = (
     InvalidPath,
+    MalformedBody,
     PayloadTooLarge,
     InvalidRequest,
     InvalidValue,

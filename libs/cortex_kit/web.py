@@ -30,6 +30,7 @@ from cortex_kit.errors import (
     InvalidPath,
     InvalidRequest,
     InvalidValue,
+    MalformedBody,
     MethodNotAllowed,
     NotReady,
     PayloadTooLarge,
@@ -115,6 +116,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                 remediation="Check the path against the API reference (/docs).",
             )
         )
+    if exc.status_code == 400 and exc.detail == FASTAPI_UNPARSABLE_BODY:
+        return _problem(
+            MalformedBody(
+                "The body cannot be read as JSON (it is not UTF-8, or it is cut short).",
+                remediation="Send a UTF-8 JSON document with Content-Type: application/json; "
+                "its schema is in /openapi.json.",
+            )
+        )
     if exc.status_code == 405:
         allowed = _allowed_methods(request)
         response = _problem(
@@ -137,6 +146,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+FASTAPI_UNPARSABLE_BODY = "There was an error parsing the body"
+"""FastAPI's 400 detail for a body its JSON decoder could not even read."""
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
