@@ -11,6 +11,7 @@ from cortex_kit.errors import (
     Forbidden,
     NotFound,
     Unauthorized,
+    UpstreamTimeout,
     problem_responses,
 )
 
@@ -90,7 +91,12 @@ class BatchTooLarge(CortexError):
     title = "Batch too large"
 
 
-AUTHENTICATED: tuple[type[CortexError], ...] = (MissingApiKey, InvalidApiKey, RoleForbidden)
+AUTHENTICATED: tuple[type[CortexError], ...] = (
+    MissingApiKey,
+    InvalidApiKey,
+    RoleForbidden,
+    UpstreamTimeout,
+)
 """What every route that takes an API key may answer."""
 
 AGENCY_SCOPED: tuple[type[CortexError], ...] = (

@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind
 from pydantic import SecretStr
 from yarl import URL
 
-from cortex_kit.errors import UpstreamUnavailable
+from cortex_kit.errors import UpstreamTimeout, UpstreamUnavailable
 from cortex_kit.internal_auth import SIGNATURE_HEADER, sign
 from cortex_kit.observability import inject_context, tracer
 from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, PROBLEM_JSON, ROLES_HEADER, TEAM_HEADER
@@ -155,7 +155,10 @@ class Upstreams:
             roles=joined_roles.encode(),
             team=(team or "").encode(),
         )
-        timeout = None if timeout_s is None else aiohttp.ClientTimeout(total=timeout_s)
+        # Always explicit: aiohttp reads `timeout=None` as "no timeout at all", not as the
+        # session's default.
+        limit = self.timeout_s if timeout_s is None else timeout_s
+        timeout = aiohttp.ClientTimeout(total=limit)
         try:
             async with self._client().request(
                 method,
@@ -166,7 +169,15 @@ class Upstreams:
                 allow_redirects=False,
             ) as resp:
                 return _Answer(resp.status, resp.headers, await resp.read())
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except TimeoutError as exc:  # before ClientError: aiohttp's timeouts are both
+            raise UpstreamTimeout(
+                f"The {service} service did not answer within {limit:g} s; the outcome of "
+                "the call is unknown.",
+                remediation="Read the resource back before retrying a change, or retry it "
+                "with the same Idempotency-Key; a read can be retried as it is.",
+                extra={"service": service, "timeout_s": limit},
+            ) from exc
+        except aiohttp.ClientError as exc:
             raise UpstreamUnavailable(
                 f"The {service} service did not answer: {type(exc).__name__}.",
                 remediation="Retry shortly; check `GET /readyz` of that service.",

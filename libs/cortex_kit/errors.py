@@ -106,6 +106,16 @@ class UpstreamUnavailable(Unavailable):
     extra_schema = {"dependency": {"type": "string"}}
 
 
+class UpstreamTimeout(CortexError):
+    """A service took longer than the gateway's upstream timeout: the call's outcome is
+    unknown (it may have been applied)."""
+
+    status = 504
+    code = "upstream_timeout"
+    title = "Upstream timeout"
+    extra_schema = {"service": {"type": "string"}, "timeout_s": {"type": "number"}}
+
+
 class InvalidValue(CortexError):
     """Input the store cannot hold (a NUL character, a number out of range)."""
 
