@@ -49,7 +49,7 @@ lint: install tools  ## ruff, mypy --strict, import contracts, proto freshness, 
 	$(BIN)/python scripts/gen_gateway_openapi.py --check
 	$(BIN)/python scripts/api_compat.py --check
 
-bench-deps:  ## wrk, the HTTP load generator of the policy and gateway suites (else a Python one)
+bench-deps: tools  ## wrk (the HTTP load generator of the policy and gateway suites, else a Python one) and, via tools, the Cerbos server of the gateway suite
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && \
 	  { apt-get install -y -q wrk >/dev/null 2>&1 || \
 	    { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; }; } \
