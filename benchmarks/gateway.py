@@ -19,8 +19,17 @@ Same run, same processes, load from ``wrk`` (else the asyncio generator of the p
 
 ``CORTEX_BENCH_BASELINE_SOURCE=DIR`` (a checkout of another commit, e.g. a ``git worktree``)
 measures that checkout's gateway and engine the same way in the same run, before this one,
-and reports its figures as ``baseline_*`` with the ratios of the two. Cerbos, the issue's
-peer, is not measured yet.
+and reports its figures as ``baseline_*`` with the ratios of the two.
+
+Cerbos, the peer (:mod:`benchmarks.policy_cerbos`): a real Cerbos server (``make tools``)
+answers the same policy, translated, over its HTTP API (``POST /api/check/resources``) in the
+same run, on the same requests (same cases, same agent ids, same order, as sent over HTTP:
+``policy_cerbos.as_sent``), at 16 connections.
+Before timing, every case is asked of the gateway and of Cerbos, and the run fails if a
+decision differs. ``ratio_vs_cerbos`` is authorize's rate through the gateway ÷ Cerbos's
+(goal ≥ 1.5, with ``authorize_p99_ms_c16`` ≤ ``cerbos_p99_ms_c16``). What Cerbos does not do
+here and the gateway path does: authenticate an API key, scan the payload for PII (Cerbos
+gets the counts ready-made), mask it, and log the decision.
 """
 
 from __future__ import annotations
@@ -37,7 +46,17 @@ import httpx
 from cryptography.fernet import Fernet
 
 from benchmarks.common import CpuMeter, Metric, Metrics, Servers, embedded_servers, metric, ratio
-from benchmarks.policy_cases import AGENCY, CASES, POLICY_20, without_budgets
+from benchmarks.policy_cases import AGENCY, CASES, POLICY_20, compile_text, without_budgets
+from benchmarks.policy_cerbos import (
+    CERBOS_CONDITIONS,
+    CHECK,
+    CerbosServer,
+    as_sent,
+    cerbos_server,
+    check_body,
+    decisions_of,
+    translate,
+)
 from benchmarks.policy_http import (
     HEALTHZ_TARGET,
     HOST,
@@ -53,6 +72,10 @@ from benchmarks.policy_http import (
 from cortex_kit.embedded import free_port
 
 ADMIN_KEY = "cvc_0123456789ab_" + "B" * 43
+#: The policy of the agency ``bench`` (and, translated, Cerbos's).
+POLICY = without_budgets(POLICY_20)
+#: Goal of the issue: the gateway at least 1.5 times Cerbos's rate (1.0 at the very least).
+TARGET_RATIO_VS_CERBOS = 1.5
 BASELINE_SOURCE = "CORTEX_BENCH_BASELINE_SOURCE"
 
 
@@ -128,7 +151,12 @@ def through_gateway(target: Target, key: str) -> Target:
     )
 
 
-def check_answers(client: httpx.Client, gateway_url: str, key: str) -> None:
+def check_answers(
+    client: httpx.Client, gateway_url: str, key: str, cerbos: CerbosServer | None = None
+) -> None:
+    """Every case through the gateway answers 200 with a decision — and, given ``cerbos``,
+    the decision Cerbos answers for the same request."""
+    differ: list[str] = []
     for i, case in enumerate(CASES):
         answer = client.post(
             gateway_url + "/v1/authorize",
@@ -139,10 +167,34 @@ def check_answers(client: httpx.Client, gateway_url: str, key: str) -> None:
             raise RuntimeError(
                 f"{case.name} through the gateway: {answer.status_code} {answer.text}"
             )
+        if cerbos is not None:
+            ours = answer.json()["decision"]
+            (theirs,) = decisions_of(cerbos.check(client, check_body(as_sent(case), f"check-{i}")))
+            if ours != theirs:
+                differ.append(f"{case.name}: gateway {ours} ≠ cerbos {theirs}")
+    if differ:
+        raise SystemExit(f"gateway benchmark FAILED: decisions differ from Cerbos's: {differ}")
 
 
-def measure(servers: Servers, sizes: Sizes, label: str, source: Path | None) -> dict[str, Load]:
-    """The four loads on one gateway + engine pair imported from ``source``."""
+def cerbos_target(agents: int) -> Target:
+    """``authorize_target``'s requests (same cases, agent ids and order) as Cerbos checks."""
+    bodies = [
+        json.dumps(check_body(as_sent(case), f"agent-{n}-{i}"), separators=(",", ":")).encode()
+        for n in range(agents)
+        for i, case in enumerate(CASES)
+    ]
+    return Target("POST", CHECK, {"Content-Type": "application/json"}, bodies)
+
+
+def measure(
+    servers: Servers,
+    sizes: Sizes,
+    label: str,
+    source: Path | None,
+    cerbos: CerbosServer | None = None,
+) -> dict[str, Load]:
+    """The four loads on one gateway + engine pair imported from ``source`` (and, given
+    ``cerbos``, the same requests to Cerbos at 16 connections: ``cerbos_c16``)."""
     env = _source_env(source)
     with (
         _environment(env),
@@ -151,18 +203,21 @@ def measure(servers: Servers, sizes: Sizes, label: str, source: Path | None) -> 
     ):
         _log(f"[{label}] engine pid {engine.pid} at {engine.url}, gateway pid {gateway_pid}")
         with httpx.Client(timeout=10.0) as client:
-            publish(client, engine.url, AGENCY, without_budgets(POLICY_20))
+            publish(client, engine.url, AGENCY, POLICY)
             key = agent_key(client, gateway_url)
-            check_answers(client, gateway_url, key)
+            check_answers(client, gateway_url, key, cerbos)
         direct = authorize_target(AGENCY, sizes.agents)
         through = through_gateway(direct, key)
-        meter = CpuMeter({"gateway": gateway_pid, "policy_engine": engine.pid})
+        pids = {"gateway": gateway_pid, "policy_engine": engine.pid}
+        meter = CpuMeter(pids | ({"cerbos": cerbos.pid} if cerbos else {}))
         plan: list[tuple[str, str, Target, int]] = [
             ("healthz_c16", gateway_url, HEALTHZ_TARGET, 16),
             ("authorize_c1", gateway_url, through, 1),
             ("authorize_c16", gateway_url, through, 16),
             ("direct_c16", engine.url, direct, 16),
         ]
+        if cerbos is not None:
+            plan.append(("cerbos_c16", cerbos.url, cerbos_target(sizes.agents), 16))
         runs: dict[str, Load] = {}
         for name, url, target, connections in plan:
             runs[name] = load(url, target, connections, sizes.http_s, meter)
@@ -218,13 +273,37 @@ def figures(runs: Mapping[str, Load], prefix: str = "") -> Metrics:
     }
 
 
+def cerbos_figures(runs: Mapping[str, Load]) -> Metrics:
+    """Cerbos beside the gateway, from the same run."""
+    a16, c16 = runs["authorize_c16"], runs["cerbos_c16"]
+    return {
+        "cerbos_rps_c16": metric(round(c16.rps, 3), "requests/s", better="higher"),
+        "cerbos_p50_ms_c16": metric(round(c16.p50_ms, 3), "ms", better="lower"),
+        "cerbos_p99_ms_c16": metric(round(c16.p99_ms, 3), "ms", better="lower"),
+        "cerbos_cpu_us_per_check": metric(
+            c16.cpu_us_per_request("cerbos"), "µs/request", better="lower"
+        ),
+        "ratio_vs_cerbos": metric(
+            ratio(a16.rps, c16.rps), "ratio", better="higher", target=TARGET_RATIO_VS_CERBOS
+        ),
+        "authorize_p99_vs_cerbos_p99": metric(
+            ratio(a16.p99_ms, c16.p99_ms), "ratio", better="lower", target=1.0
+        ),
+    }
+
+
 def run(*, quick: bool) -> Metrics:
     sizes = QUICK if quick else FULL
     baseline = os.environ.get(BASELINE_SOURCE)
-    with embedded_servers(durable=True) as servers:
+    cerbos_policy = translate(compile_text(POLICY).effective, CERBOS_CONDITIONS)
+    with (
+        embedded_servers(durable=True) as servers,
+        cerbos_server(servers.root / "cerbos", cerbos_policy) as cerbos,
+    ):
+        _log(f"cerbos pid {cerbos.pid} at {cerbos.url}, {cerbos_policy.rules} rules")
         before = measure(servers, sizes, "baseline", Path(baseline)) if baseline else None
-        after = measure(servers, sizes, "current", None)
-    out = figures(after)
+        after = measure(servers, sizes, "current", None, cerbos)
+    out = figures(after) | cerbos_figures(after)
     if before is not None:
         out |= figures(before, "baseline_")
         for name in ("authorize_vs_healthz_ratio", "gateway_overhead_ratio", "authorize_rps_c16"):

@@ -29,6 +29,7 @@ policy engine denies, so the requests only carry conditions that cannot error (a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -273,6 +274,14 @@ def cerbos_resource(case: Case, *, agency: str = AGENCY) -> dict[str, Any]:
     if case.destination is not None:
         attr["destination"] = case.destination
     return {"kind": KIND, "id": case.resource, "attr": attr}
+
+
+def as_sent(case: Case) -> Case:
+    """What the engine knows of ``case`` when it comes over HTTP (``Case.http_body``) from a
+    fresh agent: the payload sent (a short one, so never oversize) and no recent violations
+    (the engine counts them itself; the agents of the load never earn any that would matter).
+    The PII counts stand: the engine finds them in the payload."""
+    return dataclasses.replace(case, oversize=False, recent_violations=0)
 
 
 def check_body(

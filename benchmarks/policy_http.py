@@ -147,9 +147,14 @@ def wrk_script(target: Target) -> str:
         lines.append("local bodies = {false}")
     lines += [
         "local prepared = {}",
-        "for i, body in ipairs(bodies) do",
-        f"  prepared[i] = wrk.format({_lua_string(target.method)}, "
+        # In init, not at load: wrk sets wrk.headers.Host (which wrk.format copies into a
+        # headers table without one) just before it calls init. HTTP/1.1 requires Host; Go's
+        # server (Cerbos) answers 400 without it, uvicorn does not mind.
+        "init = function(args)",
+        "  for i, body in ipairs(bodies) do",
+        f"    prepared[i] = wrk.format({_lua_string(target.method)}, "
         f"{_lua_string(target.path)}, headers, body or nil)",
+        "  end",
         "end",
         "local n = 0",
         "request = function()",

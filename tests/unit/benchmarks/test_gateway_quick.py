@@ -16,7 +16,14 @@ import pytest
 from benchmarks.common import validate_result
 
 ROOT = Path(__file__).resolve().parents[3]
-REQUIRED = ("authorize_rps_c16", "authorize_p99_ms_c16", "gateway_overhead_ratio")
+REQUIRED = (
+    "authorize_rps_c16",
+    "authorize_p99_ms_c16",
+    "gateway_overhead_ratio",
+    "cerbos_rps_c16",
+    "cerbos_p99_ms_c16",
+    "ratio_vs_cerbos",
+)
 
 
 @pytest.mark.slow
@@ -46,5 +53,11 @@ def test_quick_gateway_run_measures_a_baseline_checkout_in_the_same_run(tmp_path
         metrics["authorize_rps_c16"]["value"] / metrics["baseline_authorize_rps_c16"]["value"],
         rel=0.01,
     )
+    # Cerbos, the peer, in the same run (the suite fails when a decision differs from its)
+    assert metrics["cerbos_rps_c16"]["value"] > 0
+    assert metrics["ratio_vs_cerbos"]["value"] == pytest.approx(
+        metrics["authorize_rps_c16"]["value"] / metrics["cerbos_rps_c16"]["value"], rel=0.01
+    )
+    assert "[current cerbos_c16]" in done.stderr
     assert "[baseline authorize_c16]" in done.stderr
     assert "[current authorize_c16]" in done.stderr
