@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
+# re-exported: the reason builders import docs_url from here
+from cortex_contracts.codes import docs_url as docs_url
+
 Decision = Literal["allow", "deny", "require_approval"]
 Severity = Literal["info", "warning", "low", "medium", "high", "critical"]
 #: What a reason does to the decision: deny / require_approval block, the others inform
@@ -14,9 +17,8 @@ Effect = Literal["deny", "require_approval", "mask", "alert", "allow"]
 Number = int | float
 Value = Number | str | None
 
-DOCS_BASE_URL = "https://codevald.io/cortex/docs/policies"
-
-# Reason codes (each has an anchor in docs/policies.md#reason-codes).
+# Reason codes: each is registered in cortex_contracts.codes, and its docs_url is its section of
+# docs/errors.md (docs/policies.md#reason-codes explains them with the policy).
 MODEL_NOT_ALLOWED = "model_not_allowed"
 MODEL_DENIED = "model_denied"
 AUTONOMY_ABOVE_CEILING = "autonomy_above_ceiling"
@@ -35,10 +37,6 @@ FREEZE_WINDOW = "freeze_window"
 RISK_ABOVE_THRESHOLD = "risk_above_threshold"
 POLICY_EVALUATION_ERROR = "policy_evaluation_error"
 NO_POLICY = "no_policy"
-
-
-def docs_url(code: str) -> str:
-    return f"{DOCS_BASE_URL}#{code}"
 
 
 # Results are NamedTuples: immutable like frozen dataclasses, but several times cheaper to
