@@ -21,9 +21,11 @@ attr: {agency}}``; resource ``{kind: agent_action, id: <resource>, attr}`` with 
 the PII counts ready-made: it does not scan the payload, which the policy engine does on every
 authorize.
 
-Globs (``*`` only) become anchored RE2 ``matches``; each CEL condition of a rule is translated
-by hand (``CERBOS_CONDITIONS``). A condition that errors makes Cerbos skip the rule where the
-policy engine denies, so the requests only carry conditions that cannot error (as for Cedar).
+Globs (``*`` only) become ``==``, ``startsWith``, ``endsWith`` or ``contains`` (an anchored
+RE2 ``matches`` for other shapes), as one would write them for Cerbos; each CEL condition of
+a rule is translated by hand (``CERBOS_CONDITIONS``). A condition that errors makes Cerbos
+skip the rule where the policy engine denies, so the requests only carry conditions that
+cannot error (as for Cedar).
 """
 
 from __future__ import annotations
@@ -95,10 +97,28 @@ def _string(text: str) -> str:
     return json.dumps(text)
 
 
+def _glob(expr: str, glob: str) -> str:
+    """``expr`` matches ``glob``, the cheapest way CEL can say it: ``==``, ``startsWith``,
+    ``endsWith`` or ``contains`` for the common shapes, an RE2 ``matches`` otherwise."""
+    if any(ch in glob for ch in "?["):
+        raise ValueError(f"glob {glob!r}: only * translates to Cerbos")
+    if glob == "*":
+        return "true"
+    inner = glob.strip("*")
+    if "*" in inner:
+        return f"{expr}.matches({_regex(glob)})"
+    starts, ends = glob.startswith("*"), glob.endswith("*")
+    if starts and ends:
+        return f"{expr}.contains({_string(inner)})"
+    if ends:
+        return f"{expr}.startsWith({_string(inner)})"
+    if starts:
+        return f"{expr}.endsWith({_string(inner)})"
+    return f"{expr} == {_string(glob)}"
+
+
 def _matches(expr: str, globs: Sequence[str]) -> str:
-    parts = [
-        f"{expr} == {_string(g)}" if "*" not in g else f"{expr}.matches({_regex(g)})" for g in globs
-    ]
+    parts = [_glob(expr, g) for g in globs]
     return "(" + " || ".join(parts) + ")" if len(parts) > 1 else parts[0]
 
 

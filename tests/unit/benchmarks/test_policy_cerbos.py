@@ -108,3 +108,16 @@ def test_a_condition_without_a_translation_is_refused() -> None:
     text = POLICY_20.replace("request.rows > 1000", "request.rows > 2000")
     with pytest.raises(ValueError, match="no Cerbos translation"):
         translate(compile_text(text).effective, CERBOS_CONDITIONS)
+
+
+def test_globs_become_the_cheapest_cel_that_says_the_same() -> None:
+    from benchmarks.policy_cerbos import _glob
+
+    assert _glob("x", "db.drop") == 'x == "db.drop"'
+    assert _glob("x", "prod.*") == 'x.startsWith("prod.")'
+    assert _glob("x", "*-preview") == 'x.endsWith("-preview")'
+    assert _glob("x", "*experimental*") == 'x.contains("experimental")'
+    assert _glob("x", "*") == "true"
+    assert _glob("x", "a*b.c") == r'x.matches(r"^a.*b\.c$")'
+    with pytest.raises(ValueError, match="only"):
+        _glob("x", "db.[ab]*")
