@@ -4,11 +4,17 @@ remediation and a section of docs/errors.md, and every documentation address res
 The source is read, not imported (``ast``), so a code added anywhere shows up here, whatever
 class or module holds it. What counts as emitting a code:
 
-- a class attribute ``code = "..."`` (every ``CortexError`` subclass: kit, services, gateway);
-- a keyword ``code="..."`` or ``*_code="..."`` in a call (``Reason(code=...)``,
-  ``Issue(code=...)``, a finding), and a dict entry ``"code": "..."``;
-- ``docs_url("...")``, and every module-level ``UPPER_NAME = "snake_case"`` of a module that
-  uses ``docs_url`` (the reason codes of the policy engine are declared this way).
+- a class attribute ``code = "..."`` (every ``CortexError`` subclass: kit, services, gateway),
+  and every ``UPPER = "snake_case"`` member of a class named ``*Code`` / ``*Codes`` (an enum of
+  reason or verdict codes);
+- a keyword ``code=`` or ``*_code=`` in a call (``Reason(code=...)``, ``Issue(code=...)``, a
+  finding), a dict entry ``"code":`` and ``docs_url(...)``, given a literal or the name of a
+  module-level ``UPPER_NAME = "snake_case"`` constant (of the module, or imported);
+- every module-level ``UPPER_NAME = "snake_case"`` of a module that uses ``docs_url`` (the
+  reason codes of the policy engine are declared this way).
+
+A code built at run time in another way (an f-string, a variable passed around) is not seen:
+declare it as one of the above.
 """
 
 from __future__ import annotations
@@ -76,50 +82,97 @@ def _assigned(statement: ast.stmt) -> tuple[str, ast.expr | None] | None:
     return (target.id, value) if isinstance(target, ast.Name) else None
 
 
+def _constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level ``UPPER_NAME = "snake_case"``."""
+    out: dict[str, str] = {}
+    for statement in tree.body:
+        assigned = _assigned(statement)
+        code = _literal(assigned[1]) if assigned and assigned[0].isupper() else None
+        if assigned and code:
+            out[assigned[0]] = code
+    return out
+
+
 def _uses_docs_url(node: ast.AST) -> bool:
     if isinstance(node, ast.Name):
         return node.id == "docs_url"
     return isinstance(node, ast.alias) and (node.asname or node.name) == "docs_url"
 
 
-def _sites(tree: ast.Module, rel: str) -> Iterator[tuple[str, Site]]:
-    uses_docs_url = False
-    for node in ast.walk(tree):
-        uses_docs_url = uses_docs_url or _uses_docs_url(node)
-        if isinstance(node, ast.ClassDef):
-            for statement in node.body:
-                assigned = _assigned(statement)
-                code = _literal(assigned[1]) if assigned and assigned[0] == "code" else None
+class _Module:
+    """One source file: its tree and constants; ``constants`` of every file resolve names."""
+
+    def __init__(self, rel: str, text: str, everywhere: dict[str, set[str]]) -> None:
+        self.rel = rel
+        self.tree = ast.parse(text, rel)
+        self.constants = _constants(self.tree)
+        self.everywhere = everywhere
+        for name, code in self.constants.items():
+            everywhere.setdefault(name, set()).add(code)
+
+    def code_of(self, node: ast.AST | None) -> str | None:
+        """A literal, or a constant's name (this module's, else the one value it has in the
+        source: imported constants keep their names)."""
+        if isinstance(node, ast.Name):
+            if node.id in self.constants:
+                return self.constants[node.id]
+            values = self.everywhere.get(node.id, set())
+            return next(iter(values)) if len(values) == 1 else None
+        return _literal(node)
+
+    def sites(self) -> Iterator[tuple[str, Site]]:
+        rel, uses_docs_url = self.rel, False
+        for node in ast.walk(self.tree):
+            uses_docs_url = uses_docs_url or _uses_docs_url(node)
+            if isinstance(node, ast.ClassDef):
+                yield from self._class_sites(node)
+            elif isinstance(node, ast.keyword) and node.arg:
+                code = self.code_of(node.value)
+                if code and (node.arg == "code" or node.arg.endswith("_code")):
+                    yield code, Site(rel, node.value.lineno, f"{node.arg}=")
+            elif isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values, strict=True):
+                    code = self.code_of(value)
+                    if code and isinstance(key, ast.Constant) and key.value == "code":
+                        yield code, Site(rel, value.lineno, '"code":')
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "docs_url":
+                code = self.code_of(node.args[0]) if node.args else None
                 if code:
-                    yield code, Site(rel, statement.lineno, f"class {node.name}")
-        elif isinstance(node, ast.keyword) and node.arg:
-            code = _literal(node.value)
-            if code and (node.arg == "code" or node.arg.endswith("_code")):
-                yield code, Site(rel, node.value.lineno, f"{node.arg}=")
-        elif isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values, strict=True):
-                code = _literal(value)
-                if code and isinstance(key, ast.Constant) and key.value == "code":
-                    yield code, Site(rel, value.lineno, '"code":')
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "docs_url":
-            code = _literal(node.args[0]) if node.args else None
-            if code:
-                yield code, Site(rel, node.lineno, "docs_url()")
-    if not uses_docs_url:
-        return
+                    yield code, Site(rel, node.lineno, "docs_url()")
+        if uses_docs_url:
+            for name, code in self.constants.items():
+                yield code, Site(rel, _line_of(self.tree, name), name)
+
+    def _class_sites(self, node: ast.ClassDef) -> Iterator[tuple[str, Site]]:
+        every_member = node.name.endswith(("Code", "Codes"))  # e.g. class VerdictCode(StrEnum)
+        for statement in node.body:
+            assigned = _assigned(statement)
+            if assigned is None:
+                continue
+            name, value = assigned
+            code = _literal(value)
+            if code and (name == "code" or (every_member and name.isupper())):
+                yield code, Site(self.rel, statement.lineno, f"class {node.name}")
+
+
+def _line_of(tree: ast.Module, name: str) -> int:
     for statement in tree.body:
         assigned = _assigned(statement)
-        code = _literal(assigned[1]) if assigned and assigned[0].isupper() else None
-        if assigned and code:
-            yield code, Site(rel, statement.lineno, assigned[0])
+        if assigned and assigned[0] == name:
+            return statement.lineno
+    return 0
 
 
 def scan() -> dict[str, list[Site]]:
     """Every code the source emits, with where."""
+    everywhere: dict[str, set[str]] = {}
+    modules = [
+        _Module(str(path.relative_to(ROOT)), path.read_text(), everywhere)
+        for path in _source_files()
+    ]
     found: dict[str, list[Site]] = {}
-    for path in _source_files():
-        rel = str(path.relative_to(ROOT))
-        for code, site in _sites(ast.parse(path.read_text(), rel), rel):
+    for module in modules:
+        for code, site in module.sites():
             found.setdefault(code, []).append(site)
     return found
 
@@ -172,6 +225,37 @@ _CONSTANT_OF = {
     getattr(codes, name): name
     for name in ("KIT", "GATEWAY", "POLICY", "APPROVALS", "METRICS", "ROLLOUTS")
 }
+
+
+SYNTHETIC = {
+    "services/rollout_orchestrator/domain/verdicts.py": """
+from enum import StrEnum
+GATE_FAILED = "gate_failed"
+class VerdictCode(StrEnum):
+    NO_DATA = "no_data"
+    label = "not_a_code"
+def verdict():
+    return Verdict(reason_code=GATE_FAILED)
+""",
+    "gateway/preflight/findings.py": """
+from rollout_orchestrator.domain.verdicts import GATE_FAILED
+TIMEOUT = "service_timeout"
+def finding(source):
+    return [{"code": TIMEOUT, "source": source}, Finding(code="conflict_in_flight")]
+""",
+}
+
+
+def test_the_scan_finds_new_codes_in_every_declared_form() -> None:
+    everywhere: dict[str, set[str]] = {}
+    modules = [_Module(rel, text, everywhere) for rel, text in SYNTHETIC.items()]
+    found = {code: site.what for module in modules for code, site in module.sites()}
+    assert found == {
+        "no_data": "class VerdictCode",
+        "gate_failed": "reason_code=",
+        "service_timeout": '"code":',
+        "conflict_in_flight": "code=",
+    }
 
 
 def test_every_code_the_source_emits_is_registered(emitted: dict[str, list[Site]]) -> None:
