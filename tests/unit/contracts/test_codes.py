@@ -367,3 +367,9 @@ def test_every_literal_docs_address_resolves_to_a_section() -> None:
 def test_anchors_follow_githubs_rules() -> None:
     text = "# Errors\n## payload_too_large\n```\n## not a heading\n```\n## The `code` (v1)\n"
     assert anchors(text) == {"errors", "payload_too_large", "the-code-v1"}
+
+
+def test_the_registry_is_kept_in_alphabetical_order() -> None:
+    """New entries go where they sort, so two branches adding codes merge cleanly."""
+    listed = [entry.code for entry in codes._CODES]
+    assert listed == sorted(listed)
