@@ -260,6 +260,10 @@ _CODES: tuple[Code, ...] = (
     Code("key_not_found", E, (GATEWAY,),
          "No active API key with this id.",
          "List keys with `GET /v1/keys`."),
+    Code("malformed_body", E, (KIT,),
+         "The body cannot be read as JSON at all: it is not UTF-8, or it is cut short.",
+         "Send a UTF-8 JSON document with `Content-Type: application/json`; its schema is in "
+         "`/openapi.json`."),
     Code("mapping_version_not_found", E, (GATEWAY,),
          "No delivery mapping with this version.",
          "List the versions with `GET /v1/metrics/mappings/versions`."),
@@ -389,6 +393,12 @@ _CODES: tuple[Code, ...] = (
     Code("unsupported_media_type", E, (POLICY,),
          "The body's content type is not one the route reads.",
          "Send `application/yaml` or `application/json`."),
+    Code("upstream_timeout", E, (KIT, GATEWAY),
+         "A service did not answer within the gateway's upstream timeout "
+         "(`CORTEX_GATEWAY_UPSTREAM_TIMEOUT_S`, `timeout_s` in the answer): the outcome of the "
+         "call is unknown, it may have been applied.",
+         "Read the resource back before retrying a change, or retry it with the same "
+         "`Idempotency-Key`; a read can be retried as it is."),
     Code("upstream_unavailable", E, (KIT, GATEWAY),
          "A dependency (PostgreSQL, NATS, another service) did not answer; `dependency` names "
          "it.",
