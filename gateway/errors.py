@@ -54,6 +54,22 @@ class InvalidAgency(CortexError):
     title = "Invalid agency"
 
 
+class RouteNotInKeyScope(Forbidden):
+    """The key is limited to some routes (``routes`` at creation), and this is not one."""
+
+    code = "route_not_in_key_scope"
+    extra_schema = {"key_routes": {"type": "array", "items": {"type": "string"}}}
+
+
+class UnknownRouteScope(CortexError):
+    """A route scope asked for a key names no route of the API."""
+
+    status = 422
+    code = "unknown_route_scope"
+    title = "Unknown route scope"
+    extra_schema = {"unknown": {"type": "array", "items": {"type": "string"}}}
+
+
 class ApprovalRolesNeedApprover(CortexError):
     """Approval roles asked for a key whose role may not decide approvals."""
 
@@ -95,6 +111,7 @@ AUTHENTICATED: tuple[type[CortexError], ...] = (
     MissingApiKey,
     InvalidApiKey,
     RoleForbidden,
+    RouteNotInKeyScope,
     UpstreamTimeout,
 )
 """What every route that takes an API key may answer."""

@@ -33,6 +33,9 @@ api_keys = Table(
     # (docs/api.md "Approvals"); lowercase identifiers, validated at creation.
     Column("approval_roles", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("team", Text),
+    # The routes the key may call (``METHOD /v1/path`` patterns, docs/api.md "Keys"); NULL:
+    # every route its role allows.
+    Column("routes", ARRAY(Text)),
     Column("created_by", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),

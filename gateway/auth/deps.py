@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, FastAPI, Header, Request
 
 from cortex_kit.errors import AgencyForbidden, AgencyRequired
 from cortex_kit.runtime import get_runtime
 from gateway.auth.service import agency_slug, authenticate
-from gateway.domain.keys import ALL_AGENCIES, Principal, Role
-from gateway.errors import AgencyConflict, OrgAdminRequired, RoleForbidden
+from gateway.domain.keys import ALL_AGENCIES, Principal, Role, route_allowed
+from gateway.errors import AgencyConflict, OrgAdminRequired, RoleForbidden, RouteNotInKeyScope
 from gateway.state import gateway_state
 
 
@@ -38,9 +38,29 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
                 + ", ".join(sorted(r.value for r in allowed | {Role.ADMIN})),
                 extra={"required_roles": sorted(r.value for r in allowed | {Role.ADMIN})},
             )
+        if principal.routes is not None:
+            _check_route_scope(principal, request)
         return principal
 
     return _principal
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, route template) of every route of the public API, as /openapi.json lists it."""
+    paths: dict[str, dict[str, object]] = app.openapi()["paths"]
+    return [(method.upper(), path) for path, item in paths.items() for method in item]
+
+
+def _check_route_scope(principal: Principal, request: Request) -> None:
+    template = str(getattr(request.scope.get("route"), "path", request.url.path))
+    if not route_allowed(principal.routes, request.method, template):
+        raise RouteNotInKeyScope(
+            f"This key may not call {request.method} {template}: it is limited to "
+            f"{len(principal.routes or ())} route(s).",
+            remediation="Use a key whose `routes` include this one, or create one: "
+            "`cortex keys create … --route 'METHOD /v1/path'`.",
+            extra={"key_routes": list(principal.routes or ())},
+        )
 
 
 def resolve_agency(principal: Principal, request: Request, *named: str | None) -> str:

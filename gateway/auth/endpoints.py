@@ -4,10 +4,16 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from cortex_kit.runtime import DbSession
 from gateway.auth import service
-from gateway.auth.deps import key_agency, require
+from gateway.auth.deps import api_routes, key_agency, require
 from gateway.auth.schemas import KeyCreate, KeyCreated, KeyInfo, KeyList
 from gateway.domain.keys import Principal, Role
-from gateway.errors import AGENCY_SCOPED, ApprovalRolesNeedApprover, KeyNotFound, gateway_responses
+from gateway.errors import (
+    AGENCY_SCOPED,
+    ApprovalRolesNeedApprover,
+    KeyNotFound,
+    UnknownRouteScope,
+    gateway_responses,
+)
 from gateway.state import gateway_state
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
@@ -15,7 +21,9 @@ Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
 @router.post(
-    "", status_code=201, responses=gateway_responses(ApprovalRolesNeedApprover, *AGENCY_SCOPED)
+    "",
+    status_code=201,
+    responses=gateway_responses(ApprovalRolesNeedApprover, UnknownRouteScope, *AGENCY_SCOPED),
 )
 async def create_key(
     body: KeyCreate, request: Request, session: DbSession, admin: Admin
@@ -28,6 +36,8 @@ async def create_key(
         created_by=admin.key_id,
         approval_roles=body.approval_roles,
         team=body.team,
+        routes=body.routes,
+        known_routes=api_routes(request.app),
     )
     return KeyCreated.model_validate(created, from_attributes=True)
 

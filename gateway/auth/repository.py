@@ -25,6 +25,7 @@ class KeyRow:
     role: Role
     approval_roles: list[str]
     team: str | None
+    routes: list[str] | None
     created_by: str | None
     created_at: datetime
     revoked_at: datetime | None
@@ -40,13 +41,20 @@ class ActiveKey:
     role: Role
     approval_roles: list[str]
     team: str | None
+    routes: list[str] | None
 
 
 async def find_active(session: AsyncSession, key_id: str) -> ActiveKey | None:
     row = (
         await session.execute(
             select(
-                _K.c.id, _K.c.secret_hash, _K.c.agency, _K.c.role, _K.c.approval_roles, _K.c.team
+                _K.c.id,
+                _K.c.secret_hash,
+                _K.c.agency,
+                _K.c.role,
+                _K.c.approval_roles,
+                _K.c.team,
+                _K.c.routes,
             ).where(_K.c.id == key_id, _K.c.revoked_at.is_(None))
         )
     ).first()
@@ -59,6 +67,7 @@ async def find_active(session: AsyncSession, key_id: str) -> ActiveKey | None:
         Role(row.role),
         list(row.approval_roles),
         row.team,
+        None if row.routes is None else list(row.routes),
     )
 
 
@@ -73,6 +82,7 @@ async def insert_key(
     created_by: str | None,
     approval_roles: Sequence[str] = (),
     team: str | None = None,
+    routes: Sequence[str] | None = None,
 ) -> None:
     await session.execute(
         insert(_K).values(
@@ -83,6 +93,7 @@ async def insert_key(
             role=role.value,
             approval_roles=list(approval_roles),
             team=team,
+            routes=None if routes is None else list(routes),
             created_by=created_by,
         )
     )
@@ -107,6 +118,7 @@ async def list_keys(session: AsyncSession, agency: str | None) -> list[KeyRow]:
         _K.c.role,
         _K.c.approval_roles,
         _K.c.team,
+        _K.c.routes,
         _K.c.created_by,
         _K.c.created_at,
         _K.c.revoked_at,
@@ -121,6 +133,7 @@ async def list_keys(session: AsyncSession, agency: str | None) -> list[KeyRow]:
             Role(r.role),
             list(r.approval_roles),
             r.team,
+            None if r.routes is None else list(r.routes),
             r.created_by,
             r.created_at,
             r.revoked_at,

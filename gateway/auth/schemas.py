@@ -4,9 +4,18 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from cortex_kit.text import IdentifierText, StorableText
-from gateway.domain.keys import APPROVAL_WORD, MAX_APPROVAL_ROLES, Role
+from gateway.domain.keys import (
+    APPROVAL_WORD,
+    MAX_APPROVAL_ROLES,
+    MAX_ROUTE_SCOPES,
+    ROUTE_SCOPE,
+    Role,
+)
 
 ApprovalWord = Annotated[str, Field(pattern=APPROVAL_WORD, examples=["data-owner"])]
+RouteScope = Annotated[
+    str, Field(pattern=ROUTE_SCOPE, max_length=300, examples=["POST /v1/authorize"])
+]
 
 
 class KeyCreate(BaseModel):
@@ -24,6 +33,14 @@ class KeyCreate(BaseModel):
     team: ApprovalWord | None = Field(
         default=None, description="The caller's team, for the separation-of-duties rule."
     )
+    routes: list[RouteScope] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ROUTE_SCOPES,
+        description="Limit the key to these routes (`METHOD /v1/path/{param}`, `*` for any "
+        "method, a trailing `/*` for every route below); each must name a route of the API. "
+        "Omitted: every route the role allows.",
+    )
 
 
 class KeyCreated(BaseModel):
@@ -34,6 +51,7 @@ class KeyCreated(BaseModel):
     name: str
     approval_roles: list[str]
     team: str | None
+    routes: list[str] | None
 
 
 class KeyInfo(BaseModel):
@@ -43,6 +61,7 @@ class KeyInfo(BaseModel):
     role: Role
     approval_roles: list[str]
     team: str | None
+    routes: list[str] | None
     created_by: str | None
     created_at: datetime
     revoked_at: datetime | None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from cachetools import TTLCache
@@ -21,6 +21,7 @@ from gateway.domain.keys import (
     generate_token,
     hash_secret,
     parse_token,
+    route_allowed,
     secret_matches,
 )
 from gateway.errors import (
@@ -29,6 +30,7 @@ from gateway.errors import (
     InvalidApiKey,
     KeyNotFound,
     MissingApiKey,
+    UnknownRouteScope,
 )
 
 log = get_logger("gateway.auth")
@@ -79,6 +81,7 @@ async def authenticate(db: Database, token: str | None, cache: KeyCache) -> Prin
         agency=row.agency,
         approval_roles=tuple(row.approval_roles),
         team=row.team,
+        routes=None if row.routes is None else tuple(row.routes),
     )
     cache.put(token, principal)
     return principal
@@ -115,6 +118,20 @@ class CreatedKey:
     name: str
     approval_roles: list[str]
     team: str | None
+    routes: list[str] | None
+
+
+def check_route_scopes(scopes: Sequence[str], known: Collection[tuple[str, str]]) -> None:
+    """422 unless every scope names at least one of the ``known`` (method, template) routes
+    (a typo would otherwise make a key that can call nothing)."""
+    unknown = [s for s in scopes if not any(route_allowed((s,), m, t) for m, t in known)]
+    if unknown:
+        raise UnknownRouteScope(
+            f"{len(unknown)} route scope(s) name no route of the API: {', '.join(unknown)}.",
+            remediation="Write each as `METHOD /v1/path/{param}` exactly as /openapi.json lists "
+            "it (`*` for any method, a trailing `/*` for every route below a path).",
+            extra={"unknown": unknown},
+        )
 
 
 async def create_key(
@@ -126,6 +143,8 @@ async def create_key(
     created_by: str,
     approval_roles: Sequence[str] = (),
     team: str | None = None,
+    routes: Sequence[str] | None = None,
+    known_routes: Collection[tuple[str, str]] = (),
 ) -> CreatedKey:
     token, key_id = generate_token()
     agency = _valid_agency(agency)
@@ -137,6 +156,9 @@ async def create_key(
             remediation="Give approval roles to an approver (or admin) key; a team may be set "
             "on any key.",
         )
+    scopes = None if routes is None else list(dict.fromkeys(routes))
+    if scopes is not None:
+        check_route_scopes(scopes, known_routes)
     await repository.insert_key(
         session,
         id=key_id,
@@ -147,9 +169,10 @@ async def create_key(
         created_by=created_by,
         approval_roles=approval_roles,
         team=team,
+        routes=scopes,
     )
     log.info("auth.key_created", key_id=key_id, agency=agency, role=role.value, by=created_by)
-    return CreatedKey(key_id, token, agency, role, name, approval_roles, team)
+    return CreatedKey(key_id, token, agency, role, name, approval_roles, team, scopes)
 
 
 async def list_keys(session: AsyncSession, principal: Principal) -> list[KeyRow]:

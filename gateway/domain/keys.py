@@ -61,6 +61,28 @@ def secret_matches(secret: str, stored_hash: bytes) -> bool:
     return hmac.compare_digest(hash_secret(secret), stored_hash)
 
 
+ROUTE_SCOPE = r"^(\*|GET|POST|PUT|PATCH|DELETE) (/v1(/[A-Za-z0-9_.{}-]+)*)(/\*)?$"
+"""A route a key may call: ``METHOD /v1/path/{template}``, ``*`` for any method, a trailing
+``/*`` for every route below the path (``GET /v1/agents/*``)."""
+MAX_ROUTE_SCOPES = 100
+
+
+def route_allowed(scopes: tuple[str, ...] | None, method: str, template: str) -> bool:
+    """Whether a key limited to ``scopes`` (None: not limited) may call ``method template``."""
+    if scopes is None:
+        return True
+    return any(_scope_matches(scope, method, template) for scope in scopes)
+
+
+def _scope_matches(scope: str, method: str, template: str) -> bool:
+    scope_method, _, path = scope.partition(" ")
+    if scope_method not in ("*", method):
+        return False
+    if path.endswith("/*"):
+        return template.startswith(path[:-1])
+    return template == path
+
+
 @dataclass(frozen=True)
 class Principal:
     key_id: str
@@ -69,6 +91,9 @@ class Principal:
     approval_roles: tuple[str, ...] = ()
     """Roles an approval policy may name beyond the key's role (``data-owner``, ``security``)."""
     team: str | None = None
+    routes: tuple[str, ...] | None = None
+    """The routes the key may call (``ROUTE_SCOPE`` patterns); None: every route its role
+    allows."""
 
     @property
     def all_agencies(self) -> bool:

@@ -368,6 +368,11 @@ _CODES: tuple[Code, ...] = (
     Code("route_not_found", E, (KIT,),
          "No route with this path.",
          "Check the path against the API reference (`/docs`)."),
+    Code("route_not_in_key_scope", E, (GATEWAY,),
+         "The API key is limited to some routes (its `routes`, listed as `key_routes`) and "
+         "this route is not one of them.",
+         "Use a key whose routes include this one, or create one with "
+         "`cortex keys create … --route 'METHOD /v1/path'`."),
     Code("rule_denied", R, (POLICY,),
          "A `deny` rule of the policy fired; its message and remediation come from the policy.",
          "Follow the rule's remediation, or change the request so that the rule does not "
@@ -390,6 +395,10 @@ _CODES: tuple[Code, ...] = (
     Code("unknown_bucket", E, (METRICS,),
          "The DORA bucket is not one the calculators know.",
          "Use `bucket=day`, `week` or `month`, or leave it out for no trend."),
+    Code("unknown_route_scope", E, (GATEWAY,),
+         "A route scope asked for a new key names no route of the API (listed as `unknown`).",
+         "Write each as `METHOD /v1/path/{param}` exactly as `/openapi.json` lists it (`*` for "
+         "any method, a trailing `/*` for every route below a path)."),
     Code("unsupported_media_type", E, (POLICY,),
          "The body's content type is not one the route reads.",
          "Send `application/yaml` or `application/json`."),

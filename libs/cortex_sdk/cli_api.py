@@ -71,6 +71,13 @@ def keys() -> None:
     "admin keys only.",
 )
 @click.option("--team", default=None, help="The key's team (separation of duties).")
+@click.option(
+    "--route",
+    "routes",
+    multiple=True,
+    help="Limit the key to a route, e.g. 'POST /v1/authorize' or 'GET /v1/agents/*'; "
+    "repeatable. Default: every route the role allows.",
+)
 @connection_options
 @pass_state
 @api_errors
@@ -81,12 +88,13 @@ def keys_create(
     name: str,
     approval_roles: tuple[str, ...],
     team: str | None,
+    routes: tuple[str, ...],
     url: str | None,
     api_key: str | None,
 ) -> int:
     """Create a key; its secret is printed once."""
     created = CortexClient.from_env(url, api_key).create_key(
-        agency, role, name, approval_roles=approval_roles, team=team
+        agency, role, name, approval_roles=approval_roles, team=team, routes=routes or None
     )
     extra = "".join(
         [
@@ -94,6 +102,7 @@ def keys_create(
             if created.get("approval_roles")
             else "",
             f" · team {created['team']}" if created.get("team") else "",
+            f" · routes {', '.join(created['routes'])}" if created.get("routes") else "",
         ]
     )
     emit(

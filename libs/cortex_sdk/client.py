@@ -113,12 +113,15 @@ class CortexClient:
         *,
         approval_roles: Sequence[str] = (),
         team: str | None = None,
+        routes: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"agency": agency, "role": role, "name": name}
         if approval_roles:
             body["approval_roles"] = list(approval_roles)
         if team:
             body["team"] = team
+        if routes:
+            body["routes"] = list(routes)
         result: dict[str, Any] = self._request("POST", "/v1/keys", json=body)
         return result
 

@@ -151,3 +151,54 @@ async def test_bootstrap_admin_key_is_created_only_once(cluster: Cluster) -> Non
     finally:
         await served.stop()
     await asyncio.sleep(0)
+
+
+async def test_a_key_limited_to_routes_calls_those_and_no_other(cluster: Cluster) -> None:
+    async with cluster.client() as admin:
+        made = await admin.post(
+            "/v1/keys",
+            json={
+                "agency": "acme",
+                "role": "agent",
+                "name": "authorize only",
+                "routes": ["POST /v1/authorize", "GET /v1/decisions/*"],
+            },
+        )
+        listed = await admin.get("/v1/keys")
+    assert made.status_code == 201, made.text
+    assert made.json()["routes"] == ["POST /v1/authorize", "GET /v1/decisions/*"]
+    assert [k["routes"] for k in listed.json()["items"] if k["id"] == made.json()["id"]] == [
+        ["POST /v1/authorize", "GET /v1/decisions/*"]
+    ]
+    async with cluster.client(key=made.json()["key"]) as agent:
+        authorize = await agent.post("/v1/authorize", json={"agent_id": "a-1", "action": {}})
+        one = await agent.get("/v1/decisions/d-unknown")
+        events = await agent.get("/v1/events")
+        decisions = await agent.get("/v1/decisions")  # below the path, not the path itself
+
+    assert authorize.status_code not in (401, 403), authorize.text
+    assert one.status_code == 404, one.text
+    for refused in (events, decisions):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "route_not_in_key_scope"
+        assert refused.json()["key_routes"] == ["POST /v1/authorize", "GET /v1/decisions/*"]
+        assert "--route" in refused.json()["remediation"]
+
+
+@pytest.mark.parametrize(
+    ("routes", "code"),
+    [
+        (["POST /v1/authorise"], "unknown_route_scope"),  # a typo: no such route
+        (["GET /v1/keys/*/x"], "invalid_request"),
+        ([], "invalid_request"),
+    ],
+)
+async def test_route_scopes_that_name_no_route_are_refused(
+    cluster: Cluster, routes: list[str], code: str
+) -> None:
+    async with cluster.client() as admin:
+        resp = await admin.post(
+            "/v1/keys", json={"agency": "acme", "role": "agent", "routes": routes}
+        )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["code"] == code

@@ -1,10 +1,16 @@
+import re
+
+import pytest
+
 from gateway.domain.keys import (
     ALL_AGENCIES,
+    ROUTE_SCOPE,
     Principal,
     Role,
     generate_token,
     hash_secret,
     parse_token,
+    route_allowed,
     secret_matches,
 )
 
@@ -48,3 +54,44 @@ def test_agency_scope() -> None:
     assert Principal("k", Role.VIEWER, "acme").sees("acme")
     assert not Principal("k", Role.VIEWER, "acme").sees("globex")
     assert Principal("k", Role.ADMIN, ALL_AGENCIES).sees("globex")
+
+
+# --- route scopes ----------------------------------------------------------------------
+
+
+def test_a_key_without_route_scopes_may_call_every_route() -> None:
+    assert route_allowed(None, "DELETE", "/v1/keys/{key_id}")
+
+
+@pytest.mark.parametrize(
+    ("scope", "method", "template", "allowed"),
+    [
+        ("POST /v1/authorize", "POST", "/v1/authorize", True),
+        ("POST /v1/authorize", "GET", "/v1/authorize", False),
+        ("POST /v1/authorize", "POST", "/v1/authorize/extra", False),
+        ("* /v1/approvals/{approval_id}", "GET", "/v1/approvals/{approval_id}", True),
+        ("GET /v1/agents/*", "GET", "/v1/agents/{agent_id}/desired", True),
+        ("GET /v1/agents/*", "GET", "/v1/agents", False),  # below the path, not the path
+        ("GET /v1/agents/*", "GET", "/v1/agentsx/{id}", False),
+        ("GET /v1/agents/*", "POST", "/v1/agents/{agent_id}/heartbeat", False),
+    ],
+)
+def test_a_scope_matches_its_method_and_template(
+    scope: str, method: str, template: str, allowed: bool
+) -> None:
+    assert route_allowed((scope,), method, template) is allowed
+
+
+@pytest.mark.parametrize(
+    "scope",
+    ["POST /v1/authorize", "* /v1/agents/*", "GET /v1/approvals/{approval_id}"],
+)
+def test_scopes_are_written_method_space_template(scope: str) -> None:
+    assert re.match(ROUTE_SCOPE, scope)
+
+
+@pytest.mark.parametrize(
+    "scope", ["post /v1/authorize", "POST /v2/x", "POST  /v1/a", "POST /v1/a?b", "GET /v1/*/x"]
+)
+def test_malformed_scopes_are_refused(scope: str) -> None:
+    assert re.match(ROUTE_SCOPE, scope) is None
