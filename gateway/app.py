@@ -7,7 +7,9 @@ from cortex_kit.logs import get_logger
 from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
 from gateway.approvals.endpoints import router as approvals_router
 from gateway.auth.endpoints import router as keys_router
+from gateway.auth.oidc import OidcSettings, OidcVerifier
 from gateway.auth.service import KeyCache, bootstrap_admin
+from gateway.domain.people import ClaimNames
 from gateway.events.endpoints import router as events_router
 from gateway.mappings.endpoints import router as mappings_router
 from gateway.mappings.service import MappingCache
@@ -23,6 +25,29 @@ from gateway.webhooks.crypto import SecretBox
 from gateway.webhooks.endpoints import router as webhooks_router
 
 log = get_logger("gateway")
+
+
+def _people(cfg: Settings) -> OidcVerifier | None:
+    if not cfg.oidc_issuer:
+        return None
+    return OidcVerifier(
+        OidcSettings(
+            issuer=cfg.oidc_issuer,
+            audience=cfg.oidc_audience,
+            jwks_url=cfg.oidc_jwks_url,
+            jwks_file=cfg.oidc_jwks_file,
+            algorithms=cfg.oidc_algorithms,
+            claims=ClaimNames(
+                role=cfg.oidc_role_claim,
+                groups=cfg.oidc_groups_claim,
+                agency=cfg.oidc_agency_claim,
+                team=cfg.oidc_team_claim,
+                approval_roles=cfg.oidc_approval_roles_claim,
+                role_map=cfg.oidc_role_map,
+                default_agency=cfg.oidc_default_agency,
+            ),
+        )
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_events=cfg.max_events_per_request,
             secrets=SecretBox(cfg.secrets_key),
             mappings=MappingCache(cfg.mapping_cache_ttl_s),
+            people=_people(cfg),
         )
 
     async def start(rt: Runtime, state: GatewayState) -> None:

@@ -54,6 +54,18 @@ class InvalidAgency(CortexError):
     title = "Invalid agency"
 
 
+class InvalidBearerToken(Unauthorized):
+    """A person's OIDC token that does not verify: signature, issuer, audience or expiry."""
+
+    code = "invalid_bearer_token"
+
+
+class OidcClaimsInsufficient(Forbidden):
+    """A valid OIDC token whose claims name no role or no agency."""
+
+    code = "oidc_claims_insufficient"
+
+
 class RouteNotInKeyScope(Forbidden):
     """The key is limited to some routes (``routes`` at creation), and this is not one."""
 
@@ -112,6 +124,8 @@ AUTHENTICATED: tuple[type[CortexError], ...] = (
     InvalidApiKey,
     RoleForbidden,
     RouteNotInKeyScope,
+    InvalidBearerToken,
+    OidcClaimsInsufficient,
     UpstreamTimeout,
 )
 """What every route that takes an API key may answer."""

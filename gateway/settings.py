@@ -1,9 +1,11 @@
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from cortex_kit.settings import ProcessSettings
+from gateway.domain.keys import Role
 from gateway.webhooks.crypto import parse_keys
 
 
@@ -35,6 +37,31 @@ class Settings(ProcessSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_events_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_webhook_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+
+    # People sign in with OpenID Connect beside API keys when an issuer is set: JWTs of that
+    # issuer for that audience, keys from a JWKS file or URL (docs/api.md "People (OIDC)").
+    oidc_issuer: str | None = None
+    oidc_audience: str = "cortex"
+    oidc_jwks_url: str | None = None
+    oidc_jwks_file: Path | None = None
+    oidc_algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256", "EdDSA")
+    oidc_role_claim: str = "cortex_role"
+    oidc_groups_claim: str = "groups"
+    # JSON: {"<group>": "<role>"}, e.g. {"sre": "deployer", "security": "approver"}.
+    oidc_role_map: dict[str, Role] = Field(default_factory=dict)
+    oidc_agency_claim: str = "cortex_agency"
+    oidc_default_agency: str | None = None
+    oidc_team_claim: str = "cortex_team"
+    oidc_approval_roles_claim: str = "cortex_approval_roles"
+
+    @model_validator(mode="after")
+    def _oidc_keys(self) -> Self:
+        if self.oidc_issuer and (self.oidc_jwks_url is None) == (self.oidc_jwks_file is None):
+            raise ValueError(
+                "with CORTEX_GATEWAY_OIDC_ISSUER set, set exactly one of "
+                "CORTEX_GATEWAY_OIDC_JWKS_URL and CORTEX_GATEWAY_OIDC_JWKS_FILE"
+            )
+        return self
 
     @field_validator("secrets_key")
     @classmethod

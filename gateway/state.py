@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cortex_kit.runtime import StateSlot
+from gateway.auth.oidc import OidcVerifier
 from gateway.auth.service import KeyCache
 from gateway.mappings.service import MappingCache
 from gateway.upstream import Upstreams
@@ -20,6 +21,8 @@ class GatewayState:
     """Encrypts and decrypts the webhook secrets (CORTEX_GATEWAY_SECRETS_KEY)."""
     mappings: MappingCache
     """Each agency's delivery mapping in force, for a few seconds (webhook deliveries)."""
+    people: OidcVerifier | None = None
+    """Verifies people's OIDC tokens (CORTEX_GATEWAY_OIDC_*); None: API keys only."""
 
 
 gateway_state: StateSlot[GatewayState] = StateSlot()

@@ -28,8 +28,9 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     async def _principal(
         request: Request, token: Annotated[str | None, Depends(_bearer)]
     ) -> Principal:
+        state = gateway_state(request)
         principal = await authenticate(
-            get_runtime(request).db, token, gateway_state(request).key_cache
+            get_runtime(request).db, token, state.key_cache, state.people
         )
         if not principal.may(allowed):
             raise RoleForbidden(

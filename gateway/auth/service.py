@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,7 @@ from gateway.domain.keys import (
     route_allowed,
     secret_matches,
 )
+from gateway.domain.people import looks_like_jwt
 from gateway.errors import (
     ApprovalRolesNeedApprover,
     InvalidAgency,
@@ -32,6 +34,9 @@ from gateway.errors import (
     MissingApiKey,
     UnknownRouteScope,
 )
+
+if TYPE_CHECKING:  # the verifier imports agency_slug from here
+    from gateway.auth.oidc import OidcVerifier
 
 log = get_logger("gateway.auth")
 RESERVED_AGENCY = "org"
@@ -60,15 +65,20 @@ class KeyCache:
         self._entries.clear()
 
 
-async def authenticate(db: Database, token: str | None, cache: KeyCache) -> Principal:
+async def authenticate(
+    db: Database, token: str | None, cache: KeyCache, people: OidcVerifier | None = None
+) -> Principal:
     """The key's principal: from the cache when it verified recently, else from the database
-    (a transaction of its own, opened only then — most requests hit the cache)."""
+    (a transaction of its own, opened only then — most requests hit the cache). With OIDC
+    configured (``people``), a JWT is a person's token instead, verified on every call."""
     if not token:
         raise MissingApiKey("No API key was sent.", remediation=_REMEDY)
     cached = cache.get(token)
     if cached is not None:
         return cached
     parsed = parse_token(token)
+    if parsed is None and people is not None and looks_like_jwt(token):
+        return await people.principal(token)
     row = None
     if parsed is not None:
         async with db.session() as session:

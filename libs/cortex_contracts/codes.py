@@ -210,6 +210,10 @@ _CODES: tuple[Code, ...] = (
          "An approval request whose times or separation cannot work (expiry in the past, an "
          "escalation after the expiry, team separation without the requester's team).",
          "Fix the times or the separation as the answer's `detail` says."),
+    Code("invalid_bearer_token", E, (GATEWAY,),
+         "A person's OpenID Connect token did not verify: its signature, issuer, audience or "
+         "expiry (the detail says which).",
+         "Sign in again to get a fresh token from the identity provider, or use an API key."),
     Code("invalid_body", E, (POLICY,),
          "The JSON body cannot be parsed.",
          "Send valid JSON (UTF-8) with `Content-Type: application/json`."),
@@ -299,6 +303,11 @@ _CODES: tuple[Code, ...] = (
          "A notification target on a loopback, private, link-local or otherwise non-public "
          "address.",
          "Use a public http(s) endpoint; `target` is the index of the refused one."),
+    Code("oidc_claims_insufficient", E, (GATEWAY,),
+         "A valid OpenID Connect token whose claims name no role (no role claim, no mapped "
+         "group) or no agency, or a non-admin spanning every agency.",
+         "Have the identity provider add the role claim (or a group listed in "
+         "`CORTEX_GATEWAY_OIDC_ROLE_MAP`) and the agency claim (docs/api.md 'People (OIDC)')."),
     Code("org_admin_required", E, (GATEWAY,),
          "A write that governs every agency, made with a key scoped to one.",
          "Use an org-wide admin key (`cortex keys create --agency '*' --role admin`)."),
