@@ -1,11 +1,14 @@
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from cortex_contracts import STREAMS
 from cortex_kit.logs import get_logger
 from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
 from gateway.approvals.endpoints import router as approvals_router
+from gateway.audit.endpoints import router as audit_router
+from gateway.audit.trail import AuditMiddleware
 from gateway.auth.endpoints import router as keys_router
 from gateway.auth.oidc import OidcSettings, OidcVerifier
 from gateway.auth.service import KeyCache, bootstrap_admin
@@ -99,9 +102,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 mappings_router,
                 webhooks_router,
                 approvals_router,
+                audit_router,
             ],
             on_start=[start],
             on_stop=[stop],
+            middleware=[Middleware(AuditMiddleware)],
             max_body_bytes=cfg.max_body_bytes,
             body_limits={
                 "/v1/events": cfg.max_events_body_bytes,

@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI, Header, Request
 
 from cortex_kit.errors import AgencyForbidden, AgencyRequired
 from cortex_kit.runtime import get_runtime
+from gateway.audit.trail import note_actor, note_agency
 from gateway.auth.service import agency_slug, authenticate
 from gateway.domain.keys import ALL_AGENCIES, Principal, Role, route_allowed
 from gateway.errors import AgencyConflict, OrgAdminRequired, RoleForbidden, RouteNotInKeyScope
@@ -32,6 +33,7 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         principal = await authenticate(
             get_runtime(request).db, token, state.key_cache, state.people
         )
+        note_actor(request, principal)
         if not principal.may(allowed):
             raise RoleForbidden(
                 f"Role {principal.role.value!r} may not call {request.method} {request.url.path}.",
@@ -70,7 +72,13 @@ def resolve_agency(principal: Principal, request: Request, *named: str | None) -
     Every place a request may name an agency counts — each ``?agency=`` value and whatever the
     endpoint passes in ``named`` (a path segment, a body field). They must agree (else 422
     ``agency_conflict``: nothing is silently resolved) and the key must be allowed to act on
-    the one they name (else 403)."""
+    the one they name (else 403). The audit chain records it as the agency acted on."""
+    agency = _resolved(principal, request, *named)
+    note_agency(request, agency)
+    return agency
+
+
+def _resolved(principal: Principal, request: Request, *named: str | None) -> str:
     mentioned = [a for a in (*request.query_params.getlist("agency"), *named) if a is not None]
     requested = _agreed(mentioned)
     if principal.all_agencies:

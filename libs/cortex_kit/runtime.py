@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +21,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.middleware import Middleware
 
 from cortex_kit.db import Database
 from cortex_kit.internal_auth import install_internal_auth
@@ -134,6 +143,10 @@ class ServiceDefinition(Generic[S]):
     # ``body_limits`` raises or lowers it per path prefix (the longest matching prefix wins).
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     body_limits: Mapping[str, int] = field(default_factory=dict)
+    # ASGI middleware of the service, innermost: inside the body guard (bodies they read are
+    # bounded) and the request id, outside the routes' exception handlers (a middleware
+    # answers its own problems); the first listed runs first.
+    middleware: Sequence[Middleware] = ()
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -141,9 +154,22 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+BeforeCommit = Callable[[AsyncSession], Awaitable[None]]
+_BEFORE_COMMIT = "cortex.before_commit"
+
+
+def before_commit(scope: MutableMapping[str, Any], hook: BeforeCommit) -> None:
+    """Run ``hook(session)`` in this request's unit of work (``DbSession``) once the endpoint
+    has returned, just before the commit — a middleware's row written in the same transaction
+    as the change it records. Not run when the endpoint raises or uses no ``DbSession``."""
+    scope.setdefault("state", {}).setdefault(_BEFORE_COMMIT, []).append(hook)
+
+
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     async with get_runtime(request).db.session() as session:
         yield session
+        for hook in request.scope.get("state", {}).get(_BEFORE_COMMIT, ()):
+            await hook(session)
 
 
 # scope="function": the session's exit — the commit — runs when the endpoint has returned and
@@ -221,6 +247,8 @@ def create_service_app(settings: ProcessSettings, definition: ServiceDefinition[
         lifespan=lifespan,
         telemetry={"tracing": True, "operation_spans": False, "metrics": False, "logs": False},
     )
+    for inner in reversed(definition.middleware):
+        app.add_middleware(inner.cls, *inner.args, **inner.kwargs)
     app.add_middleware(
         RequestGuard, max_body_bytes=definition.max_body_bytes, body_limits=definition.body_limits
     )
