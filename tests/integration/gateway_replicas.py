@@ -55,7 +55,7 @@ async def replicas(
     served: list[Served] = []
     try:
         for _ in range(count):
-            served.append(await serve_app(make))
+            served.append(await serve_app(make))  # noqa: PERF401 (each kept as it starts)
         yield served
     finally:
         for one in served:
@@ -81,4 +81,3 @@ async def create_key(served: Served, agency: str, role: str) -> tuple[str, str]:
         resp = await admin.post("/v1/keys", json={"agency": agency, "role": role, "name": "t"})
     assert resp.status_code == 201, resp.text
     return str(resp.json()["id"]), str(resp.json()["key"])
-

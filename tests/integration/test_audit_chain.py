@@ -101,18 +101,21 @@ async def test_rows_are_scoped_to_the_callers_agency(
         _, acme_agent = await create_key(gw, "acme", "agent")
         _, acme_admin = await create_key(gw, "acme", "admin")
         own = await _rows(gw, key=acme_viewer)
-        assert own and {r["agency"] for r in own} == {"acme"}
+        assert own
+        assert {r["agency"] for r in own} == {"acme"}
         assert len(await _rows(gw, key=acme_viewer, agency="acme")) == len(own)
         assert {r["agency"] for r in await _rows(gw, agency="globex")} == {"globex"}
         assert len(await _rows(gw)) == 6  # org-wide: every agency
         async with client(gw, key=acme_viewer) as viewer:
             foreign = await viewer.get(AUDIT, params={"agency": "globex"})
-        assert foreign.status_code == 403 and foreign.json()["code"] == "agency_forbidden"
+        assert foreign.status_code == 403
+        assert foreign.json()["code"] == "agency_forbidden"
         async with client(gw, key=acme_agent) as agent:
             assert (await agent.get(AUDIT)).json()["code"] == "role_forbidden"
         async with client(gw, key=acme_admin) as admin:
             verify = await admin.get(f"{AUDIT}/verify")
-        assert verify.status_code == 403 and verify.json()["code"] == "org_admin_required"
+        assert verify.status_code == 403
+        assert verify.json()["code"] == "org_admin_required"
 
 
 async def test_filters_and_cursor_pages(migrated_database_url: str, nats_url: str) -> None:
@@ -138,7 +141,8 @@ async def test_filters_and_cursor_pages(migrated_database_url: str, nats_url: st
             bad = await admin.get(AUDIT, params={"cursor": "abc"})
             bad_outcome = await admin.get(AUDIT, params={"outcome": "2x"})
         assert seen == [5, 4, 3, 2, 1]
-        assert bad.status_code == 422 and bad.json()["code"] == "invalid_audit_cursor"
+        assert bad.status_code == 422
+        assert bad.json()["code"] == "invalid_audit_cursor"
         assert bad_outcome.status_code == 422
 
 
@@ -152,7 +156,9 @@ async def test_verify_passes_an_untouched_chain(migrated_database_url: str, nats
         }
         await _three_rows(gw)
         verdict = await _verify(gw)
-    assert verdict["ok"] and verdict["rows"] == 3 and verdict["head"]["seq"] == 3
+    assert verdict["ok"]
+    assert verdict["rows"] == 3
+    assert verdict["head"]["seq"] == 3
 
 
 _COPY_ROW_2 = (
