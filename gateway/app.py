@@ -1,3 +1,4 @@
+import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -20,6 +21,10 @@ from gateway.metrics.endpoints import router as metrics_router
 from gateway.models import messaging
 from gateway.openapi import document_relayed_answers
 from gateway.policies.endpoints import router as policies_router
+from gateway.protection import service as protection
+from gateway.protection.idempotency import IdempotencyPolicy
+from gateway.protection.limits import RateLimit
+from gateway.protection.middleware import ProtectionMiddleware
 from gateway.settings import Settings
 from gateway.state import GatewayState, gateway_state
 from gateway.upstream import Upstreams
@@ -56,7 +61,7 @@ def _people(cfg: Settings) -> OidcVerifier | None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     cfg = settings or Settings()
 
-    async def build_state(_rt: Runtime) -> GatewayState:
+    async def build_state(rt: Runtime) -> GatewayState:
         return GatewayState(
             key_cache=KeyCache(cfg.key_cache_ttl_s),
             upstreams=Upstreams(
@@ -73,16 +78,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_events=cfg.max_events_per_request,
             secrets=SecretBox(cfg.secrets_key),
             mappings=MappingCache(cfg.mapping_cache_ttl_s),
+            limiter=protection.limiter(
+                rt.db,
+                RateLimit(per_s=cfg.rate_limit_per_s, burst=cfg.rate_limit_burst),
+                cfg.rate_limit_lease_s,
+                cfg.rate_limit_overrides,
+            )
+            if cfg.rate_limit_enabled
+            else None,
+            idempotency=IdempotencyPolicy(
+                ttl_s=cfg.idempotency_ttl_s,
+                wait_s=cfg.idempotency_wait_s,
+                # No request runs longer than a relayed call may: after that the holder is gone.
+                lock_s=2 * cfg.upstream_timeout_s + 30.0,
+            ),
             people=_people(cfg),
         )
 
+    sweeper: list[asyncio.Task[None]] = []
+
     async def start(rt: Runtime, state: GatewayState) -> None:
         await start_secrets_at_rest(rt, state.secrets)
+        sweeper.append(asyncio.create_task(protection.sweep_forever(rt.db)))
         if cfg.bootstrap_admin_key and cfg.bootstrap_admin_key.get_secret_value():
             async with rt.db.session() as session:
                 await bootstrap_admin(session, cfg.bootstrap_admin_key.get_secret_value())
 
     async def stop(_rt: Runtime, state: GatewayState) -> None:
+        for task in sweeper:
+            task.cancel()
         await state.upstreams.close()
 
     app = create_service_app(
@@ -106,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
             on_start=[start],
             on_stop=[stop],
-            middleware=[Middleware(AuditMiddleware)],
+            middleware=[Middleware(ProtectionMiddleware), Middleware(AuditMiddleware)],
             max_body_bytes=cfg.max_body_bytes,
             body_limits={
                 "/v1/events": cfg.max_events_body_bytes,

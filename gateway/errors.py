@@ -14,6 +14,7 @@ from cortex_kit.errors import (
     UpstreamTimeout,
     problem_responses,
 )
+from gateway.protection.errors import RateLimited
 
 
 class MissingApiKey(Unauthorized):
@@ -127,8 +128,9 @@ AUTHENTICATED: tuple[type[CortexError], ...] = (
     InvalidBearerToken,
     OidcClaimsInsufficient,
     UpstreamTimeout,
+    RateLimited,
 )
-"""What every route that takes an API key may answer."""
+"""What every route that takes an API key may answer (the key's rate limit included)."""
 
 AGENCY_SCOPED: tuple[type[CortexError], ...] = (
     AgencyRequired,

@@ -6,6 +6,7 @@ from pydantic_settings import SettingsConfigDict
 
 from cortex_kit.settings import ProcessSettings
 from gateway.domain.keys import Role
+from gateway.protection.limits import RateLimit
 from gateway.webhooks.crypto import parse_keys
 
 
@@ -37,6 +38,18 @@ class Settings(ProcessSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_events_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_webhook_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Per-key token buckets shared by the replicas (docs/api.md "Rate limits"): the average
+    # rate, the burst, how long a replica spends tokens it took from the shared bucket, and
+    # per-key overrides as JSON: {"<key id>": {"per_s": 500, "burst": 1000}}.
+    rate_limit_enabled: bool = True
+    rate_limit_per_s: float = Field(default=100.0, gt=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
+    rate_limit_lease_s: float = Field(default=0.2, gt=0, le=10)
+    rate_limit_overrides: dict[str, RateLimit] = Field(default_factory=dict)
+    # Idempotency-Key on creating POSTs (docs/api.md "Idempotency"): how long an answer is
+    # kept, how long a duplicate waits for the first request before a 409.
+    idempotency_ttl_s: float = Field(default=24 * 3600.0, ge=60)
+    idempotency_wait_s: float = Field(default=5.0, ge=0, le=60)
 
     # People sign in with OpenID Connect beside API keys when an issuer is set: JWTs of that
     # issuer for that audience, keys from a JWKS file or URL (docs/api.md "People (OIDC)").

@@ -8,6 +8,8 @@ from cortex_kit.runtime import StateSlot
 from gateway.auth.oidc import OidcVerifier
 from gateway.auth.service import KeyCache
 from gateway.mappings.service import MappingCache
+from gateway.protection.idempotency import IdempotencyPolicy
+from gateway.protection.limits import RateLimiter
 from gateway.upstream import Upstreams
 from gateway.webhooks.crypto import SecretBox
 
@@ -21,6 +23,9 @@ class GatewayState:
     """Encrypts and decrypts the webhook secrets (CORTEX_GATEWAY_SECRETS_KEY)."""
     mappings: MappingCache
     """Each agency's delivery mapping in force, for a few seconds (webhook deliveries)."""
+    limiter: RateLimiter | None
+    """The per-key token buckets (None: rate limits off)."""
+    idempotency: IdempotencyPolicy
     people: OidcVerifier | None = None
     """Verifies people's OIDC tokens (CORTEX_GATEWAY_OIDC_*); None: API keys only."""
 
