@@ -25,6 +25,7 @@ from gateway.protection import service as protection
 from gateway.protection.idempotency import IdempotencyPolicy
 from gateway.protection.limits import RateLimit
 from gateway.protection.middleware import ProtectionMiddleware
+from gateway.protection.openapi import document_idempotency
 from gateway.settings import Settings
 from gateway.state import GatewayState, gateway_state
 from gateway.upstream import Upstreams
@@ -139,4 +140,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     document_relayed_answers(app)
+    document_idempotency(app)
     return app
