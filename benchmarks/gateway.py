@@ -38,7 +38,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +77,19 @@ POLICY = without_budgets(POLICY_20)
 #: Goal of the issue: the gateway at least 1.5 times Cerbos's rate (1.0 at the very least).
 TARGET_RATIO_VS_CERBOS = 1.5
 BASELINE_SOURCE = "CORTEX_BENCH_BASELINE_SOURCE"
+# The measured gateway limits every key, as deployed, at a limit this load never reaches: a
+# key whose limit is above its traffic costs one shared-bucket statement per lease.
+RATE_LIMITED = {
+    "CORTEX_GATEWAY_RATE_LIMIT_PER_S": "1000000",
+    "CORTEX_GATEWAY_RATE_LIMIT_BURST": "2000000",
+}
+# Authorize at 16 connections again, same run, same database and key, on gateways that differ
+# only by their rate limit: none at all, and the naive one statement per request (a lease of
+# one token). ``rate_limit_cost_ratio`` = rate with the limit ÷ rate without.
+RATE_LIMIT_VARIANTS: dict[str, dict[str, str]] = {
+    "no_rate_limit": {"CORTEX_GATEWAY_RATE_LIMIT_ENABLED": "false"},
+    "rate_limit_per_request": {**RATE_LIMITED, "CORTEX_GATEWAY_RATE_LIMIT_LEASE_S": "1e-9"},
+}
 
 
 @dataclass(frozen=True)
@@ -103,7 +116,11 @@ def _source_env(source: Path | None) -> dict[str, str]:
 
 @contextlib.contextmanager
 def gateway(
-    servers: Servers, engine_url: str, database: str, source: Path | None
+    servers: Servers,
+    engine_url: str,
+    database: str,
+    source: Path | None,
+    extra: Mapping[str, str] = RATE_LIMITED,
 ) -> Iterator[tuple[str, int]]:
     """``python -m gateway`` in front of ``engine_url``, ready; its URL and pid."""
     servers.postgres.ensure_database(database)
@@ -120,10 +137,11 @@ def gateway(
         "CORTEX_GATEWAY_INTERNAL_SECRET": INTERNAL_SECRET,
         "CORTEX_GATEWAY_SECRETS_KEY": Fernet.generate_key().decode(),
         "CORTEX_GATEWAY_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+        **extra,
     }
     # In ``source``: ``-m`` puts the working directory first on the path, and the gateway's
     # package is a top-level directory of a checkout.
-    log_path = servers.root / f"{database}.log"
+    log_path = servers.root / f"{database}-{free_port()}.log"
     with served_process("gateway", port, env, log_path, cwd=source) as proc:
         yield f"http://{HOST}:{port}", proc.pid
 
@@ -225,9 +243,25 @@ def measure(
         for name, url, target, connections in plan:
             runs[name] = load(url, target, connections, sizes.http_s, meter)
             _log(runs[name].describe(f"{label} {name}"))
+        if source is None:
+            runs |= rate_limit_variants(servers, sizes, engine.url, f"gateway_{label}", through)
     errors = {name: run.errors for name, run in runs.items() if run.errors}
     if errors:
         raise SystemExit(f"gateway benchmark FAILED: HTTP errors in {label}: {errors}")
+    return runs
+
+
+def rate_limit_variants(
+    servers: Servers, sizes: Sizes, engine_url: str, database: str, through: Target
+) -> dict[str, Load]:
+    """Authorize at 16 connections on a gateway per variant (same database, same key)."""
+    runs: dict[str, Load] = {}
+    for variant, extra in RATE_LIMIT_VARIANTS.items():
+        with gateway(servers, engine_url, database, None, extra) as (url, pid):
+            meter = CpuMeter({"gateway": pid})
+            name = f"authorize_c16_{variant}"
+            runs[name] = load(url, through, 16, sizes.http_s, meter)
+            _log(runs[name].describe(name))
     return runs
 
 
@@ -259,7 +293,11 @@ def figures(runs: Mapping[str, Load], prefix: str = "") -> Metrics:
     def higher(value: float, unit: str = rps) -> Metric:
         return metric(round(value, 3), unit, better="higher")
 
-    return {
+    variants = {
+        f"{prefix}{metric_name}": value
+        for name, metric_name, value in _rate_limit_figures(runs, a16, higher, lower)
+    }
+    return variants | {
         f"{prefix}authorize_rps_c16": higher(a16.rps),
         f"{prefix}authorize_p50_ms_c16": lower(a16.p50_ms),
         f"{prefix}authorize_p99_ms_c16": lower(a16.p99_ms),
@@ -303,6 +341,27 @@ def cerbos_figures(runs: Mapping[str, Load]) -> Metrics:
             better="lower",
         ),
     }
+
+
+def _rate_limit_figures(
+    runs: Mapping[str, Load],
+    limited: Load,
+    higher: Callable[..., Metric],
+    lower: Callable[..., Metric],
+) -> Iterator[tuple[str, str, Metric]]:
+    for variant in RATE_LIMIT_VARIANTS:
+        run = runs.get(f"authorize_c16_{variant}")
+        if run is None:
+            continue
+        yield variant, f"authorize_rps_c16_{variant}", higher(run.rps)
+        yield variant, f"authorize_p99_ms_c16_{variant}", lower(run.p99_ms)
+    unlimited = runs.get("authorize_c16_no_rate_limit")
+    if unlimited is not None:
+        yield "ratio", "rate_limit_cost_ratio", higher(ratio(limited.rps, unlimited.rps), "ratio")
+        per_request = runs.get("authorize_c16_rate_limit_per_request")
+        if per_request is not None:
+            value = ratio(per_request.rps, unlimited.rps)
+            yield "ratio", "rate_limit_per_request_ratio", higher(value, "ratio")
 
 
 def run(*, quick: bool) -> Metrics:
