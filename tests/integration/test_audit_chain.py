@@ -4,9 +4,12 @@ an altered, a deleted and an inserted row; concurrent writes on two replicas kee
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
+
+from gateway.webhooks.signatures import github_signature
 
 from .conftest import Cluster, Served
 from .gateway_replicas import client, create_key, replicas, sql
@@ -77,6 +80,62 @@ async def test_a_known_callers_refusal_is_chained_an_anonymous_one_is_not(
     ]
 
 
+async def test_a_signed_webhook_delivery_is_chained_with_its_change(
+    migrated_database_url: str, nats_url: str
+) -> None:
+    secret = "whsec-0123456789abcdef"
+    push = {
+        "ref": "refs/heads/main",
+        "repository": {"name": "checkout", "full_name": "acme/checkout"},
+        "commits": [{"id": "c" * 40, "timestamp": "2026-11-20T10:00:00Z", "author": {}}],
+    }
+    body = json.dumps(push).encode()
+    headers = {
+        "X-GitHub-Event": "push",
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": github_signature(secret, body),
+    }
+    async with replicas(migrated_database_url, nats_url, count=1) as (gw,):
+        async with client(gw) as admin:
+            put = await admin.put(
+                "/v1/webhooks/github/secret", json={"agency": "acme", "secret": secret}
+            )
+            assert put.status_code == 200
+        async with client(gw, key=None) as github:
+            delivered = await github.post(
+                "/v1/webhooks/github?agency=acme", content=body, headers=headers
+            )
+            assert delivered.status_code == 202, delivered.text
+        rows = await _rows(gw)
+    assert [(r["action"], r["actor"], r["agency"], r["outcome"]) for r in rows] == [
+        ("POST /v1/webhooks/github", None, "acme", 202),
+        ("PUT /v1/webhooks/{provider}/secret", "0123456789ab", "acme", 200),
+    ]
+
+
+async def test_a_change_whose_commit_fails_is_chained_as_its_503(
+    migrated_database_url: str, nats_url: str
+) -> None:
+    async with replicas(migrated_database_url, nats_url, count=1) as (gw,):
+        await sql(
+            migrated_database_url,
+            "CREATE FUNCTION public.fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'forced' USING ERRCODE = 'serialization_failure'; END $$",
+        )
+        await sql(
+            migrated_database_url,
+            "CREATE CONSTRAINT TRIGGER fail AFTER INSERT ON gateway.api_keys DEFERRABLE "
+            "INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.fail()",
+        )
+        async with client(gw) as admin:
+            resp = await admin.post("/v1/keys", json={"agency": "acme", "role": "viewer"})
+        assert resp.status_code == 503
+        rows = await _rows(gw)
+        verdict = await _verify(gw)
+    assert [(r["seq"], r["action"], r["outcome"]) for r in rows] == [(1, "POST /v1/keys", 503)]
+    assert verdict["ok"]
+
+
 async def test_a_relayed_write_is_chained_with_the_services_answer(cluster: Cluster) -> None:
     async with cluster.client() as admin:
         assert (await admin.put("/v1/org/policy", content=ORG, headers=YAML)).status_code == 201
@@ -131,6 +190,7 @@ async def test_filters_and_cursor_pages(migrated_database_url: str, nats_url: st
         first = (await _rows(gw))[-1]
         assert [r["seq"] for r in await _rows(gw, to=first["at"])] == []
         assert len(await _rows(gw, **{"from": first["at"]})) == 5
+        assert len(await _rows(gw, **{"from": "2000-01-01T00:00:00"})) == 5  # no zone: UTC
         async with client(gw) as admin:
             page = (await admin.get(AUDIT, params={"limit": 2})).json()
             seen = [r["seq"] for r in page["items"]]
