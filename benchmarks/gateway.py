@@ -355,6 +355,8 @@ def _rate_limit_figures(
             continue
         yield variant, f"authorize_rps_c16_{variant}", higher(run.rps)
         yield variant, f"authorize_p99_ms_c16_{variant}", lower(run.p99_ms)
+        cpu = run.cpu_us_per_request("gateway")
+        yield variant, f"gateway_cpu_us_per_authorize_{variant}", lower(cpu, "µs/request")
     unlimited = runs.get("authorize_c16_no_rate_limit")
     if unlimited is not None:
         yield "ratio", "rate_limit_cost_ratio", higher(ratio(limited.rps, unlimited.rps), "ratio")
