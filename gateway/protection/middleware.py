@@ -149,7 +149,7 @@ class ProtectionMiddleware:
 
 async def _principal(runtime: Runtime, state: GatewayState, token: str) -> Principal | None:
     try:
-        return await authenticate(runtime.db, token, state.key_cache)
+        return await authenticate(runtime.db, token, state.key_cache, state.people)
     except CortexError:
         return None  # the route answers 401 itself
     except Exception as exc:  # the database: the route answers 503 itself

@@ -189,6 +189,15 @@ _CODES: tuple[Code, ...] = (
          "An HTTP error raised by the web framework itself; its status is the one it was "
          "raised with.",
          "See the API reference (`/docs`) for this endpoint."),
+    Code("idempotency_in_progress", E, (GATEWAY,),
+         "A request with the same `Idempotency-Key` is still running (on this or another "
+         "gateway replica); it did not finish within the wait.",
+         "Retry after the `Retry-After` delay: you will get the first request's answer."),
+    Code("idempotency_key_reused", E, (GATEWAY,),
+         "The `Idempotency-Key` was already used by this key for another request (another "
+         "body, route or query) within 24 h.",
+         "Use a new key for a new request; resend the same request unchanged to get its "
+         "answer again."),
     Code("incident_before_deployment", E, (GATEWAY,),
          "An incident names, as its cause, a deployment that finished after it opened.",
          "Name the deployment that caused it, or fix the incident's or deployment's times."),
@@ -210,6 +219,9 @@ _CODES: tuple[Code, ...] = (
          "An approval request whose times or separation cannot work (expiry in the past, an "
          "escalation after the expiry, team separation without the requester's team).",
          "Fix the times or the separation as the answer's `detail` says."),
+    Code("invalid_audit_cursor", E, (GATEWAY,),
+         "The `cursor` of `GET /v1/audit` is not one the gateway answered.",
+         "Pass the `next_cursor` of the previous page as it was, or omit it."),
     Code("invalid_bearer_token", E, (GATEWAY,),
          "A person's OpenID Connect token did not verify: its signature, issuer, audience or "
          "expiry (the detail says which).",
@@ -230,6 +242,9 @@ _CODES: tuple[Code, ...] = (
          "A delivery event whose fields do not fit together (e.g. it finished before it "
          "started).",
          "Fix the fields named in `detail` and send the event again."),
+    Code("invalid_idempotency_key", E, (GATEWAY,),
+         "The `Idempotency-Key` header is empty, too long or holds characters it may not.",
+         "Send a UUID (or another unique printable token of up to 255 characters)."),
     Code("invalid_mapping", E, (GATEWAY,),
          "A delivery mapping document that cannot be used; `field` names the culprit.",
          "Fix `field` and send the whole document again."),
@@ -365,6 +380,11 @@ _CODES: tuple[Code, ...] = (
     Code("principal_required", E, (APPROVALS,),
          "The call does not say who the caller is (`X-Cortex-Principal`).",
          "Call through the gateway, which sets the principal from the key."),
+    Code("rate_limited", E, (GATEWAY,),
+         "The API key spent its token bucket (`limit_per_s`, `burst`); the limit is shared by "
+         "every gateway replica.",
+         "Wait for the `Retry-After` delay, then spread the calls; ask an admin for a higher "
+         "limit (`CORTEX_GATEWAY_RATE_LIMIT_OVERRIDES`) if the load is expected."),
     Code("reservation_not_found", E, (POLICY,),
          "No open budget reservation for the decision whose usage is reported.",
          "Report usage once, for a decision that reserved budget, before it expires."),

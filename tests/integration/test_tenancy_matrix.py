@@ -59,6 +59,8 @@ ACCESS: dict[str, Access] = {
     "GET /v1/approvals/{approval_id}": Access(ANY, "query"),
     "POST /v1/approvals/{approval_id}/decisions": Access(roles("approver"), "query"),
     "POST /v1/authorize": Access(roles("agent"), "query"),
+    "GET /v1/audit": Access(roles("viewer"), "query"),
+    "GET /v1/audit/verify": Access(roles(), "org_write"),
     "GET /v1/decisions": Access(ANY, "query"),
     "GET /v1/decisions/{decision_id}": Access(ANY, "query"),
     "POST /v1/decisions/{decision_id}/usage": Access(roles("agent"), "query"),
