@@ -29,6 +29,7 @@ from cortex_contracts._pb.cortex.delivery.v1.delivery_pb2 import (
 from cortex_contracts._pb.cortex.deploy.v1.deploy_pb2 import (
     BatchCompleted,
     DeploymentFinished,
+    DeploymentTransitioned,
     DeploymentStarted,
     RolledBack,
 )
@@ -65,6 +66,7 @@ EVENT_ROUTES: Final[Mapping[type[Message], EventRoute]] = MappingProxyType(
         BatchCompleted: EventRoute("deploy", "batch_completed"),
         DeploymentFinished: EventRoute("deploy", "finished"),
         RolledBack: EventRoute("deploy", "rolled_back"),
+        DeploymentTransitioned: EventRoute("deploy", "transitioned"),
         PolicyPublished: EventRoute("policy", "published"),
         PolicyViolation: EventRoute("policy", "violation"),
         BudgetThresholdCrossed: EventRoute("policy", "budget_threshold"),

@@ -11,14 +11,22 @@ from fastapi import Depends
 
 from cortex_kit.runtime import StateSlot
 from rollout_orchestrator.agents.waiting import Waiters
+from rollout_orchestrator.deployments.reconciler import Reconciler
+from rollout_orchestrator.deployments.service import Creation
+from rollout_orchestrator.deployments.watching import RunWatch
 
 
 @dataclass(frozen=True)
 class RolloutState:
-    clock: Callable[[], datetime]  # the one clock of registrations, heartbeats and staleness
+    clock: Callable[[], datetime]  # the one clock of heartbeats, staleness, runs and gates
     stale_after: timedelta
     waiters: Waiters  # desired-revision long-polls, woken after commit
     wait_max_s: float
+    creation: Creation  # the driver (outbox, replica), the policy client, override approvals
+    reconciler: Reconciler  # drives running and rolling-back runs
+    watch: RunWatch  # long-polls on a run's record
+    plan_max_bytes: int
+    reconcile_loop: bool
 
 
 state_of: StateSlot[RolloutState] = StateSlot()

@@ -12,6 +12,8 @@ from cortex_kit.db import Database
 from rollout_orchestrator.agents import repository
 from rollout_orchestrator.agents.repository import Agent, HealthValue, Registered
 from rollout_orchestrator.agents.waiting import Key, Waiters
+from rollout_orchestrator.deployments import repository as runs
+from rollout_orchestrator.deployments.signals import RUNS_CHANGED
 from rollout_orchestrator.errors import AgentNotFound
 
 DESIRED_CHANGED = "rollout.desired_changed"
@@ -59,6 +61,10 @@ async def heartbeat(
     )
     if agent is None:
         raise _not_found(agent_id)
+    # A reading for the run observing the agent's batch (when it runs the run's revision); a
+    # run it concerns is woken after the commit, so its verdict comes within a tick.
+    if await runs.record_reading(session, agency, agent_id, applied_revision, healthy, now):
+        session.info[RUNS_CHANGED] = True
     return agent
 
 

@@ -32,6 +32,7 @@ class RollbackTrigger(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ROLLBACK_TRIGGER_MANUAL: _ClassVar[RollbackTrigger]
     ROLLBACK_TRIGGER_HEALTH_GATE: _ClassVar[RollbackTrigger]
     ROLLBACK_TRIGGER_POLICY_VIOLATION: _ClassVar[RollbackTrigger]
+    ROLLBACK_TRIGGER_WATCHDOG: _ClassVar[RollbackTrigger]
 ROLLOUT_STATUS_UNSPECIFIED: RolloutStatus
 ROLLOUT_STATUS_SUCCEEDED: RolloutStatus
 ROLLOUT_STATUS_FAILED: RolloutStatus
@@ -45,6 +46,7 @@ ROLLBACK_TRIGGER_UNSPECIFIED: RollbackTrigger
 ROLLBACK_TRIGGER_MANUAL: RollbackTrigger
 ROLLBACK_TRIGGER_HEALTH_GATE: RollbackTrigger
 ROLLBACK_TRIGGER_POLICY_VIOLATION: RollbackTrigger
+ROLLBACK_TRIGGER_WATCHDOG: RollbackTrigger
 
 class DeploymentStarted(_message.Message):
     __slots__ = ("deployment_id", "agency", "service", "environment", "actor", "started_at", "change_kind", "revision", "snapshot_id", "total_agents", "batch_count", "batch_size", "commit_shas", "labels", "decision_id", "approval_id")
@@ -115,7 +117,7 @@ class BatchCompleted(_message.Message):
     def __init__(self, deployment_id: _Optional[str] = ..., agency: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., batch_index: _Optional[int] = ..., batch_count: _Optional[int] = ..., batch_size: _Optional[int] = ..., agent_ids: _Optional[_Iterable[str]] = ..., agents_healthy: _Optional[int] = ..., agents_unhealthy: _Optional[int] = ..., verdict: _Optional[_Union[BatchVerdict, str]] = ..., reason: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeploymentFinished(_message.Message):
-    __slots__ = ("deployment_id", "agency", "service", "environment", "status", "started_at", "finished_at", "total_agents", "batch_count", "batches_completed", "batch_size", "commit_shas", "labels", "actor", "reason")
+    __slots__ = ("deployment_id", "agency", "service", "environment", "status", "started_at", "finished_at", "total_agents", "batch_count", "batches_completed", "batch_size", "commit_shas", "labels", "actor", "reason", "revision", "change_kind", "created_at", "decision_id")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +133,10 @@ class DeploymentFinished(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_KIND_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     agency: str
     service: str
@@ -146,10 +152,14 @@ class DeploymentFinished(_message.Message):
     labels: _containers.RepeatedScalarFieldContainer[str]
     actor: str
     reason: str
-    def __init__(self, deployment_id: _Optional[str] = ..., agency: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., status: _Optional[_Union[RolloutStatus, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., total_agents: _Optional[int] = ..., batch_count: _Optional[int] = ..., batches_completed: _Optional[int] = ..., batch_size: _Optional[int] = ..., commit_shas: _Optional[_Iterable[str]] = ..., labels: _Optional[_Iterable[str]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    revision: str
+    change_kind: str
+    created_at: _timestamp_pb2.Timestamp
+    decision_id: str
+    def __init__(self, deployment_id: _Optional[str] = ..., agency: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., status: _Optional[_Union[RolloutStatus, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., total_agents: _Optional[int] = ..., batch_count: _Optional[int] = ..., batches_completed: _Optional[int] = ..., batch_size: _Optional[int] = ..., commit_shas: _Optional[_Iterable[str]] = ..., labels: _Optional[_Iterable[str]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., revision: _Optional[str] = ..., change_kind: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_id: _Optional[str] = ...) -> None: ...
 
 class RolledBack(_message.Message):
-    __slots__ = ("deployment_id", "agency", "service", "environment", "trigger", "actor", "reason", "snapshot_id", "agents_reverted", "started_at", "finished_at", "rule_id", "decision_id")
+    __slots__ = ("deployment_id", "agency", "service", "environment", "trigger", "actor", "reason", "snapshot_id", "agents_reverted", "started_at", "finished_at", "rule_id", "decision_id", "detected_at", "agents_total", "revision")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +173,9 @@ class RolledBack(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     RULE_ID_FIELD_NUMBER: _ClassVar[int]
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    DETECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     agency: str
     service: str
@@ -176,4 +189,39 @@ class RolledBack(_message.Message):
     finished_at: _timestamp_pb2.Timestamp
     rule_id: str
     decision_id: str
-    def __init__(self, deployment_id: _Optional[str] = ..., agency: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., trigger: _Optional[_Union[RollbackTrigger, str]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., snapshot_id: _Optional[str] = ..., agents_reverted: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rule_id: _Optional[str] = ..., decision_id: _Optional[str] = ...) -> None: ...
+    detected_at: _timestamp_pb2.Timestamp
+    agents_total: int
+    revision: str
+    def __init__(self, deployment_id: _Optional[str] = ..., agency: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., trigger: _Optional[_Union[RollbackTrigger, str]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., snapshot_id: _Optional[str] = ..., agents_reverted: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rule_id: _Optional[str] = ..., decision_id: _Optional[str] = ..., detected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agents_total: _Optional[int] = ..., revision: _Optional[str] = ...) -> None: ...
+
+class DeploymentTransitioned(_message.Message):
+    __slots__ = ("deployment_id", "agency", "service", "environment", "from_status", "to_status", "event", "actor_kind", "actor", "reason_code", "reason", "batch_index", "at", "version")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
+    TO_STATUS_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_KIND_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    BATCH_INDEX_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    agency: str
+    service: str
+    environment: str
+    from_status: str
+    to_status: str
+    event: str
+    actor_kind: str
+    actor: str
+    reason_code: str
+    reason: str
+    batch_index: int
+    at: _timestamp_pb2.Timestamp
+    version: int
+    def __init__(self, deployment_id: _Optional[str] = ..., agency: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., from_status: _Optional[str] = ..., to_status: _Optional[str] = ..., event: _Optional[str] = ..., actor_kind: _Optional[str] = ..., actor: _Optional[str] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., batch_index: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
