@@ -13,6 +13,7 @@ import pytest
 from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, signed
 from cortex_kit.web import AGENCY_HEADER
 from rollout_orchestrator.app import create_app
+from rollout_orchestrator.deployments.policy import PolicyClient
 from rollout_orchestrator.settings import Settings
 from tests.integration.conftest import Served, serve_app
 
@@ -24,7 +25,11 @@ async def start(migrated_database_url: str, nats_url: str) -> AsyncIterator[Star
     """``await start(clock=..., **settings)``: one served instance on the test's database."""
     running: list[Served] = []
 
-    async def make(clock: Callable[[], datetime] | None = None, **overrides: Any) -> Served:
+    async def make(
+        clock: Callable[[], datetime] | None = None,
+        policy: PolicyClient | None = None,
+        **overrides: Any,
+    ) -> Served:
         def build(port: int) -> Any:
             values: dict[str, Any] = {
                 "port": port,
@@ -33,10 +38,14 @@ async def start(migrated_database_url: str, nats_url: str) -> AsyncIterator[Star
                 "log_json": False,
                 "log_level": "WARNING",
                 "internal_secret": TEST_INTERNAL_SECRET,
+                "outbox_poll_interval_s": 0.2,
+                "consumer_ack_wait_s": 5.0,
                 **overrides,
             }
             cfg = Settings(**values)
-            return create_app(cfg) if clock is None else create_app(cfg, clock=clock)
+            if clock is None:
+                return create_app(cfg, policy=policy)
+            return create_app(cfg, clock=clock, policy=policy)
 
         served = await serve_app(build)
         running.append(served)
