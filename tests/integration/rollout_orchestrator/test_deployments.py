@@ -143,3 +143,205 @@ async def test_an_unhealthy_batch_rolls_every_touched_agent_back(
     rolled = [p for p in payloads if isinstance(p, RolledBack)]
     assert len(rolled) == 1
     assert rolled[0].agents_reverted == 4
+
+
+async def test_on_failure_pause_pauses_with_the_verdict_and_resume_observes_again(
+    start: Start,
+) -> None:
+    clock = Clock()
+    served = await started(start, clock)
+    async with client(served) as http:
+        ids = await register(http, 2)
+        run_id = (await create(http, plan(ids, batch=2, on_failure="pause")))["id"]
+        await tick(served)
+        await beat(http, ids, "rev-2", healthy=False)
+        await tick(served)
+        paused = await record(http, run_id)
+        assert paused["status"] == "paused"
+        assert paused["timeline"][-1]["reason_code"] == "gate_failed"
+        assert paused["timeline"][-1]["actor_kind"] == "gate"
+        assert "unhealthy" in paused["reason"]
+        assert set((await desired(http, ids)).values()) == {"rev-2"}  # nothing reverted
+        resumed = await http.post(
+            f"/v1/deployments/{run_id}/resume", json={"reason": "fixed"}, headers=ACTOR
+        )
+        assert resumed.status_code == 200, resumed.text
+        assert resumed.json()["batches"][0]["status"] == "observing"
+        clock.advance(1)
+        await beat(http, ids, "rev-2", healthy=True)
+        clock.advance(31)
+        await tick(served)
+        done = await record(http, run_id)
+    assert done["status"] == "succeeded"
+    resume = [t for t in done["timeline"] if t["event"] == "resumed"][0]
+    assert (resume["actor_kind"], resume["actor"], resume["reason"]) == ("person", "key-ci", "fixed")
+
+
+async def missing_data_run(start: Start, missing: str) -> tuple[Served, Clock, str]:
+    clock = Clock()
+    served = await started(start, clock)
+    gate = {"missing_data": missing, "hold_limit_s": 60, "min_sample": 2}
+    async with client(served) as http:
+        ids = await register(http, 2)
+        run_id = (await create(http, plan(ids, batch=2, gate=gate)))["id"]
+        await tick(served)
+        await beat(http, ids[:1], "rev-2")  # one of the two reports: under min_sample
+    return served, clock, run_id
+
+
+async def test_missing_data_fail_fails_when_the_window_ends(start: Start) -> None:
+    served, clock, run_id = await missing_data_run(start, "fail")
+    clock.advance(31)
+    await tick(served)
+    async with client(served) as http:
+        got = await record(http, run_id)
+    assert got["status"] == "rolling_back"
+    assert got["batches"][0]["verdict"]["reason"] == "insufficient_data"
+
+
+async def test_missing_data_hold_waits_up_to_its_limit(start: Start) -> None:
+    served, clock, run_id = await missing_data_run(start, "hold")
+    clock.advance(31)
+    await tick(served)
+    async with client(served) as http:
+        held = await record(http, run_id)
+        assert (held["status"], held["batches"][0]["status"]) == ("running", "observing")
+        clock.advance(60)
+        await tick(served)
+        got = await record(http, run_id)
+    assert got["status"] == "rolling_back"
+    assert got["batches"][0]["verdict"]["reason"] == "insufficient_data"
+
+
+async def test_missing_data_extend_passes_when_the_data_comes_in_the_extension(
+    start: Start,
+) -> None:
+    served, clock, run_id = await missing_data_run(start, "extend")
+    clock.advance(31)
+    await tick(served)
+    async with client(served) as http:
+        extended = await record(http, run_id)
+        assert extended["batches"][0]["status"] == "observing"
+        ids = extended["batches"][0]["agent_ids"]
+        await beat(http, ids, "rev-2")
+        clock.advance(31)
+        await tick(served)
+        got = await record(http, run_id)
+    assert got["status"] == "succeeded"
+
+
+async def test_readings_of_another_revision_do_not_count(start: Start) -> None:
+    clock = Clock()
+    served = await started(start, clock)
+    async with client(served) as http:
+        ids = await register(http, 1)
+        run_id = (await create(http, plan(ids, batch=1)))["id"]
+        await tick(served)
+        await beat(http, ids, "rev-1", healthy=False)  # still on the old revision
+        clock.advance(10)
+        await tick(served)
+        got = await record(http, run_id)
+    assert got["status"] == "running"
+    assert got["batches"][0]["status"] == "observing"
+
+
+async def test_manual_rollback_twice_gives_the_same_state(
+    start: Start, migrated_database_url: str
+) -> None:
+    clock = Clock()
+    served = await started(start, clock)
+    async with client(served) as http:
+        ids = await register(http, 2)
+        run_id = (await create(http, plan(ids, batch=1)))["id"]
+        await tick(served)
+        url = f"/v1/deployments/{run_id}/rollback"
+        first = await http.post(url, json={"reason": "bad prompt"}, headers=ACTOR)
+        assert first.status_code == 200, first.text
+        second = await http.post(url, json={"reason": "bad prompt"}, headers=ACTOR)
+        assert second.status_code == 200
+        assert second.json()["version"] == first.json()["version"]
+        assert second.json()["timeline"] == first.json()["timeline"]
+        await tick(served)  # the touched agent never heartbeated: it runs rev-1 already
+        done = await record(http, run_id)
+        third = await http.post(url, json={"reason": "again"}, headers=ACTOR)
+        assert third.status_code == 200
+        assert third.json()["version"] == done["version"]
+        resume = await http.post(
+            f"/v1/deployments/{run_id}/resume", json={"reason": "x"}, headers=ACTOR
+        )
+    assert done["status"] == "rolled_back"
+    assert done["rollback"]["trigger"] == "manual"
+    assert done["rollback"]["actor"] == "key-ci"
+    assert resume.status_code == 409
+    assert resume.json()["code"] == "invalid_transition"
+    assert resume.json()["allowed"] == []
+    rolled = [p for p in await outbox_payloads(migrated_database_url) if isinstance(p, RolledBack)]
+    assert len(rolled) == 1
+
+
+async def test_pause_and_abort_record_the_actor(start: Start) -> None:
+    clock = Clock()
+    served = await started(start, clock)
+    async with client(served) as http:
+        ids = await register(http, 2)
+        run_id = (await create(http, plan(ids, batch=1)))["id"]
+        await tick(served)
+        headers = {PRINCIPAL_HEADER: "key-sre"}
+        url = f"/v1/deployments/{run_id}"
+        paused = await http.post(f"{url}/pause", json={"reason": "look"}, headers=headers)
+        again = await http.post(f"{url}/pause", json={"reason": "look"}, headers=headers)
+        assert again.json()["version"] == paused.json()["version"]
+        await tick(served)  # a paused run is not driven
+        assert (await record(http, run_id))["batches"][1]["status"] == "pending"
+        aborted = await http.post(f"{url}/abort", json={"reason": "stop"}, headers=headers)
+        no_reason = await http.post(f"{url}/abort", json={"reason": ""}, headers=headers)
+    assert aborted.json()["status"] == "aborted"
+    last = aborted.json()["timeline"][-1]
+    assert (last["actor"], last["reason"], last["reason_code"]) == ("key-sre", "stop", "manual")
+    assert no_reason.status_code == 422
+
+
+async def test_the_watchdog_pauses_a_run_without_progress(start: Start) -> None:
+    clock = Clock()
+    served = await started(start, clock)
+    async with client(served) as http:
+        ids = await register(http, 1)
+        body = plan(
+            ids,
+            batch=1,
+            gate={"observation_s": 3600},
+            watchdog={"max_no_progress_s": 60, "on_stuck": "pause"},
+        )
+        run_id = (await create(http, body))["id"]
+        await tick(served)
+        clock.advance(61)
+        await tick(served)
+        got = await record(http, run_id)
+    assert got["status"] == "paused"
+    stuck = got["timeline"][-1]
+    assert (stuck["event"], stuck["actor_kind"], stuck["reason_code"]) == (
+        "stuck",
+        "watchdog",
+        "stuck",
+    )
+
+
+async def test_the_watchdog_rolls_back_when_the_plan_says_so(start: Start) -> None:
+    clock = Clock()
+    served = await started(start, clock)
+    async with client(served) as http:
+        ids = await register(http, 1)
+        body = plan(
+            ids,
+            batch=1,
+            gate={"observation_s": 3600},
+            watchdog={"max_no_progress_s": 60, "on_stuck": "rollback"},
+        )
+        run_id = (await create(http, body))["id"]
+        await tick(served)
+        clock.advance(61)
+        await tick(served)
+        await tick(served)
+        got = await record(http, run_id)
+    assert got["status"] == "rolled_back"
+    assert got["rollback"]["trigger"] == "watchdog"
