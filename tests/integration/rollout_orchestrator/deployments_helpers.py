@@ -3,6 +3,7 @@ and reading the outbox."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -141,3 +142,35 @@ async def timeline_rows(database_url: str) -> list[Any]:
 
 
 Tick = Callable[[], Any]
+
+
+async def simulate_fleet(
+    urls: list[str], agent_ids: list[str], stop: asyncio.Event, *, period_s: float = 0.1
+) -> None:
+    """Healthy agents: each applies its desired revision and heartbeats it, round the replicas."""
+    from cortex_kit.testing.internal import signed
+    from cortex_kit.web import AGENCY_HEADER
+
+    clients = [
+        httpx.AsyncClient(base_url=u, headers={AGENCY_HEADER: "acme"}, auth=signed(), timeout=10)
+        for u in urls
+    ]
+    turn = 0
+    try:
+        while not stop.is_set():
+            for agent_id in agent_ids:
+                http = clients[turn % len(clients)]
+                turn += 1
+                try:
+                    got = await http.get(f"/v1/agents/{agent_id}/desired")
+                    revision = got.json()["desired_revision"]
+                    await http.post(
+                        f"/v1/agents/{agent_id}/heartbeat",
+                        json={"applied_revision": revision, "healthy": True},
+                    )
+                except (httpx.TransportError, KeyError, ValueError):
+                    pass  # a replica going away: the next one answers
+            await asyncio.sleep(period_s)
+    finally:
+        for http in clients:
+            await http.aclose()
