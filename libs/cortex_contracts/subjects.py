@@ -29,8 +29,8 @@ from cortex_contracts._pb.cortex.delivery.v1.delivery_pb2 import (
 from cortex_contracts._pb.cortex.deploy.v1.deploy_pb2 import (
     BatchCompleted,
     DeploymentFinished,
-    DeploymentTransitioned,
     DeploymentStarted,
+    DeploymentTransitioned,
     RolledBack,
 )
 from cortex_contracts._pb.cortex.policy.v1.policy_pb2 import (

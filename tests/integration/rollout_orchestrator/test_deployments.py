@@ -43,9 +43,7 @@ async def record(http: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
 
 
 async def desired(http: httpx.AsyncClient, ids: list[str]) -> dict[str, str]:
-    return {
-        a: (await http.get(f"/v1/agents/{a}")).json()["desired_revision"] for a in ids
-    }
+    return {a: (await http.get(f"/v1/agents/{a}")).json()["desired_revision"] for a in ids}
 
 
 async def started(start: Start, clock: Clock, policy: FakePolicy | None = None) -> Served:
@@ -59,9 +57,7 @@ async def create(http: httpx.AsyncClient, body: dict[str, Any], **headers: str) 
     return created
 
 
-async def test_a_run_succeeds_batch_by_batch(
-    start: Start, migrated_database_url: str
-) -> None:
+async def test_a_run_succeeds_batch_by_batch(start: Start, migrated_database_url: str) -> None:
     clock = Clock()
     served = await started(start, clock)
     async with client(served) as http:
@@ -96,10 +92,14 @@ async def test_a_run_succeeds_batch_by_batch(
     }
     payloads = await outbox_payloads(migrated_database_url)
     kinds = [type(p) for p in payloads if not isinstance(p, DeploymentTransitioned)]
-    assert kinds == [DeploymentStarted, BatchCompleted, BatchCompleted, BatchCompleted, DeploymentFinished]
-    finished = payloads[-1] if isinstance(payloads[-1], DeploymentFinished) else [
-        p for p in payloads if isinstance(p, DeploymentFinished)
-    ][0]
+    assert kinds == [
+        DeploymentStarted,
+        BatchCompleted,
+        BatchCompleted,
+        BatchCompleted,
+        DeploymentFinished,
+    ]
+    finished = next(p for p in payloads if isinstance(p, DeploymentFinished))
     assert finished.status == RolloutStatus.ROLLOUT_STATUS_SUCCEEDED
     assert (finished.service, finished.revision, finished.change_kind) == (
         "support-bot",
@@ -173,8 +173,12 @@ async def test_on_failure_pause_pauses_with_the_verdict_and_resume_observes_agai
         await tick(served)
         done = await record(http, run_id)
     assert done["status"] == "succeeded"
-    resume = [t for t in done["timeline"] if t["event"] == "resumed"][0]
-    assert (resume["actor_kind"], resume["actor"], resume["reason"]) == ("person", "key-ci", "fixed")
+    resume = next(t for t in done["timeline"] if t["event"] == "resumed")
+    assert (resume["actor_kind"], resume["actor"], resume["reason"]) == (
+        "person",
+        "key-ci",
+        "fixed",
+    )
 
 
 async def missing_data_run(start: Start, missing: str) -> tuple[Served, Clock, str]:

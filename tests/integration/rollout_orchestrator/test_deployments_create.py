@@ -119,9 +119,7 @@ async def test_targets_in_an_active_run_are_busy(start: Start) -> None:
         ids = await register(http, 3)
         first = await create(http, plan(ids[:2]))
         busy = await post(http, plan(ids[1:], revision="rev-3"))
-        await http.post(
-            f"/v1/deployments/{first['id']}/abort", json={"reason": "x"}, headers=ACTOR
-        )
+        await http.post(f"/v1/deployments/{first['id']}/abort", json={"reason": "x"}, headers=ACTOR)
         after = await post(http, plan(ids[1:], revision="rev-3"))
     body = problem(busy, 409, "targets_busy")
     assert body["conflicts"] == [{"agent_id": ids[1], "deployment_id": first["id"]}]
@@ -170,9 +168,7 @@ async def until_status(http: httpx.AsyncClient, run_id: str, status: str) -> dic
         got = await record(http, run_id)
         if got["status"] == status:
             return got
-        await http.get(
-            f"/v1/deployments/{run_id}", params={"version": got["version"], "wait": 1}
-        )
+        await http.get(f"/v1/deployments/{run_id}", params={"version": got["version"], "wait": 1})
     raise AssertionError(f"{run_id} never reached {status}: {got}")
 
 
@@ -251,13 +247,17 @@ async def test_an_override_asks_for_an_approval_naming_it(
         run = await create(http, plan(ids, overrides=overrides))
     assert run["status"] == "pending_approval"
     assert run["overrides"] == [
-        {"limit": "max_agents_per_batch", "reason": "sev1 hotfix", "approval_id": run["approval"]["id"]}
+        {
+            "limit": "max_agents_per_batch",
+            "reason": "sev1 hotfix",
+            "approval_id": run["approval"]["id"],
+        }
     ]
-    requested = [
+    requested = next(
         p
         for p in await outbox_payloads(migrated_database_url, "cortex.approval.")
         if isinstance(p, ApprovalRequested)
-    ][0]
+    )
     assert "override max_agents_per_batch: sev1 hotfix" in requested.reason
     assert list(requested.required_roles) == ["admin"]
 

@@ -73,7 +73,7 @@ async def test_two_replicas_drive_each_transition_exactly_once(
             await fleet
     assert states == ["succeeded"] * RUNS
     rows = await timeline_rows(migrated_database_url)
-    assert len(rows) == RUNS * (1 + 2 * PER_RUN + 1)  # started, 4 × (batch started, passed), end
+    assert len(rows) == RUNS * (1 + 2 * PER_RUN + 1)  # started, 4 x (batch started, passed), end
     assert {r.driver for r in rows} <= {"replica-a", "replica-b"}
     assert_each_once(rows)
     assert_events_once(await outbox_payloads(migrated_database_url))

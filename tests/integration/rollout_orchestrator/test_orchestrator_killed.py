@@ -86,16 +86,20 @@ def orchestrator(
         proc.wait(timeout=10)
 
 
+def tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
 async def wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
     deadline = time.monotonic() + 90
     async with httpx.AsyncClient(timeout=2) as http:
         while time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert proc.poll() is None, tail(log)
             with contextlib.suppress(httpx.TransportError):
                 if (await http.get(f"{url}/readyz")).status_code == 200:
                     return
             await asyncio.sleep(0.1)
-    raise TimeoutError(log.read_text(errors="replace")[-3000:])
+    raise TimeoutError(tail(log))
 
 
 def api(url: str) -> httpx.AsyncClient:
