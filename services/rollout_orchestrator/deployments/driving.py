@@ -107,7 +107,7 @@ class Driver:
             found.append(events.finished(run, batches, now, cause.actor))
         if run.status == "rolled_back" and run.started_at is not None:
             counts = await repository.revert_counts(session, run.id)
-            found.append(events.rolled_back(run, counts.reverted, now))
+            found.append(events.rolled_back(run, counts.reverted, counts.total, now))
         return found
 
     async def stage(self, session: AsyncSession, staged: list[PendingEvent]) -> None:

@@ -138,7 +138,7 @@ def finished(run: Run, batches: list[Batch], at: datetime, actor: str) -> Pendin
     return _event(payload, run, at)
 
 
-def rolled_back(run: Run, agents_reverted: int, at: datetime) -> PendingEvent:
+def rolled_back(run: Run, agents_reverted: int, agents_total: int, at: datetime) -> PendingEvent:
     payload = RolledBack(
         deployment_id=run.id,
         agency=run.agency,
@@ -149,13 +149,16 @@ def rolled_back(run: Run, agents_reverted: int, at: datetime) -> PendingEvent:
         reason=run.rollback_reason or "",
         snapshot_id=run.snapshot_id,
         agents_reverted=agents_reverted,
-        started_at=timestamp(run.rollback_started_at),
+        # The metrics collector reads a rollback's start as the failure's detection and its
+        # finish as the recovery: detection → every touched agent reverted.
+        started_at=timestamp(run.rollback_detected_at or run.rollback_started_at),
         finished_at=timestamp(at),
         rule_id=run.rollback_rule_id or "",
         decision_id=str(run.decision.get("id", "")),
         detected_at=timestamp(run.rollback_detected_at),
-        agents_total=agents_reverted,
+        agents_total=agents_total,
         revision=run.revision,
+        revert_started_at=timestamp(run.rollback_started_at),
     )
     return _event(payload, run, at)
 

@@ -159,7 +159,7 @@ class DeploymentFinished(_message.Message):
     def __init__(self, deployment_id: _Optional[str] = ..., agency: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., status: _Optional[_Union[RolloutStatus, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., total_agents: _Optional[int] = ..., batch_count: _Optional[int] = ..., batches_completed: _Optional[int] = ..., batch_size: _Optional[int] = ..., commit_shas: _Optional[_Iterable[str]] = ..., labels: _Optional[_Iterable[str]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., revision: _Optional[str] = ..., change_kind: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_id: _Optional[str] = ...) -> None: ...
 
 class RolledBack(_message.Message):
-    __slots__ = ("deployment_id", "agency", "service", "environment", "trigger", "actor", "reason", "snapshot_id", "agents_reverted", "started_at", "finished_at", "rule_id", "decision_id", "detected_at", "agents_total", "revision")
+    __slots__ = ("deployment_id", "agency", "service", "environment", "trigger", "actor", "reason", "snapshot_id", "agents_reverted", "started_at", "finished_at", "rule_id", "decision_id", "detected_at", "agents_total", "revision", "revert_started_at")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
@@ -176,6 +176,7 @@ class RolledBack(_message.Message):
     DETECTED_AT_FIELD_NUMBER: _ClassVar[int]
     AGENTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    REVERT_STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     agency: str
     service: str
@@ -192,7 +193,8 @@ class RolledBack(_message.Message):
     detected_at: _timestamp_pb2.Timestamp
     agents_total: int
     revision: str
-    def __init__(self, deployment_id: _Optional[str] = ..., agency: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., trigger: _Optional[_Union[RollbackTrigger, str]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., snapshot_id: _Optional[str] = ..., agents_reverted: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rule_id: _Optional[str] = ..., decision_id: _Optional[str] = ..., detected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agents_total: _Optional[int] = ..., revision: _Optional[str] = ...) -> None: ...
+    revert_started_at: _timestamp_pb2.Timestamp
+    def __init__(self, deployment_id: _Optional[str] = ..., agency: _Optional[str] = ..., service: _Optional[str] = ..., environment: _Optional[str] = ..., trigger: _Optional[_Union[RollbackTrigger, str]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., snapshot_id: _Optional[str] = ..., agents_reverted: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rule_id: _Optional[str] = ..., decision_id: _Optional[str] = ..., detected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agents_total: _Optional[int] = ..., revision: _Optional[str] = ..., revert_started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeploymentTransitioned(_message.Message):
     __slots__ = ("deployment_id", "agency", "service", "environment", "from_status", "to_status", "event", "actor_kind", "actor", "reason_code", "reason", "batch_index", "at", "version")

@@ -1,0 +1,111 @@
+"""A platform rollout counts in DORA with nothing else to call: the orchestrator, judged by the
+real policy engine, runs a plan on a fleet, a person rolls it back, and the metrics collector
+shows one deployment that failed and recovered (detection → every touched agent reverted)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, signed
+from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER
+from rollout_orchestrator.app import create_app
+from rollout_orchestrator.settings import Settings
+
+from .conftest import Cluster, serve_app
+from .rollout_orchestrator.deployments_helpers import plan, simulate_fleet
+
+POLICY = """\
+apiVersion: cortex.codevald.io/v1
+kind: AIPolicy
+metadata: {name: acme, agency: acme, layer: agency}
+spec:
+  deployments:
+    max_agents_per_batch: 20
+"""
+
+
+async def publish_policy(cluster: Cluster) -> None:
+    async with httpx.AsyncClient(auth=signed(), timeout=30) as c:
+        put = await c.put(
+            f"{cluster.processes['policy_engine'].url}/v1/agencies/acme/policy",
+            content=POLICY,
+            headers={
+                AGENCY_HEADER: "acme",
+                PRINCIPAL_HEADER: "admin",
+                "Content-Type": "application/yaml",
+            },
+        )
+        assert put.status_code == 201, put.text
+
+
+async def until(http: httpx.AsyncClient, run_id: str, status: str) -> dict[str, Any]:
+    for _ in range(300):
+        got: dict[str, Any] = (await http.get(f"/v1/deployments/{run_id}")).json()
+        if got["status"] == status:
+            return got
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{run_id} never {status}: {got}")
+
+
+async def test_a_rolled_back_agent_rollout_is_a_failure_with_its_recovery_in_dora(
+    cluster: Cluster,
+) -> None:
+    await publish_policy(cluster)
+    orchestrator = await serve_app(
+        lambda port: create_app(
+            Settings(
+                port=port,
+                database_url=cluster.database_url,
+                nats_url=cluster.nats_url,
+                internal_secret=TEST_INTERNAL_SECRET,
+                policy_engine_url=cluster.processes["policy_engine"].url,
+                log_json=False,
+                log_level="WARNING",
+                reconcile_interval_s=0.1,
+                outbox_poll_interval_s=0.1,
+            )
+        )
+    )
+    stop = asyncio.Event()
+    headers = {AGENCY_HEADER: "acme", PRINCIPAL_HEADER: "key-ci"}
+    try:
+        async with httpx.AsyncClient(
+            base_url=orchestrator.url, headers=headers, auth=signed(), timeout=30
+        ) as http:
+            ids = [f"bot-{n}" for n in range(4)]
+            for agent_id in ids:
+                body = {"id": agent_id, "runtime": "py", "current_revision": "rev-1"}
+                assert (await http.post("/v1/agents", json=body)).status_code == 201
+            fleet = asyncio.create_task(simulate_fleet([orchestrator.url], ids, stop))
+            created = await http.post(
+                "/v1/deployments", json=plan(ids, batch=2, gate={"observation_s": 0})
+            )
+            assert created.status_code == 202, created.text
+            run_id = created.json()["id"]
+            await until(http, run_id, "succeeded")
+            rollback = await http.post(
+                f"/v1/deployments/{run_id}/rollback", json={"reason": "bad answers"}
+            )
+            assert rollback.status_code == 200, rollback.text
+            done = await until(http, run_id, "rolled_back")
+            stop.set()
+            await fleet
+    finally:
+        stop.set()
+        await orchestrator.stop()
+    assert done["rollback"]["agents_reverted"] == 4
+    async with cluster.client() as client:
+        for _ in range(100):
+            report = (
+                await client.get(
+                    "/v1/metrics/dora", params={"agency": "acme", "service": "support-bot"}
+                )
+            ).json()
+            if report["change_failure_rate"]["failed"] == 1 and report["recovery_time"]["n"]:
+                break
+            await asyncio.sleep(0.1)
+    assert report["change_failure_rate"]["failed"] == 1, report
+    assert report["recovery_time"]["n"] == 1
