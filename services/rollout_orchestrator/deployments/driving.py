@@ -101,8 +101,12 @@ class Driver:
         if run.status == "running" and before.started_at is None:
             batches = await repository.batches_of(session, run.id)
             found.append(events.started(run, batches, now))
-        ended = run.status in events.FINISHED_STATUS and before.status != "succeeded"
-        if ended and run.started_at is not None:
+        ended = run.status in events.FINISHED_STATUS and run.started_at is not None
+        if ended and run.status == "rolled_back":
+            # A success rolled back later (an incident) was announced finished already: its
+            # RolledBack says the rest (the collector counts it failed, and recovered).
+            ended = not await repository.has_event(session, run.id, "succeeded")
+        if ended:
             batches = batches or await repository.batches_of(session, run.id)
             found.append(events.finished(run, batches, now, cause.actor))
         if run.status == "rolled_back" and run.started_at is not None:

@@ -85,9 +85,8 @@ async def list_deployments(
     runs = await repository.list_runs(session, agency, status, service_name, after, limit + 1)
     more = len(runs) > limit
     runs = runs[:limit]
-    batches = await repository.batches_of_runs(session, [r.id for r in runs])
     return DeploymentList(
-        items=[record.summary(r, batches[r.id]) for r in runs],
+        items=await record.summaries(session, runs),
         next_after=runs[-1].id if more and runs else None,
     )
 

@@ -42,17 +42,28 @@ class Reconciler:
 
     async def tick(self) -> int:
         """Drive every run that needs it now; returns how many this replica drove."""
-        async with self._db.session() as session:
-            ids = await repository.driven_run_ids(session, sorted(DRIVEN), self._batch_size)
         driven = 0
-        for run_id in ids:
+        after: str | None = None
+        while True:
             async with self._db.session() as session:
-                run = await repository.lock_run(session, None, run_id, skip_locked=True)
-                if run is None or run.status not in DRIVEN:
-                    continue  # another replica holds it, or it moved on
-                await self._driver.step(session, run, self._clock())
-                driven += 1
-        return driven
+                ids = await repository.driven_run_ids(
+                    session, sorted(DRIVEN), after, self._batch_size
+                )
+            for run_id in ids:
+                driven += await self._drive(run_id)
+            if len(ids) < self._batch_size:
+                return driven
+            after = ids[-1]
+
+    async def _drive(self, run_id: str) -> int:
+        """One run in its own transaction, locked: 0 when another replica holds it (it drives
+        it) or it has moved on."""
+        async with self._db.session() as session:
+            run = await repository.lock_run(session, None, run_id, skip_locked=True)
+            if run is None or run.status not in DRIVEN:
+                return 0
+            await self._driver.step(session, run, self._clock())
+            return 1
 
     async def refresh_gauge(self) -> None:
         async with self._db.session() as session:

@@ -79,9 +79,10 @@ async def _rollback(session: AsyncSession, run: Run) -> RollbackOut | None:
     )
 
 
-def summary(run: Run, batches: list[Batch]) -> DeploymentOut:
-    """The record without the batches' agents, the timeline and the rollback's counts."""
-    return _record(run, batches, None, None, None)
+async def summaries(session: AsyncSession, runs: list[Run]) -> list[DeploymentOut]:
+    """The records without the batches' agents and the timeline."""
+    batches = await repository.batches_of_runs(session, [r.id for r in runs])
+    return [_record(r, batches[r.id], None, None, await _rollback(session, r)) for r in runs]
 
 
 async def full(session: AsyncSession, run: Run) -> DeploymentOut:
@@ -112,18 +113,6 @@ def _record(
     timeline: list[TransitionOut] | None,
     rollback: RollbackOut | None,
 ) -> DeploymentOut:
-    if rollback is None and run.rollback_started_at is not None and run.rollback_trigger:
-        rollback = RollbackOut(
-            trigger=run.rollback_trigger,
-            actor=run.rollback_actor or "",
-            reason=run.rollback_reason or "",
-            rule_id=run.rollback_rule_id,
-            detected_at=run.rollback_detected_at,
-            started_at=run.rollback_started_at,
-            finished_at=run.rollback_finished_at,
-            agents_total=0,
-            agents_reverted=0,
-        )
     return DeploymentOut(
         id=run.id,
         agency=run.agency,

@@ -438,14 +438,13 @@ async def record_reading(
 
 
 async def driven_run_ids(
-    session: AsyncSession, statuses: Sequence[RunStatus], limit: int
+    session: AsyncSession, statuses: Sequence[RunStatus], after: str | None, limit: int
 ) -> list[str]:
-    statement = (
-        select(runs.c.id)
-        .where(runs.c.status.in_(list(statuses)))
-        .order_by(runs.c.updated_at)
-        .limit(limit)
-    )
+    """A page of the runs in ``statuses``, by id after ``after``."""
+    statement = select(runs.c.id).where(runs.c.status.in_(list(statuses)))
+    if after is not None:
+        statement = statement.where(runs.c.id > after)
+    statement = statement.order_by(runs.c.id).limit(limit)
     return list((await session.execute(statement)).scalars().all())
 
 
@@ -474,6 +473,15 @@ async def transitions_of(session: AsyncSession, run_id: str) -> list[Transition]
         select(*transitions.c).where(transitions.c.run_id == run_id).order_by(transitions.c.id)
     )
     return [_transition(r) for r in (await session.execute(statement)).all()]
+
+
+async def has_event(session: AsyncSession, run_id: str, event: str) -> bool:
+    statement = select(
+        select(transitions.c.id)
+        .where(transitions.c.run_id == run_id, transitions.c.event == event)
+        .exists()
+    )
+    return bool((await session.execute(statement)).scalar())
 
 
 async def version_of(session: AsyncSession, agency: str, run_id: str) -> int | None:

@@ -349,3 +349,77 @@ async def test_the_watchdog_rolls_back_when_the_plan_says_so(start: Start) -> No
         got = await record(http, run_id)
     assert got["status"] == "rolled_back"
     assert got["rollback"]["trigger"] == "watchdog"
+
+
+async def test_a_success_rolled_back_later_is_finished_once_and_rolled_back_once(
+    start: Start, migrated_database_url: str
+) -> None:
+    clock = Clock()
+    served = await started(start, clock)
+    async with client(served) as http:
+        ids = await register(http, 1)
+        run_id = (await create(http, plan(ids, batch=1)))["id"]
+        await tick(served)
+        await beat(http, ids, "rev-2")
+        clock.advance(31)
+        await tick(served)
+        assert (await record(http, run_id))["status"] == "succeeded"
+        rollback = await http.post(
+            f"/v1/deployments/{run_id}/rollback", json={"reason": "incident"}, headers=ACTOR
+        )
+        assert rollback.json()["status"] == "rolling_back"
+        await beat(http, ids, "rev-1")
+        await tick(served)
+        assert (await record(http, run_id))["status"] == "rolled_back"
+    payloads = await outbox_payloads(migrated_database_url)
+    finished = [p.status for p in payloads if isinstance(p, DeploymentFinished)]
+    assert finished == [RolloutStatus.ROLLOUT_STATUS_SUCCEEDED]
+    assert len([p for p in payloads if isinstance(p, RolledBack)]) == 1
+
+
+async def test_the_list_is_newest_first_filtered_and_paged(start: Start) -> None:
+    served = await started(start, Clock())
+    async with client(served) as http:
+        ids = await register(http, 3)
+        made = [(await create(http, plan([a])))["id"] for a in ids]
+        await http.post(f"/v1/deployments/{made[0]}/abort", json={"reason": "x"}, headers=ACTOR)
+        page = (await http.get("/v1/deployments", params={"limit": 2})).json()
+        rest = (
+            await http.get("/v1/deployments", params={"limit": 2, "after": page["next_after"]})
+        ).json()
+        running = (await http.get("/v1/deployments", params={"status": "running"})).json()
+        async with client(served, agency="globex") as globex:
+            other = await globex.get(f"/v1/deployments/{made[1]}")
+    assert [r["id"] for r in page["items"]] == [made[2], made[1]]
+    assert [r["id"] for r in rest["items"]] == [made[0]]
+    assert rest["next_after"] is None
+    assert page["items"][0]["timeline"] is None
+    assert page["items"][0]["batches"][0]["agent_ids"] is None
+    assert {r["id"] for r in running["items"]} == {made[1], made[2]}
+    assert other.status_code == 404
+    assert other.json()["code"] == "deployment_not_found"
+
+
+async def test_the_rollout_metrics_are_exposed(start: Start) -> None:
+    clock = Clock()
+    served = await started(start, clock)
+    async with client(served) as http:
+        ids = await register(http, 1)
+        await create(http, plan(ids, batch=1))
+        await tick(served)
+        await beat(http, ids, "rev-2", healthy=False)
+        await tick(served)
+        await beat(http, ids, "rev-1")
+        await tick(served)
+        await state_of.in_app(served.app).reconciler.refresh_gauge()
+        text = (await http.get("/metrics")).text
+    for name in (
+        "cortex_rollout_batch_size_bucket",
+        'cortex_rollout_batch_verdicts_total{outcome="fail",reason="unhealthy"}',
+        "cortex_rollout_detection_to_rollback_seconds_count",
+        "cortex_rollout_rollback_duration_seconds_count",
+        'cortex_rollout_runs{status="rolled_back"}',
+        "cortex_rollout_stuck_runs_total",
+        "cortex_rollout_overrides_total",
+    ):
+        assert name in text, name
