@@ -48,8 +48,10 @@ OnStuck = Literal["pause", "rollback"]
 _COMMANDS: dict[Command, tuple[frozenset[RunStatus], RunStatus, frozenset[RunStatus]]] = {
     "pause": (frozenset({"running"}), "paused", frozenset({"paused"})),
     "resume": (frozenset({"paused"}), "running", frozenset({"running"})),
+    # abort of a rollback whose agents never all report (dead agents): the run ends, and
+    # the agents keep the snapshot revision they were told (beyond the contract's list).
     "abort": (
-        frozenset({"pending_approval", "running", "paused"}),
+        frozenset({"pending_approval", "running", "paused", "rolling_back"}),
         "aborted",
         frozenset({"aborted"}),
     ),
