@@ -1,6 +1,7 @@
-"""A platform rollout counts in DORA with nothing else to call: the orchestrator, judged by the
-real policy engine, runs a plan on a fleet, a person rolls it back, and the metrics collector
-shows one deployment that failed and recovered (detection → every touched agent reverted)."""
+"""The rollout orchestrator with the real services around it: judged by the real policy engine,
+an override waits for the real approval workflow and runs once approved; a run on a fleet that
+a person rolls back counts in DORA with nothing else to call (one deployment failed and
+recovered, detection → every touched agent reverted)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import httpx
 
 from cortex_kit.testing.internal import TEST_INTERNAL_SECRET, signed
-from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER
+from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, ROLES_HEADER
 from rollout_orchestrator.app import create_app
 from rollout_orchestrator.settings import Settings
 
@@ -50,25 +51,72 @@ async def until(http: httpx.AsyncClient, run_id: str, status: str) -> dict[str, 
     raise AssertionError(f"{run_id} never {status}: {got}")
 
 
+def orchestrator_app(cluster: Cluster, port: int) -> Any:
+    return create_app(
+        Settings(
+            port=port,
+            database_url=cluster.database_url,
+            nats_url=cluster.nats_url,
+            internal_secret=TEST_INTERNAL_SECRET,
+            policy_engine_url=cluster.processes["policy_engine"].url,
+            log_json=False,
+            log_level="WARNING",
+            reconcile_interval_s=0.1,
+            outbox_poll_interval_s=0.1,
+            consumer_ack_wait_s=5.0,
+        )
+    )
+
+
+async def test_an_override_waits_for_the_approval_workflow_and_runs_once_approved(
+    cluster: Cluster,
+) -> None:
+    await publish_policy(cluster)
+    orchestrator = await serve_app(lambda port: orchestrator_app(cluster, port))
+    headers = {AGENCY_HEADER: "acme", PRINCIPAL_HEADER: "key-ci"}
+    try:
+        async with httpx.AsyncClient(
+            base_url=orchestrator.url, headers=headers, auth=signed(), timeout=30
+        ) as http:
+            body = {"id": "bot-1", "runtime": "py", "current_revision": "rev-1"}
+            assert (await http.post("/v1/agents", json=body)).status_code == 201
+            overrides = [{"limit": "freeze_window", "reason": "sev1 hotfix"}]
+            created = await http.post(
+                "/v1/deployments", json=plan(["bot-1"], batch=1, overrides=overrides)
+            )
+            assert created.status_code == 202, created.text
+            run = created.json()
+            assert run["status"] == "pending_approval"
+            approvals = cluster.processes["approval_workflow"].url
+            approver = {AGENCY_HEADER: "acme", PRINCIPAL_HEADER: "key-lead", ROLES_HEADER: "admin"}
+            async with httpx.AsyncClient(
+                base_url=approvals, headers=approver, auth=signed(), timeout=30
+            ) as workflow:
+                for _ in range(100):  # the request arrives through NATS
+                    found = await workflow.get(f"/v1/approvals/{run['approval']['id']}")
+                    if found.status_code == 200:
+                        break
+                    await asyncio.sleep(0.1)
+                assert found.status_code == 200, found.text
+                assert found.json()["subject"]["id"] == run["id"]
+                decision = await workflow.post(
+                    f"/v1/approvals/{run['approval']['id']}/decisions",
+                    json={"decision": "approve", "comment": "ok"},
+                )
+                assert decision.status_code in (200, 201), decision.text
+            got = await until(http, run["id"], "running")
+    finally:
+        await orchestrator.stop()
+    assert got["approval"]["status"] == "granted"
+    assert got["approval"]["approvers"] == ["key-lead"]
+    assert got["overrides"][0]["approval_id"] == run["approval"]["id"]
+
+
 async def test_a_rolled_back_agent_rollout_is_a_failure_with_its_recovery_in_dora(
     cluster: Cluster,
 ) -> None:
     await publish_policy(cluster)
-    orchestrator = await serve_app(
-        lambda port: create_app(
-            Settings(
-                port=port,
-                database_url=cluster.database_url,
-                nats_url=cluster.nats_url,
-                internal_secret=TEST_INTERNAL_SECRET,
-                policy_engine_url=cluster.processes["policy_engine"].url,
-                log_json=False,
-                log_level="WARNING",
-                reconcile_interval_s=0.1,
-                outbox_poll_interval_s=0.1,
-            )
-        )
-    )
+    orchestrator = await serve_app(lambda port: orchestrator_app(cluster, port))
     stop = asyncio.Event()
     headers = {AGENCY_HEADER: "acme", PRINCIPAL_HEADER: "key-ci"}
     try:
