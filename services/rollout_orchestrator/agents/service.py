@@ -13,7 +13,7 @@ from rollout_orchestrator.agents import repository
 from rollout_orchestrator.agents.repository import Agent, HealthValue, Registered
 from rollout_orchestrator.agents.waiting import Key, Waiters
 from rollout_orchestrator.deployments import repository as runs
-from rollout_orchestrator.deployments.signals import RUNS_CHANGED
+from rollout_orchestrator.deployments.engine.signals import RUNS_CHANGED
 from rollout_orchestrator.errors import AgentNotFound
 
 DESIRED_CHANGED = "rollout.desired_changed"

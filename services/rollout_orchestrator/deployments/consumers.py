@@ -26,7 +26,7 @@ from cortex_kit.messaging.consumer import ConsumerSpec
 from cortex_kit.messaging.handlers import Message, Undecodable
 from cortex_kit.settings import ProcessSettings
 from rollout_orchestrator.deployments import service
-from rollout_orchestrator.deployments.driving import Driver
+from rollout_orchestrator.deployments.engine.driving import Driver
 
 Clock = Callable[[], datetime]
 OUTCOMES: dict[int, str] = {

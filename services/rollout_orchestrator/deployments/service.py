@@ -13,8 +13,9 @@ import uuid_utils
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rollout_orchestrator.deployments import events, metrics, repository
-from rollout_orchestrator.deployments.driving import Cause, Driver
+from rollout_orchestrator.deployments import events, repository
+from rollout_orchestrator.deployments.engine import metrics
+from rollout_orchestrator.deployments.engine.driving import Cause, Driver
 from rollout_orchestrator.deployments.policy import Evaluation, PolicyClient
 from rollout_orchestrator.deployments.repository import Run
 from rollout_orchestrator.deployments.schemas import DeploymentRequest

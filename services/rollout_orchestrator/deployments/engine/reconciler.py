@@ -12,8 +12,9 @@ from datetime import datetime
 
 from cortex_kit.db import Database
 from cortex_kit.logs import get_logger
-from rollout_orchestrator.deployments import metrics, repository
-from rollout_orchestrator.deployments.driving import Driver
+from rollout_orchestrator.deployments import repository
+from rollout_orchestrator.deployments.engine import metrics
+from rollout_orchestrator.deployments.engine.driving import Driver
 from rollout_orchestrator.domain.run import DRIVEN
 
 log = get_logger("rollout_orchestrator.reconciler")

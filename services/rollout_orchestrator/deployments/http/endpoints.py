@@ -10,8 +10,9 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from cortex_kit.errors import AgencyRequired, problem_responses
 from cortex_kit.runtime import DbSession, RuntimeDep
 from cortex_kit.web import CallerAgency
-from rollout_orchestrator.deployments import record, repository, service
-from rollout_orchestrator.deployments.deps import PlanDocument, Principal
+from rollout_orchestrator.deployments import repository, service
+from rollout_orchestrator.deployments.http import record
+from rollout_orchestrator.deployments.http.deps import PlanDocument, Principal
 from rollout_orchestrator.deployments.schemas import CommandIn, DeploymentList, DeploymentOut
 from rollout_orchestrator.domain.run import RunStatus
 from rollout_orchestrator.errors import (

@@ -5,6 +5,7 @@ a crash finds its effect already there and does nothing twice."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cortex_kit.messaging.outbox import PendingEvent, add_to_outbox
 from rollout_orchestrator.agents.service import DESIRED_CHANGED
 from rollout_orchestrator.agents.waiting import Key
-from rollout_orchestrator.deployments import events, metrics, repository
+from rollout_orchestrator.deployments import events, repository
+from rollout_orchestrator.deployments.engine import metrics
+from rollout_orchestrator.deployments.engine.signals import AFTER_COMMIT, RUNS_CHANGED
 from rollout_orchestrator.deployments.repository import Batch, Run
-from rollout_orchestrator.deployments.signals import AFTER_COMMIT, RUNS_CHANGED
 from rollout_orchestrator.domain import run as rules
 from rollout_orchestrator.domain.gate import Observation, Verdict, gate_verdict
 from rollout_orchestrator.domain.plan import HealthGate
@@ -118,7 +120,8 @@ class Driver:
         await add_to_outbox(session, self.outbox, staged)
         session.info[RUNS_CHANGED] = True
 
-    def after_commit(self, session: AsyncSession, observe: Any) -> None:
+    def after_commit(self, session: AsyncSession, observe: Callable[[], object]) -> None:
+        """Call ``observe`` (a metric) once this transaction committed."""
         session.info.setdefault(AFTER_COMMIT, []).append(observe)
 
     async def start_rollback(

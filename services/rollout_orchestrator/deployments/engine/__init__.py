@@ -1,0 +1,1 @@
+"""What moves runs: the transitions and steps (driving), the reconciler loop, its metrics."""
