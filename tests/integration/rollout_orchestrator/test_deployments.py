@@ -81,6 +81,8 @@ async def test_a_run_succeeds_batch_by_batch(start: Start, migrated_database_url
     assert final["status"] == "succeeded", final
     assert [b["status"] for b in final["batches"]] == ["passed"] * 3
     assert final["batches"][0]["verdict"]["evidence"]["healthy"] == 2
+    assert (final["timeline"][0]["from"], final["timeline"][0]["to"]) == (None, "running")
+    assert final["timeline"][-1]["from"] == "running"
     events = [t["event"] for t in final["timeline"]]
     assert events == ["started"] + ["batch_started", "batch_passed"] * 3 + ["succeeded"]
     assert final["progress"] == {

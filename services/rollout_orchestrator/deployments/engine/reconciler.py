@@ -51,7 +51,14 @@ class Reconciler:
                     session, sorted(DRIVEN), after, self._batch_size
                 )
             for run_id in ids:
-                driven += await self._drive(run_id)
+                try:
+                    driven += await self._drive(run_id)
+                except Exception as exc:  # one run's failure (an outage, a bug) stops no other
+                    log.warning(
+                        "rollout.run_step_failed",
+                        run_id=run_id,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
             if len(ids) < self._batch_size:
                 return driven
             after = ids[-1]
