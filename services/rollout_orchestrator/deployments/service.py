@@ -117,7 +117,7 @@ async def _refuse_busy(session: AsyncSession, agency: str, planned: list[list[st
         )
 
 
-def _evaluation_request(
+def evaluation_request(
     plan: DeploymentRequest, run_id: str, planned: list[list[str]], now: datetime
 ) -> dict[str, Any]:
     return {
@@ -183,7 +183,7 @@ async def create(
     await _refuse_busy(session, agency, planned)
     run_id = new_id()
     evaluation = await ctx.policy.evaluate(
-        agency, actor, _evaluation_request(plan, run_id, planned, now)
+        agency, actor, evaluation_request(plan, run_id, planned, now)
     )
     asked = [o.limit for o in plan.overrides]
     if evaluation.verdict == "fail" and not rules.overrides_cover(
