@@ -10,8 +10,8 @@ import pytest
 
 from policy_engine.deployments.schemas import DeploymentPlanRequest
 from rollout_orchestrator.deployments.service import (
-    evaluation_request,
     change_kind,
+    evaluation_request,
     parse_plan,
     plan_hash,
 )
