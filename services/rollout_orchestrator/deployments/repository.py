@@ -303,6 +303,15 @@ async def batch_agents(session: AsyncSession, run_id: str) -> dict[int, list[str
     return found
 
 
+async def batch_members(session: AsyncSession, run_id: str, index: int) -> list[str]:
+    statement = (
+        select(snapshot_entries.c.agent_id)
+        .where(snapshot_entries.c.run_id == run_id, snapshot_entries.c.batch_index == index)
+        .order_by(snapshot_entries.c.agent_id)
+    )
+    return list((await session.execute(statement)).scalars().all())
+
+
 async def set_batch_desired(
     session: AsyncSession, run: Run, index: int, revision: str
 ) -> list[str]:

@@ -217,7 +217,7 @@ class Driver:
     ) -> Run | None:
         assert batch.started_at is not None
         gate = HealthGate.model_validate(run.plan["strategy"].get("health_gate", {}))
-        agent_ids = (await repository.batch_agents(session, run.id)).get(batch.index, [])
+        agent_ids = await repository.batch_members(session, run.id, batch.index)
         found = await repository.readings(session, run.id, batch.index)
         verdict = gate_verdict(gate, Observation(agent_ids, found, batch.started_at, now))
         outcome = rules.judge(verdict, run.plan.get("on_failure", "rollback"))
