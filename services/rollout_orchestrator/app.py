@@ -16,6 +16,7 @@ from rollout_orchestrator.agents.endpoints import router as agents_router
 from rollout_orchestrator.agents.service import DESIRED_CHANGED
 from rollout_orchestrator.agents.waiting import Key, Waiters
 from rollout_orchestrator.deployments.consumers import decided_consumer, violation_consumer
+from rollout_orchestrator.deployments.engine.broadcast import desired_broadcast
 from rollout_orchestrator.deployments.engine.driving import Driver
 from rollout_orchestrator.deployments.engine.reconciler import Reconciler
 from rollout_orchestrator.deployments.engine.signals import AFTER_COMMIT, RUNS_CHANGED
@@ -122,6 +123,7 @@ def create_app(
                 decided_consumer(rt.settings, state.creation.driver, state.clock),
                 violation_consumer(rt.settings, state.creation.driver, state.clock),
             ],
+            broadcasts=lambda _rt, state: [desired_broadcast(state.waiters)],
             on_start=[start],
             on_stop=[stop],
             max_body_bytes=64 * 1024,

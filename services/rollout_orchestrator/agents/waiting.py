@@ -49,5 +49,10 @@ class Waiters:
                 if not future.done():
                     future.set_result(None)
 
+    def wake_agency(self, agency: str) -> None:
+        """Wake every waiter of the agency (each reads its agent again): a change committed by
+        another replica, heard on the bus, without its list of agents."""
+        self.wake([key for key in self._waiting if key[0] == agency])
+
     def count(self) -> int:
         return self._count

@@ -110,3 +110,21 @@ async def test_a_restart_mid_batch_resumes_without_repeating_anything(
     assert_each_once(rows)
     assert [r.driver for r in rows if r.event == "batch_passed"] == ["after", "after"]
     assert_events_once(await outbox_payloads(migrated_database_url))
+
+
+async def test_a_batch_applied_by_one_replica_answers_long_polls_on_another(
+    start: Start,
+) -> None:
+    driving = await started(start, Clock())
+    polled = await start(policy=FakePolicy().client(), reconcile_loop=False)
+    async with client(driving) as http, client(polled) as other:
+        ids = await register(http, 1)
+        await create(http, plan(ids, batch=1))
+        waiting = asyncio.create_task(
+            other.get(f"/v1/agents/{ids[0]}/desired", params={"known": "rev-1", "wait": 30})
+        )
+        await asyncio.sleep(0.3)  # the long-poll is waiting on the other replica
+        await tick(driving)
+        answer = await asyncio.wait_for(waiting, 15)  # well before its 30 s wait ends
+    assert answer.json()["changed"] is True
+    assert answer.json()["desired_revision"] == "rev-2"
