@@ -22,11 +22,12 @@ class DeploymentNotFound(NotFound):
     title = "Deployment not found"
 
 
-class PrincipalRequired(CortexError):
-    """The call does not say who the caller is (``X-Cortex-Principal``)."""
+class ActorRequired(CortexError):
+    """The call does not say who the caller is (``X-Cortex-Principal``): a run's creator and
+    every command's actor are recorded."""
 
-    code = "principal_required"
-    title = "Principal required"
+    code = "actor_required"
+    title = "Actor required"
 
 
 class InvalidPlan(CortexError):
@@ -40,8 +41,8 @@ class InvalidPlan(CortexError):
 
 class UnsupportedPlanType(CortexError):
     status = 415
-    code = "unsupported_media_type"
-    title = "Unsupported media type"
+    code = "unsupported_plan_type"
+    title = "Unsupported plan media type"
 
 
 class PlanTooLarge(CortexError):

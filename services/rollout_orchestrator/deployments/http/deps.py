@@ -11,9 +11,9 @@ from fastapi import Depends, Header, Request
 
 from cortex_kit.web import PRINCIPAL_HEADER
 from rollout_orchestrator.errors import (
+    ActorRequired,
     InvalidPlan,
     PlanTooLarge,
-    PrincipalRequired,
     UnsupportedPlanType,
 )
 from rollout_orchestrator.state import state_of
@@ -25,7 +25,7 @@ async def _principal(
     principal: Annotated[str | None, Header(alias=PRINCIPAL_HEADER, max_length=200)] = None,
 ) -> str:
     if not principal:
-        raise PrincipalRequired(
+        raise ActorRequired(
             f"The {PRINCIPAL_HEADER} header is missing.",
             remediation="Call the service through the gateway, which sets the caller.",
         )

@@ -16,6 +16,7 @@ from rollout_orchestrator.deployments.http.deps import PlanDocument, Principal
 from rollout_orchestrator.deployments.schemas import CommandIn, DeploymentList, DeploymentOut
 from rollout_orchestrator.domain.run import RunStatus
 from rollout_orchestrator.errors import (
+    ActorRequired,
     DeploymentBlocked,
     DeploymentNotFound,
     IdempotencyKeyReused,
@@ -24,7 +25,6 @@ from rollout_orchestrator.errors import (
     NoTargets,
     PlanTooLarge,
     PolicyUnavailable,
-    PrincipalRequired,
     TargetsBusy,
     UnknownTargets,
     UnsupportedPlanType,
@@ -43,7 +43,7 @@ IdempotencyKey = Annotated[
     status_code=202,
     responses=problem_responses(
         AgencyRequired,
-        PrincipalRequired,
+        ActorRequired,
         InvalidPlan,
         UnsupportedPlanType,
         PlanTooLarge,
@@ -113,7 +113,7 @@ async def get_deployment(
 @router.post(
     "/{run_id}/{command}",
     responses=problem_responses(
-        AgencyRequired, PrincipalRequired, DeploymentNotFound, InvalidTransition
+        AgencyRequired, ActorRequired, DeploymentNotFound, InvalidTransition
     ),
 )
 async def command_deployment(
