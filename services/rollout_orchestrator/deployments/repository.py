@@ -393,6 +393,29 @@ async def readings(session: AsyncSession, run_id: str, index: int) -> list[Readi
     return [Reading(r.agent_id, r.at, r.healthy) for r in (await session.execute(statement)).all()]
 
 
+# One round trip per heartbeat: the agent's runs that are driven now, a reading for the one
+# observing its batch (when the agent runs that run's revision), and the ids concerned.
+_RECORD_READING = text(
+    """
+    WITH held AS (
+        SELECT s.run_id, s.batch_index, r.status, r.revision, b.status AS batch_status
+        FROM rollout.snapshot_entries s
+        JOIN rollout.runs r ON r.id = s.run_id AND r.status IN ('running', 'rolling_back')
+        JOIN rollout.batches b ON b.run_id = s.run_id AND b.index = s.batch_index
+        WHERE s.agency = :agency AND s.agent_id = :agent_id
+    ), recorded AS (
+        INSERT INTO rollout.health_readings (run_id, batch_index, agent_id, at, healthy)
+        SELECT run_id, batch_index, :agent_id, :at, :healthy FROM held
+        WHERE status = 'running' AND revision = :revision AND batch_status = 'observing'
+        RETURNING run_id
+    )
+    SELECT run_id FROM recorded
+    UNION ALL
+    SELECT run_id FROM held WHERE status = 'rolling_back'
+    """
+)
+
+
 async def record_reading(
     session: AsyncSession,
     agency: str,
@@ -403,47 +426,14 @@ async def record_reading(
 ) -> list[str]:
     """A heartbeat's reading for the run observing the agent's batch, when the agent runs the
     run's revision; the ids of the runs it concerns (that one, or one rolling the agent back)."""
-    observing = (
-        select(
-            snapshot_entries.c.run_id,
-            snapshot_entries.c.batch_index,
-            literal(agent_id).label("agent_id"),
-            literal(now).label("at"),
-            literal(healthy).label("healthy"),
-        )
-        .join(runs, runs.c.id == snapshot_entries.c.run_id)
-        .join(
-            batches,
-            and_(
-                batches.c.run_id == snapshot_entries.c.run_id,
-                batches.c.index == snapshot_entries.c.batch_index,
-            ),
-        )
-        .where(
-            snapshot_entries.c.agency == agency,
-            snapshot_entries.c.agent_id == agent_id,
-            runs.c.status == "running",
-            runs.c.revision == applied_revision,
-            batches.c.status == "observing",
-        )
-    )
-    statement = (
-        insert(health_readings)
-        .from_select(["run_id", "batch_index", "agent_id", "at", "healthy"], observing)
-        .returning(health_readings.c.run_id)
-    )
-    found = list((await session.execute(statement)).scalars().all())
-    rolling = (
-        select(snapshot_entries.c.run_id)
-        .join(runs, runs.c.id == snapshot_entries.c.run_id)
-        .where(
-            snapshot_entries.c.agency == agency,
-            snapshot_entries.c.agent_id == agent_id,
-            runs.c.status == "rolling_back",
-        )
-    )
-    found += list((await session.execute(rolling)).scalars().all())
-    return found
+    params = {
+        "agency": agency,
+        "agent_id": agent_id,
+        "revision": applied_revision,
+        "healthy": healthy,
+        "at": now,
+    }
+    return list((await session.execute(_RECORD_READING, params)).scalars().all())
 
 
 async def driven_run_ids(
