@@ -16,6 +16,7 @@ from rollout_orchestrator.agents.endpoints import router as agents_router
 from rollout_orchestrator.agents.service import DESIRED_CHANGED
 from rollout_orchestrator.agents.waiting import Key, Waiters
 from rollout_orchestrator.deployments.consumers import decided_consumer, violation_consumer
+from rollout_orchestrator.deployments.creation import Creation, OverrideApproval
 from rollout_orchestrator.deployments.engine.broadcast import desired_broadcast
 from rollout_orchestrator.deployments.engine.driving import Driver
 from rollout_orchestrator.deployments.engine.reconciler import Reconciler
@@ -23,7 +24,6 @@ from rollout_orchestrator.deployments.engine.signals import AFTER_COMMIT, RUNS_C
 from rollout_orchestrator.deployments.http.endpoints import router as deployments_router
 from rollout_orchestrator.deployments.http.watching import RunWatch
 from rollout_orchestrator.deployments.policy import PolicyClient
-from rollout_orchestrator.deployments.service import Creation, OverrideApproval
 from rollout_orchestrator.models import messaging
 from rollout_orchestrator.settings import Settings
 from rollout_orchestrator.state import RolloutState, state_of

@@ -11,9 +11,9 @@ from fastapi import Depends
 
 from cortex_kit.runtime import StateSlot
 from rollout_orchestrator.agents.waiting import Waiters
+from rollout_orchestrator.deployments.creation import Creation
 from rollout_orchestrator.deployments.engine.reconciler import Reconciler
 from rollout_orchestrator.deployments.http.watching import RunWatch
-from rollout_orchestrator.deployments.service import Creation
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from cortex_kit.errors import AgencyRequired, problem_responses
 from cortex_kit.runtime import DbSession, RuntimeDep
 from cortex_kit.web import CallerAgency
-from rollout_orchestrator.deployments import repository, service
+from rollout_orchestrator.deployments import creation, repository, service
 from rollout_orchestrator.deployments.http import record
 from rollout_orchestrator.deployments.http.deps import PlanDocument, Principal
 from rollout_orchestrator.deployments.schemas import CommandIn, DeploymentList, DeploymentOut
@@ -66,8 +66,8 @@ async def create_deployment(
     """A new run of a plan (YAML or JSON): judged by the policy, its batches and revert
     snapshot stored, committed before the 202. ``running``, or ``pending_approval`` when the
     policy asks for an approval or the plan asks to override a limit."""
-    plan = service.parse_plan(document)
-    run = await service.create(
+    plan = creation.parse_plan(document)
+    run = await creation.create(
         session, state.creation, agency, actor, plan, idempotency_key, state.clock()
     )
     return await record.full(session, run)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from policy_engine.deployments.schemas import DeploymentPlanRequest
-from rollout_orchestrator.deployments.service import (
+from rollout_orchestrator.deployments.creation import (
     change_kind,
     evaluation_request,
     parse_plan,
