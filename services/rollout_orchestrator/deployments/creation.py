@@ -17,7 +17,7 @@ from rollout_orchestrator.deployments import events, repository
 from rollout_orchestrator.deployments.engine import metrics
 from rollout_orchestrator.deployments.engine.driving import Cause, Driver
 from rollout_orchestrator.deployments.policy import Evaluation, PolicyClient
-from rollout_orchestrator.deployments.repository import Run
+from rollout_orchestrator.deployments.rows import Run
 from rollout_orchestrator.deployments.schemas import DeploymentRequest
 from rollout_orchestrator.deployments.service import new_id
 from rollout_orchestrator.domain import batching

@@ -24,7 +24,7 @@ from cortex_contracts import (
     subject_for,
 )
 from cortex_kit.messaging.outbox import PendingEvent
-from rollout_orchestrator.deployments.repository import Batch, Run, Transition
+from rollout_orchestrator.deployments.rows import Batch, Run, Transition
 
 SOURCE = "rollout-orchestrator"
 FINISHED_STATUS: dict[str, RolloutStatus] = {

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rollout_orchestrator.deployments import repository
 from rollout_orchestrator.deployments.engine.driving import Cause, Driver
-from rollout_orchestrator.deployments.repository import Run
+from rollout_orchestrator.deployments.rows import Run
 from rollout_orchestrator.domain import run as rules
 from rollout_orchestrator.domain.run import Command
 from rollout_orchestrator.errors import (

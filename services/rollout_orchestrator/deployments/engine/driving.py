@@ -19,7 +19,7 @@ from rollout_orchestrator.agents.waiting import Key
 from rollout_orchestrator.deployments import events, repository
 from rollout_orchestrator.deployments.engine import metrics
 from rollout_orchestrator.deployments.engine.signals import AFTER_COMMIT, RUNS_CHANGED
-from rollout_orchestrator.deployments.repository import Batch, Run
+from rollout_orchestrator.deployments.rows import Batch, Run
 from rollout_orchestrator.domain import run as rules
 from rollout_orchestrator.domain.gate import Observation, Verdict, gate_verdict
 from rollout_orchestrator.domain.plan import HealthGate

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from rollout_orchestrator.deployments.repository import Run
+from rollout_orchestrator.deployments.rows import Run
 from rollout_orchestrator.domain.run import RUN_STATUSES
 
 BATCH_SIZE = Histogram(

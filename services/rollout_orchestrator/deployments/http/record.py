@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rollout_orchestrator.deployments import repository
-from rollout_orchestrator.deployments.repository import Batch, Run
+from rollout_orchestrator.deployments.rows import Batch, Run
 from rollout_orchestrator.deployments.schemas import (
     ApprovalOut,
     BatchOut,
