@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +14,6 @@ from sqlalchemy import select
 
 from cortex_contracts import decode, unpack
 from cortex_kit.db import Database
-from cortex_kit.web import PRINCIPAL_HEADER
 from rollout_orchestrator.deployments.policy import PolicyClient
 from rollout_orchestrator.models import messaging, transitions
 
@@ -112,10 +110,6 @@ async def beat(
         assert response.status_code == 200, response.text
 
 
-def as_person(http: httpx.AsyncClient, principal: str = "key-ci") -> dict[str, str]:
-    return {PRINCIPAL_HEADER: principal}
-
-
 async def outbox_payloads(database_url: str, prefix: str = "cortex.deploy.") -> list[Any]:
     db = Database(database_url, pool_size=1)
     try:
@@ -139,9 +133,6 @@ async def timeline_rows(database_url: str) -> list[Any]:
             return list((await session.execute(statement)).all())
     finally:
         await db.dispose()
-
-
-Tick = Callable[[], Any]
 
 
 async def simulate_fleet(

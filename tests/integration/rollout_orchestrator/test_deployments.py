@@ -425,3 +425,23 @@ async def test_the_rollout_metrics_are_exposed(start: Start) -> None:
         "cortex_rollout_overrides_total",
     ):
         assert name in text, name
+
+
+async def test_abort_ends_a_rollback_whose_agents_never_report(start: Start) -> None:
+    clock = Clock()
+    served = await started(start, clock)
+    async with client(served) as http:
+        ids = await register(http, 1)
+        run_id = (await create(http, plan(ids, batch=1)))["id"]
+        await tick(served)
+        await beat(http, ids, "rev-2")  # it runs rev-2, then goes silent
+        url = f"/v1/deployments/{run_id}"
+        await http.post(f"{url}/rollback", json={"reason": "bad"}, headers=ACTOR)
+        await tick(served)
+        assert (await record(http, run_id))["status"] == "rolling_back"
+        aborted = await http.post(f"{url}/abort", json={"reason": "agent is gone"}, headers=ACTOR)
+        told = await desired(http, ids)
+    assert aborted.status_code == 200, aborted.text
+    assert aborted.json()["status"] == "aborted"
+    assert aborted.json()["rollback"]["agents_reverted"] == 0
+    assert set(told.values()) == {"rev-1"}

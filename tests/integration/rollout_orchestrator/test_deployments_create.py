@@ -305,3 +305,32 @@ async def test_the_record_long_poll_answers_when_the_version_changes(start: Star
         await state_of.in_app(served.app).reconciler.tick()
         answer = await asyncio.wait_for(waiting, 10)
     assert answer.json()["version"] > run["version"]
+
+
+async def test_a_violation_naming_the_deployment_rolls_it_back(start: Start, nats_url: str) -> None:
+    served = await started(start, Clock())
+    async with client(served) as http:
+        ids = await register(http, 2)
+        run_id = (await create(http, plan(ids[:1], batch=1)))["id"]
+        await tick(served)
+        other_agent = PolicyViolation(
+            agency="acme", agent_id=ids[1], rule_id="budget.cap", deployment_id=run_id
+        )
+        await publish(nats_url, other_agent)
+        got = await until_status(http, run_id, "rolling_back")
+    assert got["rollback"]["rule_id"] == "budget.cap"
+
+
+async def test_a_violation_elsewhere_leaves_runs_alone(start: Start, nats_url: str) -> None:
+    served = await started(start, Clock())
+    async with client(served) as http:
+        ids = await register(http, 2)
+        run_id = (await create(http, plan(ids[:1], batch=1)))["id"]
+        await tick(served)
+        await publish(nats_url, PolicyViolation(agency="acme", agent_id=ids[1], rule_id="r"))
+        elsewhere = PolicyViolation(agency="globex", agent_id=ids[0], rule_id="r")
+        await publish(nats_url, elsewhere, agency="globex")
+        marker = PolicyViolation(agency="acme", agent_id=ids[0], rule_id="last")
+        await publish(nats_url, marker)  # delivered after the two others
+        got = await until_status(http, run_id, "rolling_back")
+    assert got["rollback"]["rule_id"] == "last"
