@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cortex_kit.errors import Conflict, CortexError
+from cortex_kit.errors import IdempotencyKeyReused as IdempotencyKeyReused
 
 
 class RateLimited(CortexError):
@@ -22,14 +23,6 @@ class InvalidIdempotencyKey(CortexError):
     status = 422
     code = "invalid_idempotency_key"
     title = "Invalid Idempotency-Key"
-
-
-class IdempotencyKeyReused(CortexError):
-    """The key was used for another request (another body, route or query)."""
-
-    status = 422
-    code = "idempotency_key_reused"
-    title = "Idempotency-Key reused"
 
 
 class IdempotencyInProgress(Conflict):

@@ -73,6 +73,9 @@ ER: tuple[Kind, ...] = ("error", "reason")
 ISSUE: tuple[Kind, ...] = ("issue",)
 
 _CODES: tuple[Code, ...] = (
+    Code("actor_required", E, (ROLLOUTS,),
+         "A call to the rollout orchestrator without `X-Cortex-Principal`: it records an actor on every transition.",
+         "Call the service through the gateway, which sets the caller."),
     Code("agency_conflict", E, (GATEWAY,),
          "The request names different agencies in different places (path, body, query).",
          "Name one agency, once: in the path, the body or `?agency=`."),
@@ -175,6 +178,12 @@ _CODES: tuple[Code, ...] = (
     Code("decision_not_found", E, (POLICY,),
          "No decision with this id in the agency.",
          "Check the id; decisions are listed by `GET /v1/decisions`."),
+    Code("deployment_blocked", E, (ROLLOUTS,),
+         "The policy engine's evaluation of the plan is `fail` (`reasons`, each with its rule, actual, limit and remediation): nothing was created.",
+         "Change the plan as each reason's remediation says, or ask to override the limit (`overrides`, which needs an approval)."),
+    Code("deployment_not_found", E, (ROLLOUTS,),
+         "No deployment run with this id in the caller's agency (another agency's runs answer the same).",
+         "List the agency's deployments (`GET /v1/deployments`) for their ids."),
     Code("event_not_found", E, (METRICS,),
          "No delivery event with this id.",
          "Check the id, and that the event was sent to this agency."),
@@ -193,7 +202,7 @@ _CODES: tuple[Code, ...] = (
          "A request with the same `Idempotency-Key` is still running (on this or another "
          "gateway replica); it did not finish within the wait.",
          "Retry after the `Retry-After` delay: you will get the first request's answer."),
-    Code("idempotency_key_reused", E, (GATEWAY,),
+    Code("idempotency_key_reused", E, (KIT, GATEWAY, ROLLOUTS),
          "The `Idempotency-Key` was already used by this key for another request (another "
          "body, route or query) within 24 h.",
          "Use a new key for a new request; resend the same request unchanged to get its "
@@ -254,6 +263,9 @@ _CODES: tuple[Code, ...] = (
     Code("invalid_path", E, (KIT,),
          "The path holds control characters (`%00`, `%0A`), which no id may hold.",
          "Remove control characters from the ids in the path."),
+    Code("invalid_plan", E, (ROLLOUTS,),
+         "The deployment plan does not match its schema (`errors`: each location and message), or is not a YAML/JSON mapping.",
+         "Fix the fields named in `errors` (docs/rollouts.md \"The plan\")."),
     Code("invalid_request", E, (KIT,),
          "The request does not match the route's schema (query, path, headers or body).",
          "Fix the fields listed in `errors`; the OpenAPI document (`/openapi.json`) has the "
@@ -270,6 +282,9 @@ _CODES: tuple[Code, ...] = (
     Code("invalid_time", E, (METRICS,),
          "A time in the DORA query cannot be read.",
          "Send a date (2025-03-03, midnight UTC) or an RFC 3339 time with a timezone."),
+    Code("invalid_transition", E, (ROLLOUTS,),
+         "The command (pause, resume, abort, rollback) does not apply to the run's status; `allowed` lists the ones that do.",
+         "Send one of the commands in `allowed` (none: the run has ended)."),
     Code("invalid_value", E, (KIT,),
          "Input the store cannot hold (a NUL character, a number out of range).",
          "Remove control characters from strings and keep integers within 64 bits."),
@@ -307,6 +322,9 @@ _CODES: tuple[Code, ...] = (
          "without one (or there is no baseline): every action is denied.",
          "Publish a policy for the agency (`PUT /v1/agencies/{agency}/policy` or the wizard), "
          "or set `agencies_without_policy: baseline` in the org baseline."),
+    Code("no_targets", E, (ROLLOUTS,),
+         "The plan's `targets.selector` matches no agent of the agency.",
+         "Check `targets.selector` against the agents' labels (`GET /v1/agents`)."),
     Code("not_found", E, (KIT,),
          "No such resource.",
          "Check the id and the agency it belongs to."),
@@ -342,6 +360,9 @@ _CODES: tuple[Code, ...] = (
     Code("pii_masked", R, (POLICY,),
          "Informational: these PII entities will be masked before the payload goes anywhere.",
          "Nothing to fix."),
+    Code("plan_too_large", E, (ROLLOUTS,),
+         "The plan is larger than the rollout orchestrator reads (a body limit).",
+         "Select targets by labels instead of listing thousands of ids."),
     Code("policy_compile_failed", E, (POLICY,),
          "The merged policy does not compile; nothing was published.",
          "Fix the condition or value named in `detail`, validate (`POST /v1/policies/validate`) "
@@ -377,6 +398,9 @@ _CODES: tuple[Code, ...] = (
          "The policy expands to more values than `CORTEX_POLICY_ENGINE_POLICY_MAX_NODES` once "
          "every alias is expanded.",
          "Remove nested aliases (a \"billion laughs\" text is refused this way)."),
+    Code("policy_unavailable", E, (ROLLOUTS,),
+         "The policy engine did not judge the plan (timeout, outage): the run is refused, failing closed.",
+         "Retry shortly; if it persists, check the policy engine's health (`GET /readyz`)."),
     Code("principal_required", E, (APPROVALS,),
          "The call does not say who the caller is (`X-Cortex-Principal`).",
          "Call through the gateway, which sets the principal from the key."),
@@ -412,6 +436,9 @@ _CODES: tuple[Code, ...] = (
     Code("self_approval_forbidden", E, (APPROVALS,),
          "The requester may not approve their own request.",
          "Ask another approver."),
+    Code("targets_busy", E, (ROLLOUTS,),
+         "Agents of the plan are already in an active run of the agency (`conflicts`: agent and deployment).",
+         "Wait for that deployment to end, abort it, or leave these agents out."),
     Code("too_many_config_changes", R, (POLICY,),
          "A deployment carries more config changes than `deployments.max_config_changes`.",
          "Split the change into several deployments (or ask for an approved override)."),
@@ -428,9 +455,15 @@ _CODES: tuple[Code, ...] = (
          "A route scope asked for a new key names no route of the API (listed as `unknown`).",
          "Write each as `METHOD /v1/path/{param}` exactly as `/openapi.json` lists it (`*` for "
          "any method, a trailing `/*` for every route below a path)."),
+    Code("unknown_targets", E, (ROLLOUTS,),
+         "`targets.ids` names agents the agency has not registered (`missing`).",
+         "Register the agents first (`POST /v1/agents`) or remove them from `targets.ids`."),
     Code("unsupported_media_type", E, (POLICY,),
          "The body's content type is not one the route reads.",
          "Send `application/yaml` or `application/json`."),
+    Code("unsupported_plan_type", E, (ROLLOUTS,),
+         "The plan was sent with a content type other than YAML or JSON.",
+         "Send `Content-Type: application/yaml` or `application/json`."),
     Code("upstream_timeout", E, (KIT, GATEWAY),
          "A service did not answer within the gateway's upstream timeout "
          "(`CORTEX_GATEWAY_UPSTREAM_TIMEOUT_S`, `timeout_s` in the answer): the outcome of the "

@@ -116,6 +116,15 @@ class UpstreamTimeout(CortexError):
     extra_schema = {"service": {"type": "string"}, "timeout_s": {"type": "number"}}
 
 
+class IdempotencyKeyReused(CortexError):
+    """An ``Idempotency-Key`` already used for another request (another body, route or query):
+    the gateway's check on every creating POST, and a service's own on what it creates."""
+
+    status = 422
+    code = "idempotency_key_reused"
+    title = "Idempotency-Key reused"
+
+
 class InvalidValue(CortexError):
     """Input the store cannot hold (a NUL character, a number out of range)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cortex_kit.errors import Conflict, CortexError, NotFound
+from cortex_kit.errors import IdempotencyKeyReused as IdempotencyKeyReused
 
 
 class AgentNotFound(NotFound):
@@ -70,12 +71,6 @@ class TargetsBusy(Conflict):
     code = "targets_busy"
     title = "Targets busy"
     extra_schema = {"conflicts": {"type": "array", "items": {"type": "object"}}}
-
-
-class IdempotencyKeyReused(CortexError):
-    status = 422
-    code = "idempotency_key_reused"
-    title = "Idempotency-Key reused"
 
 
 class DeploymentBlocked(CortexError):
