@@ -230,7 +230,11 @@ def titled(text: str) -> list[tuple[Entity, int, int]]:
     out = [(PERSON, m.start(), m.end()) for m in _INITIALLED.finditer(text)]
     out += [(PERSON, m.start(), m.end()) for m in _INVERTED.finditer(text)]
     for m in _TITLED.finditer(text):
-        words = list(re.finditer(r"\S+", m.group("name")))
+        words = []
+        for word in re.finditer(r"\S+", m.group("name")):
+            if not (_is_cap(word.group()) or word.group().lower() in PARTICLES):
+                break  # ``Mr Dean Carr from Leeds``: the name ends before ``from``
+            words.append(word)
         while words and (words[-1].group().lower() in PARTICLES or not _is_cap(words[-1].group())):
             words.pop()
         if not words or words[0].group().strip(".").lower() in INTERFACE_WORDS:
@@ -278,7 +282,7 @@ _STRONG_PLACE_BEFORE = re.compile(
     r"deliver(?:ed|y)? to|moved to|based in|located in|lives? in|visit(?:ing)? the|nach|bei|"
     r"à|au|aux|vers|en|hacia|em|no|na|até)|\b[Ii]m)[ \t]+$"
 )
-_WEAK_PLACE_BEFORE = re.compile(r"\b(?:[Ff]rom|to|aus|von|de|desde|para|depuis)[ \t]+$")
+_WEAK_PLACE_BEFORE = re.compile(r"\b(?:[Ff]rom|aus|von|de|desde|depuis)[ \t]+$")
 _TOPONYM = re.compile(
     r"(?:-sur-|-les-|-la-|-le-|-en-|-lès-|-am-|\b(?:Saint|Sainte|St|Ste|San|Santa|Santo|São|"
     r"Bad|Port|Porto|Puerto|Lake|Mount|Mont|Monte|Fort|New|North|South|East|West|Nueva|Nuevo|"
@@ -295,12 +299,25 @@ _ORG_WORDS = _words(
 )
 
 
+_PARTICLES_BEFORE = re.compile(rf"(?:(?<=\s)(?:{'|'.join(PARTICLES)})[ \t]+)+\Z")
+_NAMED_FROM = re.compile(rf"({_WORD})[ \t]+(?:from|aus)[ \t]+\Z")
+
+
 def place_cue(text: str, start: int, end: int) -> tuple[bool, bool]:
     """(strong, weak): whether the words before ``text[start:end]`` or its own toponymic parts
-    say it is a place. A weak cue (``from``, ``to``, ``de``) counts for a single word only."""
-    before = text[max(0, start - 16) : start]
-    strong = bool(_STRONG_PLACE_BEFORE.search(before)) or bool(_TOPONYM.search(text[start:end]))
-    return strong, bool(_WEAK_PLACE_BEFORE.search(before))
+    say it is a place. A weak cue (``from``, ``de``, ``aus``) counts for a single word only;
+    ``from`` after a capitalised word (``Dean Carr from …``, a person or a team from
+    somewhere) is strong. Particles before the span are looked past (``left da Conceição``)."""
+    before = text[max(0, start - 40) : start]
+    particles = _PARTICLES_BEFORE.search(before)
+    if particles:
+        before = before[: particles.start()]
+    strong = bool(_STRONG_PLACE_BEFORE.search(before[-16:]))
+    strong = strong or bool(_TOPONYM.search(text[start:end]))
+    named = _NAMED_FROM.search(before)
+    if named and _is_cap(named.group(1)) and not _interface(named.group(1)):
+        strong = strong or not opens_sentence(text, start - len(before) + named.start())
+    return strong, bool(_WEAK_PLACE_BEFORE.search(before[-16:]))
 
 
 _RUN_AFTER_CUE = re.compile(
@@ -328,7 +345,9 @@ def cued_places(text: str) -> list[tuple[Entity, int, int]]:
         while keep and keep[-1].lower() in PARTICLES:
             keep.pop()
         if not keep or (
-            cue.group("weak") and len(keep) > 1 and not _TOPONYM.search(" ".join(keep))
+            cue.group("weak")
+            and len(keep) > 1
+            and not place_cue(text, start, start + len(" ".join(keep)))[0]
         ):
             continue
         end = start + len(" ".join(keep))
@@ -343,7 +362,7 @@ def cued_places(text: str) -> list[tuple[Entity, int, int]]:
 _CUE_WORDS = re.compile(
     r"(?:\b(?P<strong>[Ii]n|[Aa]t|[Nn]ear|via|outside|left|reached|arrived in|ship(?:ped)? to|"
     r"deliver(?:ed|y)? to|moved to|based in|located in|lives? in|visit(?:ing)? the|nach|bei|"
-    r"à|vers|en|hacia|em|até|relocating to|flights? to)|\b(?P<weak>[Ff]rom|to|aus|desde|para))"
+    r"à|vers|en|hacia|em|até|relocating to|flights? to)|\b(?P<weak>[Ff]rom|aus|desde))"
     r"[ \t]+(?=[^\W\d_])"
 )
 

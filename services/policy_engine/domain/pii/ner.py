@@ -30,8 +30,10 @@ import importlib
 import threading
 from collections.abc import Collection
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+from policy_engine.domain.pii import gazetteer
 from policy_engine.domain.pii import name_context as context
 from policy_engine.domain.pii.model import NAME_ENTITIES, Entity, Finding
 
@@ -47,17 +49,42 @@ _SHORT_TEXT = 256
 
 _lock = threading.Lock()
 _model: Any = None
+_places: gazetteer.Gazetteer | None = None
 
 
 def load() -> Any:
-    """The spaCy pipeline, loaded on the first call (thread-safe); later calls return it."""
-    global _model
+    """The spaCy pipeline and the gazetteer, loaded on the first call (thread-safe); later
+    calls return the pipeline."""
+    global _model, _places
     if _model is None:
         with _lock:
             if _model is None:
                 package = importlib.import_module(MODEL_PACKAGE)
+                _places = gazetteer.read(english_words(Path(str(package.__file__)).parent))
                 _model = package.load(exclude=list(_UNUSED_COMPONENTS))
     return _model
+
+
+def places() -> gazetteer.Gazetteer:
+    """The gazetteer, loaded with the model."""
+    load()
+    assert _places is not None
+    return _places
+
+
+def english_words(model_dir: Path) -> frozenset[str]:
+    """English words that are not proper nouns: spaCy's stop words and the adjectives,
+    adverbs and verbs of the model's lemmatizer tables (``nice``, ``split``, ``mobile``);
+    nouns are left out, as WordNet's list holds proper ones (``paris``)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+    from spacy.lookups import Lookups
+
+    words = set(STOP_WORDS)
+    for path in model_dir.glob("*/lemmatizer/lookups"):
+        index = Lookups().from_disk(path).get_table("lemma_index")
+        for pos in ("adj", "adv", "verb"):
+            words.update(index.get(pos, ()))
+    return frozenset(words)
 
 
 def _may_hold_names(text: str) -> bool:
@@ -76,7 +103,7 @@ def _reading(label: str, text: str, start: int, end: int) -> Entity | None:
     several = " " in text[start:end].strip()
     if label not in _LABELS and label != "ORG":
         return None
-    if strong or (weak and not several):
+    if strong or (weak and not several and label != "PERSON"):
         return Entity.LOCATION
     if label == "ORG":
         return Entity.PERSON if several and not context.organisation(text[start:end]) else None
@@ -104,20 +131,56 @@ def _model_spans(text: str) -> list[Span]:
     return out
 
 
-def _merged(ruled: list[Span], modelled: list[Span], cued: list[Span]) -> tuple[Finding, ...]:
-    """One finding per group of overlapping spans: their union, labelled by the first rule in
-    the group (rules read structure), else by the model, else by a place word before it."""
-    tagged = [(s, e, entity, i) for i, (entity, s, e) in enumerate(ruled)]
-    tagged += [(s, e, entity, len(ruled) + i) for i, (entity, s, e) in enumerate(modelled)]
-    tagged += [(s, e, entity, 10**6 + i) for i, (entity, s, e) in enumerate(cued)]
+def _gazetteer_spans(text: str, modelled: list[Span]) -> list[Span]:
+    """Places of the gazetteer (:mod:`pii_gazetteer`) in ``text``, weighed against the model:
+    a name of several words is a place; a single word opening a sentence only when it is a
+    large place, not an English word (``Split the file``) and not a short alternate name
+    (``Esse``, ``Bon`` in lorem ipsum or German), nor when the model reads it as part of a longer
+    person's name, nor — many given names and surnames are also towns — when the model reads
+    it as a person and the place is smaller than :data:`gazetteer.LARGE_PLACE`."""
+    out: list[Span] = []
+    for place in gazetteer.places(places(), text, context.INTERFACE_WORDS):
+        start, end = place.start, place.end
+        if context.inside_code(text, start, end):
+            continue
+        if place.words == 1:
+            if context.opens_sentence(text, start) and (
+                place.english
+                or place.population < gazetteer.LARGE_PLACE
+                or (place.alternate and end - start <= 4)
+            ):
+                continue  # ``Split the file``, ``Subject: Amet rerum`` (lorem ipsum)
+            people = [(s, e) for entity, s, e in modelled if entity is Entity.PERSON]
+            if any(s < end and start < e and (s < start or e > end) for s, e in people):
+                continue
+            if place.population < gazetteer.LARGE_PLACE and any(
+                s < end and start < e for s, e in people
+            ):
+                continue
+        out.append((Entity.LOCATION, start, end))
+    return out
+
+
+_KINDS = ("rule", "gazetteer", "model", "cue")
+
+
+def _merged(*tiers: list[Span]) -> tuple[Finding, ...]:
+    """One finding per group of overlapping spans: their union, labelled by the first span of
+    the first tier in the group — rules (they read structure), the gazetteer, the model, a
+    place word before it."""
+    tagged = [
+        (s, e, entity, (tier, i))
+        for tier, spans in enumerate(tiers)
+        for i, (entity, s, e) in enumerate(spans)
+    ]
     tagged.sort()
     out: list[Finding] = []
-    group: list[tuple[int, int, Entity, int]] = []
+    group: list[tuple[int, int, Entity, tuple[int, int]]] = []
 
     def close() -> None:
         if group:
             best = min(group, key=lambda g: g[3])
-            kind = "rule" if best[3] < len(ruled) else "model" if best[3] < 10**6 else "cue"
+            kind = _KINDS[best[3][0]]
             out.append(Finding(best[2], group[0][0], max(g[1] for g in group), kind))
 
     for item in tagged:
@@ -131,7 +194,8 @@ def _merged(ruled: list[Span], modelled: list[Span], cued: list[Span]) -> tuple[
 
 def _entities(text: str) -> tuple[Finding, ...]:
     ruled = context.labelled(text) + context.titled(text) + context.japanese(text)
-    return _merged(ruled, _model_spans(text), context.cued_places(text))
+    modelled = _model_spans(text)
+    return _merged(ruled, _gazetteer_spans(text, modelled), modelled, context.cued_places(text))
 
 
 @lru_cache(maxsize=4096)

@@ -84,3 +84,32 @@ def test_a_lone_capitalised_word_opening_a_sentence_is_not_a_name() -> None:
 
 def test_a_place_word_makes_a_model_person_a_place() -> None:
     assert ("LOCATION", "Bergzabern") in _names("Your parcel has left Bergzabern today.")
+
+
+def test_to_or_from_before_a_persons_name_does_not_make_it_a_place() -> None:
+    assert _names("Assign the ticket to Maria and set priority high.") == [("PERSON", "Maria")]
+    assert ("LOCATION", "Maria") not in _names("Please forward this to Maria.")
+
+
+def test_a_title_ends_the_name_before_a_lowercase_word() -> None:
+    found = _names("Customer Mr Dean Carr from Leeds reported a billing issue.")
+    assert found == [("PERSON", "Mr Dean Carr"), ("LOCATION", "Leeds")]
+
+
+def test_a_name_after_a_person_and_from_is_a_place_even_of_several_words() -> None:
+    found = _names("Customer Ana Lima from Vargas de Siqueira reported a billing issue.")
+    assert ("LOCATION", "Vargas de Siqueira") in found
+
+
+def test_gazetteer_places_without_a_place_word() -> None:
+    assert _names("Our Lisboa warehouse is closed for inventory.") == [("LOCATION", "Lisboa")]
+    assert _names("Which timezone is Toulouse in?") == [("LOCATION", "Toulouse")]
+    assert ("LOCATION", "Rio de Janeiro") in _names("Our Rio de Janeiro office is open.")
+    assert ("LOCATION", "Bristol") in _names("Book a flight to Bristol on Monday.")
+
+
+def test_gazetteer_does_not_take_part_of_a_name_nor_a_word_opening_a_sentence() -> None:
+    assert _names("Sofia Khan approved the refund.") == [("PERSON", "Sofia Khan")]
+    assert _names("Split the file and retry.") == []  # Split, Croatia: an English verb
+    assert _names("Subject: Amet rerum pariatur.") == []  # lorem ipsum, a small town's alias
+    assert _names("deploy to berlin-prod and nice-staging") == []
