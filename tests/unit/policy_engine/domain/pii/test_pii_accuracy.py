@@ -6,10 +6,9 @@ nature) ≥ 0.95; and at most 1 % of clean payloads may be flagged.
 
 Names and places (PERSON, LOCATION: this corpus's own name and city lists and templates, and
 the names its structured templates already wrote, ``"Doe, Jane" <…>``) are read only when
-asked for; target recall ≥ 0.90 and precision ≥ 0.85. PERSON meets it; LOCATION does not
-(recall 0.856: single city names without a place word before them, ``Our Lisboa warehouse``,
-``Which timezone is Bristol in?``, which the small English model calls persons or misses):
-its assertion is the measured floor.
+asked for; target recall ≥ 0.90 and precision ≥ 0.85 for both. The detector does not know
+this corpus's lists: its places come from the model, the context rules and the GeoNames
+gazetteer (``pii_gazetteer``).
 """
 
 import pytest
@@ -39,7 +38,7 @@ KEY_NAMED = {
     "SECRET/url_password",
 }
 NAMES = {"PERSON", "LOCATION"}
-NAME_TARGETS = {"PERSON": (0.90, 0.85), "LOCATION": (0.85, 0.85)}  # LOCATION: measured floor
+NAME_TARGETS = {"PERSON": (0.90, 0.85), "LOCATION": (0.90, 0.85)}  # recall, precision
 
 
 @pytest.fixture(scope="module")
