@@ -32,11 +32,13 @@ MIN_POPULATION = 15_000
 LARGE_PLACE = 100_000  # a single word this large beats the model's "person"
 _COUNTRY_POPULATION = 10**9  # countries, US states and continents: as large as it gets
 
-_CJK = re.compile("[\u3005\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_CJK = "\u3005\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_REJECTED = re.compile(f"[0-9{_CJK}]")  # digits; CJK names are read by the script rules
 _PROPER = re.compile(r"[^\W\d_][^\W\d_'\u2019\-. ]*(?:[ '\u2019\-.]+[^\W\d_]+)*\.?")
 _NAME_PARTICLES = "da das de del della dei der den di do dos du el la le las los van von y e zu"
 _PLACE_PARTICLES = frozenset(("am", "an", "ob", "bei", "upon", "sur", "sous", "les"))
-PARTICLES = frozenset(_NAME_PARTICLES.split(" ")) | _PLACE_PARTICLES  # inside a run
+_NAME_PARTICLE_SET = frozenset(_NAME_PARTICLES.split(" "))
+PARTICLES = _NAME_PARTICLE_SET | _PLACE_PARTICLES  # inside a run
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +47,13 @@ class Gazetteer:
     max_words: int
     english: frozenset[str]  # lowercased English words (``nice``, ``mobile``, ``she``)
     primary: frozenset[str]  # names that are a place's own name, not only an alternate one
+    tails: frozenset[str]  # how many place names end: ``do Sul``, ``de Goiás``, ``Heights``
 
 
 def _kept(name: str) -> bool:
-    name = name.strip()
-    if len(name) < 3 or not name[0].isupper() or name.isupper() or _CJK.search(name):
+    if len(name) < 3 or not name[0].isupper() or name.isupper() or name.count(" ") > 4:
         return False
-    if any(c.isdigit() for c in name) or len(name.split()) > 5:
-        return False
-    return bool(_PROPER.fullmatch(name))
+    return _REJECTED.search(name) is None and _PROPER.fullmatch(name) is not None
 
 
 def _read(min_population: int, english: frozenset[str]) -> Gazetteer:
@@ -63,11 +63,14 @@ def _read(min_population: int, english: frozenset[str]) -> Gazetteer:
 
     def add(name: str, people: int, *, alternate: bool = False) -> None:
         name = name.strip()
-        if alternate and " " not in name and name.lower() in english:
-            return  # ``She``, ``Can``, ``Date``: alternate names that are English words
-        if not _kept(name):
-            return
-        population[name] = max(population.get(name, 0), people)
+        known = population.get(name)
+        if known is None:
+            if not _kept(name):
+                return
+            if alternate and " " not in name and name.lower() in english:
+                return  # ``She``, ``Can``, ``But``: alternate names that are English words
+            known = 0
+        population[name] = max(known, people)
         if not alternate:
             primary.add(name)
 
@@ -87,7 +90,42 @@ def _read(min_population: int, english: frozenset[str]) -> Gazetteer:
     for continent in json.loads((data / "continents.json").read_text(encoding="utf-8")).values():
         add(continent["name"], _COUNTRY_POPULATION)
     longest = max((len(name.split()) for name in population), default=1)
-    return Gazetteer(population, longest, english, frozenset(primary))
+    return Gazetteer(population, longest, english, frozenset(primary), _tails(primary, english))
+
+
+TAIL_PLACES = 4
+_NAMED_AFTER_WORDS = (
+    "San Santa Santo São St St. Saint Sainte Ste Sankt Ciudad Villa Vila Puerto Porto Fort "
+    "Mount Mont General Presidente Coronel Doctor Colonia"
+)
+_NAMED_AFTER = frozenset(_NAMED_AFTER_WORDS.split(" "))
+
+
+def _tails(primary: set[str], english: frozenset[str]) -> frozenset[str]:
+    """The endings shared by at least :data:`TAIL_PLACES` places' own names of several words:
+    a last word (``City``, ``Heights``, ``Alegre``) or a particle and a word (``do Sul``,
+    ``de Minas``, ``del Valle``) — toponymy read from the gazetteer, not a hand-made list."""
+    counts: dict[str, int] = {}
+    for name in primary:
+        words = name.split()
+        if len(words) < 2 or words[0] in _NAMED_AFTER:
+            continue  # ``San Antonio``, ``Ciudad Juárez``: their ends are persons' names
+        ends = {words[-1]}
+        if len(words) > 2 and words[-2] in _NAME_PARTICLE_SET:
+            ends.add(f"{words[-2]} {words[-1]}")
+        for end in ends:
+            counts[end] = counts.get(end, 0) + 1
+    return frozenset(
+        end for end, n in counts.items() if n >= TAIL_PLACES and end.lower() not in english
+    )
+
+
+def toponymic_tail(gazetteer: Gazetteer, name: str) -> bool:
+    """Whether ``name`` (several words) ends the way many places' names end."""
+    words = name.split()
+    if len(words) < 2:
+        return False
+    return words[-1] in gazetteer.tails or " ".join(words[-2:]) in gazetteer.tails
 
 
 def read(english: frozenset[str] = frozenset(), min_population: int = MIN_POPULATION) -> Gazetteer:
@@ -185,4 +223,12 @@ def _longest(
     return None
 
 
-__all__ = ["LARGE_PLACE", "MIN_POPULATION", "Gazetteer", "Place", "places", "read"]
+__all__ = [
+    "LARGE_PLACE",
+    "MIN_POPULATION",
+    "Gazetteer",
+    "Place",
+    "places",
+    "read",
+    "toponymic_tail",
+]

@@ -299,6 +299,55 @@ _ORG_WORDS = _words(
 )
 
 
+# ``to``/``for`` name a place only in a clause about going, sending or the place itself
+# (``ship the parcel to …``, ``moved … to …``, ``weather forecast for …``); elsewhere they
+# precede persons (``assign the ticket to Maria``, ``ask for Dana``).
+_CLAUSE = re.compile(r"[^.!?;:\n]*\Z")
+_TO_PLACE = re.compile(
+    r"\b(?:mov(?:e|ed|es|ing)|relocat\w*|travel\w*|fl(?:y|ies|ying|ew|ights?)|"
+    r"dr(?:ive|ives|ove|iving)|go(?:es|ing)?|went|head(?:s|ed|ing)?|return\w*|trips?|"
+    r"journey\w*|routes?|commut\w*|ship\w*|deliver\w*|orders?|packages?|parcels?|"
+    r"freight|post(?:ed)?|mail(?:ed)?|emigrat\w*|fahr\w*|reis\w*)\b",
+    re.IGNORECASE,
+)
+_FOR_PLACE = re.compile(
+    r"\b(?:weather|forecast|temperatures?|time ?zones?|local time|hotels?|flights?|"
+    r"directions|map|population|post ?codes?|zip ?codes?)\b",
+    re.IGNORECASE,
+)
+# ``the Wetzlar store``, ``our Lisboa warehouse``: a determiner, the name, a kind of place
+_DETERMINER_BEFORE = re.compile(r"\b(?:the|our|your|their|its|this|that)[ \t]+\Z", re.IGNORECASE)
+_PLACE_NOUN_AFTER = re.compile(
+    r"[ \t]+(?:office|offices|store|shop|branch|warehouse|site|plant|factory|depot|airport|"
+    r"station|area|region|campus|hub|headquarters|facility|harbou?r|city centre|city center|"
+    r"suburbs?|outlet|location|data ?cent(?:er|re))\b"
+)
+
+
+def _place_noun_after(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 8) : start]
+    return bool(_DETERMINER_BEFORE.search(before)) and bool(_PLACE_NOUN_AFTER.match(text, end))
+
+
+_FROM_TO = re.compile(r"\b[Ff]rom[ \t]+\Z")
+
+
+def travelled(text: str, start: int, end: int) -> bool:
+    """``… to X`` / ``… for X`` in a clause about going or the place (see above), or
+    ``from X to …``: a cue for a single word (``ship the parcel to Maria Schmidt`` is still
+    a person)."""
+    before = text[max(0, start - 60) : start]
+    if _FROM_TO.search(before) and re.match(r"[ \t]+to[ \t]+[^\W\d_]", text[end : end + 12]):
+        return True
+    clause = _CLAUSE.search(before)
+    head = clause.group() if clause else before
+    if re.search(r"\bto[ \t]+\Z", head):
+        return bool(_TO_PLACE.search(head))
+    if re.search(r"\bfor[ \t]+\Z", head):
+        return bool(_FOR_PLACE.search(head))
+    return False
+
+
 _PARTICLES_BEFORE = re.compile(rf"(?:(?<=\s)(?:{'|'.join(PARTICLES)})[ \t]+)+\Z")
 _NAMED_FROM = re.compile(rf"({_WORD})[ \t]+(?:from|aus)[ \t]+\Z")
 
@@ -314,6 +363,7 @@ def place_cue(text: str, start: int, end: int) -> tuple[bool, bool]:
         before = before[: particles.start()]
     strong = bool(_STRONG_PLACE_BEFORE.search(before[-16:]))
     strong = strong or bool(_TOPONYM.search(text[start:end]))
+    strong = strong or _place_noun_after(text, start, end)
     named = _NAMED_FROM.search(before)
     if named and _is_cap(named.group(1)) and not _interface(named.group(1)):
         strong = strong or not opens_sentence(text, start - len(before) + named.start())
@@ -327,7 +377,8 @@ _RUN_AFTER_CUE = re.compile(
 
 def cued_places(text: str) -> list[tuple[Entity, int, int]]:
     """Capitalised words right after a place word (``left Bergzabern``, ``from Elliotttown``)
-    that the model passed over; after a weak cue (``from``, ``to``) a single word only."""
+    that the model passed over; after a weak cue (``from``) a single word only, after ``to``
+    and ``for`` only in a clause about travel or the place (``ship the parcel to …``)."""
     out = []
     for cue in _CUE_WORDS.finditer(text):
         m = _RUN_AFTER_CUE.match(text, cue.end())
@@ -345,7 +396,7 @@ def cued_places(text: str) -> list[tuple[Entity, int, int]]:
         while keep and keep[-1].lower() in PARTICLES:
             keep.pop()
         if not keep or (
-            cue.group("weak")
+            (cue.group("weak") or cue.group("travel"))
             and len(keep) > 1
             and not place_cue(text, start, start + len(" ".join(keep)))[0]
         ):
@@ -354,6 +405,8 @@ def cued_places(text: str) -> list[tuple[Entity, int, int]]:
         if text[start:end] != " ".join(keep):
             continue  # words apart by tabs or several spaces: not one name
         start, end = trimmed(text, start, end)
+        if cue.group("travel") and not travelled(text, start, end):
+            continue  # ``assign it to Maria``: not a clause about a place
         if plausible(text[start:end], LOCATION) and not inside_code(text, start, end):
             out.append((LOCATION, start, end))
     return out
@@ -362,7 +415,8 @@ def cued_places(text: str) -> list[tuple[Entity, int, int]]:
 _CUE_WORDS = re.compile(
     r"(?:\b(?P<strong>[Ii]n|[Aa]t|[Nn]ear|via|outside|left|reached|arrived in|ship(?:ped)? to|"
     r"deliver(?:ed|y)? to|moved to|based in|located in|lives? in|visit(?:ing)? the|nach|bei|"
-    r"à|vers|en|hacia|em|até|relocating to|flights? to)|\b(?P<weak>[Ff]rom|aus|desde))"
+    r"à|vers|en|hacia|em|até|relocating to|flights? to)|\b(?P<weak>[Ff]rom|aus|desde)|"
+    r"\b(?P<travel>to|for))"
     r"[ \t]+(?=[^\W\d_])"
 )
 
@@ -374,9 +428,16 @@ def organisation(span: str) -> bool:
 _ADJACENT = re.compile(rf"[ \t]+((?:(?:{'|'.join(PARTICLES)})[ \t]+)?{_WORD})")
 
 
+_HYPHENATED = re.compile(r"(?:-[^\W\d_]+)+")
+
+
 def extended(text: str, start: int, end: int) -> tuple[int, int]:
-    """The span grown over the capitalised words next to it (``Sandra [Morera] Riba``): a
-    small model often tags part of a name it does not know."""
+    """The span grown over the capitalised words next to it (``Sandra [Morera] Riba``) and
+    over hyphenated parts (``[Hebert]-sur-Lucas``): a small model often tags part of a name
+    it does not know."""
+    hyphenated = _HYPHENATED.match(text, end)
+    if hyphenated:
+        end = hyphenated.end()
     while text[end - 1 : end] != "." and text[end : end + 1] not in (".", ","):
         m = _ADJACENT.match(text, end)
         if not m or not _is_cap(m.group(1).split()[-1]) or _interface(m.group(1).split()[-1]):

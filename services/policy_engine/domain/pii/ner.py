@@ -95,15 +95,25 @@ Span = tuple[Entity, int, int]
 
 
 def _reading(label: str, text: str, start: int, end: int) -> Entity | None:
-    """What a model span is, read with its context: a place word before it, or a toponymic
-    part in it, makes it a place; a name of several capitalised words that the model took for
-    a place or an organisation (it does not know the name) is a person; a lone word it calls
-    an organisation is nothing unless a place word precedes it."""
+    """What a model span is, read with its context: a place word before it (``in``, ``left``,
+    ``Dean Carr from``), a kind of place after it (``the … store``) or a toponymic part in it
+    makes it a place; so do ``from`` (unless the model says person) and ``to``/``for`` in a
+    clause about travel (``ship the parcel to …``) before a single word or words that end
+    like many places' names in the gazetteer (``… de Goiás``, ``… Heights``); a name of several
+    capitalised words that the model took for a place or an organisation (it does not know the
+    name) is a person; a lone word it calls an organisation is nothing unless a place word
+    precedes it."""
     strong, weak = context.place_cue(text, start, end)
     several = " " in text[start:end].strip()
     if label not in _LABELS and label != "ORG":
         return None
     if strong or (weak and not several and label != "PERSON"):
+        return Entity.LOCATION
+    if context.travelled(text, start, end) or (weak and label != "PERSON"):
+        # several words: only when they end like many places do (``Farias de Goiás``)
+        if not several or gazetteer.toponymic_tail(places(), text[start:end]):
+            return Entity.LOCATION
+    elif weak and gazetteer.toponymic_tail(places(), text[start:end]):
         return Entity.LOCATION
     if label == "ORG":
         return Entity.PERSON if several and not context.organisation(text[start:end]) else None

@@ -113,3 +113,19 @@ def test_gazetteer_does_not_take_part_of_a_name_nor_a_word_opening_a_sentence() 
     assert _names("Split the file and retry.") == []  # Split, Croatia: an English verb
     assert _names("Subject: Amet rerum pariatur.") == []  # lorem ipsum, a small town's alias
     assert _names("deploy to berlin-prod and nice-staging") == []
+
+
+def test_to_and_for_name_a_place_in_a_clause_about_travel_or_the_place() -> None:
+    assert ("LOCATION", "Jacksonside") in _names("Ship the package to Jacksonside by Friday.")
+    assert ("LOCATION", "Klötze") in _names("I'm calling about my order to Klötze.")
+    found = _names("Madeleine Alves moved from Aubert to Gilbert last year.")
+    assert ("LOCATION", "Aubert") in found
+    assert ("LOCATION", "Gilbert") in found
+    assert ("LOCATION", "Beeskow") in _names("What's the weather forecast for Beeskow today?")
+
+
+def test_a_kind_of_place_after_the_name_and_hyphenated_parts() -> None:
+    text = "Summarise the call with Wolf Harloff about the Gießen store."
+    assert ("LOCATION", "Gießen") in _names(text)
+    text = "What's the weather forecast for Martinez-sur-Mer this weekend?"
+    assert ("LOCATION", "Martinez-sur-Mer") in _names(text)
