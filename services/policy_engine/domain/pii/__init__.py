@@ -17,8 +17,9 @@ the policy must deny it or :func:`mask_all` it, and :func:`mask_payload` refuses
 
 What each detector accepts and deliberately rejects is documented with it: ``pii_structured``
 (e-mail, card, IBAN, SSN, IP), ``pii_phone``, ``pii_secrets`` and ``pii_keys`` (secrets),
-``pii_ner`` with ``pii_name_context`` (PERSON, LOCATION: a spaCy model and context rules,
-only when a scan is asked for them, ``names=``); ``pii_text``
+``pii_ner`` with ``pii_name_context`` and ``pii_gazetteer`` (PERSON, LOCATION: a spaCy
+model, context rules and GeoNames place names, only when a scan is asked for them,
+``names=``); ``pii_text``
 merges overlapping readings into one finding over their union, labelled with the most
 specific reading.
 """

