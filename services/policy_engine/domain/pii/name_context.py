@@ -377,8 +377,10 @@ _RUN_AFTER_CUE = re.compile(
 
 def cued_places(text: str) -> list[tuple[Entity, int, int]]:
     """Capitalised words right after a place word (``left Bergzabern``, ``from Elliotttown``)
-    that the model passed over; after a weak cue (``from``) a single word only, after ``to``
-    and ``for`` only in a clause about travel or the place (``ship the parcel to …``)."""
+    that the model passed over. After ``from``, ``aus``, ``desde`` only with a stronger reading
+    (``Dean Carr from …``, ``from … to …``: ``an email from Maria`` is not a place); after
+    ``to`` and ``for`` only in a clause about travel or the place (``ship the parcel to …``);
+    after these, several words only when they carry a toponymic part."""
     out = []
     for cue in _CUE_WORDS.finditer(text):
         m = _RUN_AFTER_CUE.match(text, cue.end())
@@ -407,6 +409,9 @@ def cued_places(text: str) -> list[tuple[Entity, int, int]]:
         start, end = trimmed(text, start, end)
         if cue.group("travel") and not travelled(text, start, end):
             continue  # ``assign it to Maria``: not a clause about a place
+        stronger = place_cue(text, start, end)[0] or travelled(text, start, end)
+        if cue.group("weak") and not stronger:
+            continue  # ``an email from Maria``: ``from`` alone does not make a place
         if plausible(text[start:end], LOCATION) and not inside_code(text, start, end):
             out.append((LOCATION, start, end))
     return out

@@ -129,3 +129,8 @@ def test_a_kind_of_place_after_the_name_and_hyphenated_parts() -> None:
     assert ("LOCATION", "Gießen") in _names(text)
     text = "What's the weather forecast for Martinez-sur-Mer this weekend?"
     assert ("LOCATION", "Martinez-sur-Mer") in _names(text)
+
+
+def test_from_alone_before_an_unknown_word_does_not_make_a_place() -> None:
+    assert ("LOCATION", "Maria") not in _names("An email from Maria arrived.")
+    assert ("LOCATION", "Elliotttown") in _names("Customer Lynne King from Elliotttown called.")
