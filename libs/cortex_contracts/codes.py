@@ -74,7 +74,8 @@ ISSUE: tuple[Kind, ...] = ("issue",)
 
 _CODES: tuple[Code, ...] = (
     Code("actor_required", E, (ROLLOUTS,),
-         "A call to the rollout orchestrator without `X-Cortex-Principal`: it records an actor on every transition.",
+         "A call to the rollout orchestrator without `X-Cortex-Principal`: it records an actor on "
+         "every transition.",
          "Call the service through the gateway, which sets the caller."),
     Code("agency_conflict", E, (GATEWAY,),
          "The request names different agencies in different places (path, body, query).",
@@ -179,10 +180,13 @@ _CODES: tuple[Code, ...] = (
          "No decision with this id in the agency.",
          "Check the id; decisions are listed by `GET /v1/decisions`."),
     Code("deployment_blocked", E, (ROLLOUTS,),
-         "The policy engine's evaluation of the plan is `fail` (`reasons`, each with its rule, actual, limit and remediation): nothing was created.",
-         "Change the plan as each reason's remediation says, or ask to override the limit (`overrides`, which needs an approval)."),
+         "The policy engine's evaluation of the plan is `fail` (`reasons`, each with its rule, "
+         "actual, limit and remediation): nothing was created.",
+         "Change the plan as each reason's remediation says, or ask to override the limit "
+         "(`overrides`, which needs an approval)."),
     Code("deployment_not_found", E, (ROLLOUTS,),
-         "No deployment run with this id in the caller's agency (another agency's runs answer the same).",
+         "No deployment run with this id in the caller's agency (another agency's runs answer the "
+         "same).",
          "List the agency's deployments (`GET /v1/deployments`) for their ids."),
     Code("event_not_found", E, (METRICS,),
          "No delivery event with this id.",
@@ -264,7 +268,8 @@ _CODES: tuple[Code, ...] = (
          "The path holds control characters (`%00`, `%0A`), which no id may hold.",
          "Remove control characters from the ids in the path."),
     Code("invalid_plan", E, (ROLLOUTS,),
-         "The deployment plan does not match its schema (`errors`: each location and message), or is not a YAML/JSON mapping.",
+         "The deployment plan does not match its schema (`errors`: each location and message), or "
+         "is not a YAML/JSON mapping.",
          "Fix the fields named in `errors` (docs/rollouts.md \"The plan\")."),
     Code("invalid_request", E, (KIT,),
          "The request does not match the route's schema (query, path, headers or body).",
@@ -283,7 +288,8 @@ _CODES: tuple[Code, ...] = (
          "A time in the DORA query cannot be read.",
          "Send a date (2025-03-03, midnight UTC) or an RFC 3339 time with a timezone."),
     Code("invalid_transition", E, (ROLLOUTS,),
-         "The command (pause, resume, abort, rollback) does not apply to the run's status; `allowed` lists the ones that do.",
+         "The command (pause, resume, abort, rollback) does not apply to the run's status; "
+         "`allowed` lists the ones that do.",
          "Send one of the commands in `allowed` (none: the run has ended)."),
     Code("invalid_value", E, (KIT,),
          "Input the store cannot hold (a NUL character, a number out of range).",
@@ -399,7 +405,8 @@ _CODES: tuple[Code, ...] = (
          "every alias is expanded.",
          "Remove nested aliases (a \"billion laughs\" text is refused this way)."),
     Code("policy_unavailable", E, (ROLLOUTS,),
-         "The policy engine did not judge the plan (timeout, outage): the run is refused, failing closed.",
+         "The policy engine did not judge the plan (timeout, outage): the run is refused, failing "
+         "closed.",
          "Retry shortly; if it persists, check the policy engine's health (`GET /readyz`)."),
     Code("principal_required", E, (APPROVALS,),
          "The call does not say who the caller is (`X-Cortex-Principal`).",
@@ -437,7 +444,8 @@ _CODES: tuple[Code, ...] = (
          "The requester may not approve their own request.",
          "Ask another approver."),
     Code("targets_busy", E, (ROLLOUTS,),
-         "Agents of the plan are already in an active run of the agency (`conflicts`: agent and deployment).",
+         "Agents of the plan are already in an active run of the agency (`conflicts`: agent and "
+         "deployment).",
          "Wait for that deployment to end, abort it, or leave these agents out."),
     Code("too_many_config_changes", R, (POLICY,),
          "A deployment carries more config changes than `deployments.max_config_changes`.",

@@ -149,6 +149,13 @@ def _leftover_hint(claim: _PortClaim, config: UpConfig) -> str:
 # -------------------------------------------------------------------------------- processes
 
 
+SERVICE_UPSTREAMS: dict[str, tuple[str, ...]] = {
+    "policy_engine": ("approval_workflow",),  # it asks the workflow to use approvals
+    "rollout_orchestrator": ("policy_engine",),  # it has each plan evaluated
+}
+"""The services a service calls itself (the gateway is told every one's URL)."""
+
+
 def process_env(
     spec: ProcessSpec,
     config: UpConfig,
@@ -166,10 +173,9 @@ def process_env(
         # The gateway signs its calls with it; the services accept no call without it.
         f"{prefix}INTERNAL_SECRET": secrets.internal_secret,
     }
-    if spec.name == "policy_engine":  # it asks the approval workflow to use approvals
-        for upstream in processes:
-            if upstream.name == "approval_workflow":
-                env[f"{prefix}APPROVAL_WORKFLOW_URL"] = config.http_url(upstream)
+    for upstream in processes:
+        if upstream.name in SERVICE_UPSTREAMS.get(spec.name, ()):
+            env[f"{prefix}{upstream.name.upper()}_URL"] = config.http_url(upstream)
     if spec.name == GATEWAY:
         for upstream in processes:
             if upstream.name != GATEWAY:

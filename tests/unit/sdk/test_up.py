@@ -271,6 +271,16 @@ def test_every_process_gets_host_port_database_nats_and_the_internal_secret() ->
     }
 
 
+def test_the_rollout_orchestrator_is_told_where_the_policy_engine_listens() -> None:
+    config = make_config(Path("unused"), ports={"policy_engine": 9101})
+    orchestrator = next(spec for spec in PROCESSES if spec.name == "rollout_orchestrator")
+
+    env = process_env(orchestrator, config, PROCESSES, "cvc_key", SECRETS)
+
+    # it has each deployment plan evaluated (docs/rollouts.md), on whatever port it runs
+    assert env["CORTEX_ROLLOUT_ORCHESTRATOR_POLICY_ENGINE_URL"] == "http://127.0.0.1:9101"
+
+
 def test_the_gateway_also_gets_every_service_url_and_the_admin_key() -> None:
     config = make_config(Path("unused"), ports={"analytics": 9105})
     gateway = next(spec for spec in PROCESSES if spec.name == "gateway")
