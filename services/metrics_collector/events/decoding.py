@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from cortex_contracts import DeliveryBatch, MalformedEnvelope, UnknownEventType, decode, unpack
 from cortex_kit.messaging.handlers import RejectedItem, Undecodable
 from cortex_kit.text import identifier_problem, storable_problem
-from metrics_collector.domain.facts.mapping import DeliveryFact, to_fact
+from metrics_collector.domain.facts.mapping import DeliveryFact, to_facts
 
 # Errors of the mapping code that mean "this event's data", not "this code" (a timestamp out of
 # range, a value of the wrong shape).
@@ -112,14 +112,12 @@ def received_facts(data: bytes) -> ReceivedFacts:
             refused.append(RejectedItem(version_id, f"event {version_id} is empty"))
             continue
         try:
-            facts.append(
-                to_fact(
-                    event,
-                    agency=envelope.agency,
-                    envelope_id=version_id,
-                    source=envelope.source,
-                    occurred_at=occurred_at,
-                )
+            facts += to_facts(
+                event,
+                agency=envelope.agency,
+                envelope_id=version_id,
+                source=envelope.source,
+                occurred_at=occurred_at,
             )
         except EVENT_DATA_ERRORS as exc:
             refused.append(RejectedItem(version_id, f"{kind} {version_id}: {exc}"))

@@ -16,11 +16,8 @@ from cortex_contracts import (
     ChangeRecorded,
     DeploymentFinished,
     DeploymentRecorded,
-    DeploymentSource,
-    DeploymentStatus,
     IncidentRecorded,
     RolledBack,
-    RolloutStatus,
 )
 from cortex_contracts.names import name_problem
 from cortex_kit.text import identifier_problem
@@ -35,6 +32,7 @@ from metrics_collector.domain.facts.model import (
     merge_reports,
     to_stored,
 )
+from metrics_collector.domain.facts.rollouts import revision_change, rollout_deployment
 
 
 @dataclass(frozen=True)
@@ -142,47 +140,6 @@ def payload_dict(payload: Message) -> dict[str, Any]:
     return out
 
 
-_ROLLOUT_STATUS = {
-    RolloutStatus.ROLLOUT_STATUS_SUCCEEDED: DeploymentStatus.DEPLOYMENT_STATUS_SUCCEEDED,
-    RolloutStatus.ROLLOUT_STATUS_FAILED: DeploymentStatus.DEPLOYMENT_STATUS_FAILED,
-    RolloutStatus.ROLLOUT_STATUS_ROLLED_BACK: DeploymentStatus.DEPLOYMENT_STATUS_ROLLED_BACK,
-    RolloutStatus.ROLLOUT_STATUS_ABORTED: DeploymentStatus.DEPLOYMENT_STATUS_CANCELLED,
-}
-
-
-def rollout_deployment(payload: DeploymentFinished | RolledBack) -> DeploymentRecorded:
-    """A platform rollout as a delivery fact, so rollouts count without any REST call.
-
-    A finished run is the deployment itself. A rollback of a finished deployment is a
-    deployment of its own that rolls the other back (``rollback_of``): the other one counts as
-    failed, and recovered when the rollback finished (docs/metrics.md).
-    """
-    if isinstance(payload, DeploymentFinished):
-        return DeploymentRecorded(
-            deployment_id=payload.deployment_id,
-            service=payload.service,
-            environment=payload.environment,
-            status=_ROLLOUT_STATUS.get(payload.status, DeploymentStatus.DEPLOYMENT_STATUS_FAILED),
-            started_at=payload.started_at,
-            finished_at=payload.finished_at,
-            commit_shas=payload.commit_shas,
-            labels=payload.labels,
-            batch_size=payload.batch_size,
-            source=DeploymentSource.DEPLOYMENT_SOURCE_ROLLOUT,
-        )
-    return DeploymentRecorded(
-        deployment_id=f"{payload.deployment_id}:rollback",
-        service=payload.service,
-        environment=payload.environment,
-        status=DeploymentStatus.DEPLOYMENT_STATUS_SUCCEEDED,
-        started_at=payload.started_at,
-        finished_at=payload.finished_at,
-        labels=["rollback"],
-        rollback_of=payload.deployment_id,
-        source=DeploymentSource.DEPLOYMENT_SOURCE_ROLLOUT,
-    )
-
-
 def to_fact(
     payload: Message, *, agency: str, envelope_id: str, source: str, occurred_at: datetime
 ) -> DeliveryFact:
@@ -225,6 +182,30 @@ def to_fact(
             **common,
         )
     raise TypeError(f"not a delivery payload: {payload.DESCRIPTOR.full_name}")
+
+
+def to_facts(
+    payload: Message, *, agency: str, envelope_id: str, source: str, occurred_at: datetime
+) -> list[DeliveryFact]:
+    """Every stored row one event stands for: its fact (:func:`to_fact`), and for a finished
+    rollout that names no commits, the change of its revision too (version
+    ``<envelope id>/revision``)."""
+    fact = to_fact(
+        payload, agency=agency, envelope_id=envelope_id, source=source, occurred_at=occurred_at
+    )
+    if not isinstance(payload, DeploymentFinished):
+        return [fact]
+    change = revision_change(payload)
+    if change is None:
+        return [fact]
+    revision = to_fact(
+        change,
+        agency=agency,
+        envelope_id=f"{envelope_id}/revision",
+        source=source,
+        occurred_at=occurred_at,
+    )
+    return [fact, revision]
 
 
 def _check_names(service: str, environment: str) -> None:

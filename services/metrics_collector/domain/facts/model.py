@@ -11,7 +11,8 @@ never by arrival order (see ``docs/metrics.md`` "Duplicates"):
 - incident (by ``incident_id``): a resolved record beats an open one, then the later
   ``resolved_at``;
 - change (by ``(service, commit_sha)``, since two doors may report one commit under two event
-  ids): the record with more of the optional times wins.
+  ids): the record with more of the optional times wins; of a rollout's revision
+  (``REVISION_PREFIX``), the earliest creation.
 
 Remaining ties are broken by comparing all fields, and the winner's empty fields (no
 ``finished_at``, no commit list, no ``caused_by`` ...) are filled from the other records.
@@ -29,6 +30,10 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from cortex_contracts.names import canonical_name
+
+#: ``commit_sha`` of a change that is a platform rollout's revision, not a commit
+#: (``revision:<revision>``; a git sha never starts so).
+REVISION_PREFIX = "revision:"
 
 
 class DoraInputError(ValueError):
@@ -246,8 +251,11 @@ def _unique(
     return first
 
 
-def _change_rank(c: Change) -> tuple[int]:
-    return (sum(t is not None for t in (c.authored_at, c.pr_opened_at, c.pr_merged_at)),)
+def _change_rank(c: Change) -> tuple[int, float]:
+    # A revision exists since the first run that asked for it: of the runs of one revision
+    # (staging then production, a retry after a rollback), the earliest creation wins.
+    earliest = -c.committed_ts if c.commit_sha.startswith(REVISION_PREFIX) else 0.0
+    return (sum(t is not None for t in (c.authored_at, c.pr_opened_at, c.pr_merged_at)), earliest)
 
 
 def _deployment_rank(d: Deployment) -> tuple[int, bool, datetime | None]:
