@@ -1,11 +1,13 @@
 """The rollout orchestrator with the real services around it: judged by the real policy engine,
 an override waits for the real approval workflow and runs once approved; a run on a fleet that
 a person rolls back counts in DORA with nothing else to call (one deployment failed and
-recovered, detection → every touched agent reverted)."""
+recovered, detection → every touched agent reverted), and its revision, rolled out again, has
+a lead time."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -112,9 +114,12 @@ async def test_an_override_waits_for_the_approval_workflow_and_runs_once_approve
     assert got["overrides"][0]["approval_id"] == run["approval"]["id"]
 
 
-async def test_a_rolled_back_agent_rollout_is_a_failure_with_its_recovery_in_dora(
+async def test_a_rolled_back_agent_rollout_and_its_retry_count_in_dora(
     cluster: Cluster,
 ) -> None:
+    """A prompt rollout without commits: rolled back by a person, then rolled out again. DORA
+    counts three deployments (the run, its rollback, the retry), one failed and recovered, and
+    the revision's lead time from the first run's creation to the retry's success."""
     await publish_policy(cluster)
     orchestrator = await serve_app(lambda port: orchestrator_app(cluster, port))
     stop = asyncio.Event()
@@ -128,17 +133,19 @@ async def test_a_rolled_back_agent_rollout_is_a_failure_with_its_recovery_in_dor
                 body = {"id": agent_id, "runtime": "py", "current_revision": "rev-1"}
                 assert (await http.post("/v1/agents", json=body)).status_code == 201
             fleet = asyncio.create_task(simulate_fleet([orchestrator.url], ids, stop))
-            created = await http.post(
-                "/v1/deployments", json=plan(ids, batch=2, gate={"observation_s": 0})
-            )
+            the_plan = plan(ids, batch=2, gate={"observation_s": 0})
+            created = await http.post("/v1/deployments", json=the_plan)
             assert created.status_code == 202, created.text
-            run_id = created.json()["id"]
-            await until(http, run_id, "succeeded")
+            first = created.json()
+            await until(http, first["id"], "succeeded")
             rollback = await http.post(
-                f"/v1/deployments/{run_id}/rollback", json={"reason": "bad answers"}
+                f"/v1/deployments/{first['id']}/rollback", json={"reason": "bad answers"}
             )
             assert rollback.status_code == 200, rollback.text
-            done = await until(http, run_id, "rolled_back")
+            done = await until(http, first["id"], "rolled_back")
+            again = await http.post("/v1/deployments", json=the_plan)
+            assert again.status_code == 202, again.text
+            retry = await until(http, again.json()["id"], "succeeded")
             stop.set()
             await fleet
     finally:
@@ -152,8 +159,14 @@ async def test_a_rolled_back_agent_rollout_is_a_failure_with_its_recovery_in_dor
                     "/v1/metrics/dora", params={"agency": "acme", "service": "support-bot"}
                 )
             ).json()
-            if report["change_failure_rate"]["failed"] == 1 and report["recovery_time"]["n"]:
+            if report["deployment_frequency"]["count"] == 3 and report["lead_time"]["n"]:
                 break
             await asyncio.sleep(0.1)
-    assert report["change_failure_rate"]["failed"] == 1, report
+    assert report["deployment_frequency"]["count"] == 3, report
+    assert report["change_failure_rate"]["failed"] == 1
     assert report["recovery_time"]["n"] == 1
+    assert report["lead_time"]["n"] == 1
+    lead = datetime.fromisoformat(retry["finished_at"]) - datetime.fromisoformat(
+        first["created_at"]
+    )
+    assert abs(report["lead_time"]["p50_s"] - lead.total_seconds()) < 0.002
