@@ -193,9 +193,7 @@ def to_facts(
     fact = to_fact(
         payload, agency=agency, envelope_id=envelope_id, source=source, occurred_at=occurred_at
     )
-    if not isinstance(payload, DeploymentFinished):
-        return [fact]
-    change = revision_change(payload)
+    change = revision_change(payload) if isinstance(payload, DeploymentFinished) else None
     if change is None:
         return [fact]
     revision = to_fact(

@@ -2,11 +2,11 @@
 
 A finished run is a deployment. Its change is what it rolled out: the commits it names, or,
 when it names none, its **revision** (a config, model or prompt revision), a change of its own
-created when the run was (``created_at``), so lead time covers agent changes without commits.
-Commits win: a run that names commits ships those and its revision is no change, so nothing is
-counted twice. A rollback of a run is a deployment of its own that rolls the run back
-(``rollback_of``): the run counts as failed, recovered when the rollback finished
-(docs/metrics.md "Platform rollouts").
+created when the run was (``created_at``; of several runs of one revision, the first), so lead
+time covers agent changes without commits. Commits win: a run that names commits ships those
+and its revision is no change, so nothing is counted twice. A rollback of a run is a
+deployment of its own that rolls the run back (``rollback_of``): the run counts as failed,
+recovered when the rollback finished (docs/metrics.md "Platform rollouts").
 """
 
 from __future__ import annotations
