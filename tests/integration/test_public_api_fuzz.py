@@ -67,6 +67,7 @@ async def test_generated_requests_get_no_5xx_and_only_documented_answers(
         *command,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,  # its cache of found failures (.schemathesis/) stays out of the checkout
         env={**os.environ, "NO_COLOR": "1", "COLUMNS": "160"},
     )
     output, _ = await process.communicate()
