@@ -28,6 +28,7 @@ from gateway.protection.middleware import ProtectionMiddleware
 from gateway.protection.openapi import document_idempotency
 from gateway.settings import Settings
 from gateway.state import GatewayState, gateway_state
+from gateway.trail.endpoints import router as trail_router
 from gateway.upstream import Upstreams
 from gateway.webhooks.at_rest import start_secrets_at_rest
 from gateway.webhooks.crypto import SecretBox
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 webhooks_router,
                 approvals_router,
                 audit_router,
+                trail_router,
             ],
             on_start=[start],
             on_stop=[stop],

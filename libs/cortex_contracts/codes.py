@@ -184,6 +184,11 @@ _CODES: tuple[Code, ...] = (
          "actual, limit and remediation): nothing was created.",
          "Change the plan as each reason's remediation says, or ask to override the limit "
          "(`overrides`, which needs an approval)."),
+    Code("deployment_not_failed", E, (GATEWAY,),
+         "A postmortem was asked for a deployment that neither failed nor was rolled back "
+         "(`status` names where it is).",
+         "Read its trail (`GET /v1/trail/{id}`) instead; a postmortem is written for a failed "
+         "or rolled-back deployment."),
     Code("deployment_not_found", E, (ROLLOUTS,),
          "No deployment run with this id in the caller's agency (another agency's runs answer the "
          "same).",
@@ -450,6 +455,22 @@ _CODES: tuple[Code, ...] = (
     Code("too_many_config_changes", R, (POLICY,),
          "A deployment carries more config changes than `deployments.max_config_changes`.",
          "Split the change into several deployments (or ask for an approved override)."),
+    Code("trail_deployment_unavailable", E, (GATEWAY,),
+         "A postmortem needs the deployment's record and the rollout orchestrator did not "
+         "answer.",
+         "Retry shortly; check `GET /readyz` of the rollout orchestrator."),
+    Code("trail_not_found", E, (GATEWAY,),
+         "No deployment, approval, decision or incident of the agency has this id (another "
+         "agency's id answers the same); `unavailable` names services that did not answer.",
+         "Use an id of your agency's deployment, approval or decision; retry if a service "
+         "did not answer."),
+    Code("trail_unavailable", E, (GATEWAY,),
+         "None of the services an id could belong to answered, so the trail cannot be found.",
+         "Retry shortly; check `GET /readyz` of the services."),
+    Code("trail_without_deployment", E, (GATEWAY,),
+         "A postmortem was asked for a trail that has no deployment (an agent action's "
+         "decision or approval).",
+         "Read its trail (`GET /v1/trail/{id}`) instead."),
     Code("unauthorized", E, (KIT,),
          "The caller is not authenticated.",
          "Send valid credentials."),

@@ -82,6 +82,8 @@ ACCESS: dict[str, Access] = {
     "POST /v1/org/policy/rollback": Access(roles(), "org_write"),
     "GET /v1/org/policy/versions": Access(ANY, "global"),
     "GET /v1/policies/schema": Access(ANY, "global"),
+    "GET /v1/trail/{trail_id}": Access(ANY, "query"),
+    "GET /v1/trail/{trail_id}/postmortem": Access(ANY, "query"),
     "POST /v1/policies/validate": Access(ANY, "global"),
     "POST /v1/webhooks/github": Access(frozenset(), "signature"),
     "POST /v1/webhooks/gitlab": Access(frozenset(), "signature"),
