@@ -12,6 +12,7 @@ from cortex_sdk.cli_approvals import approvals
 from cortex_sdk.cli_context import EXIT_ERROR, EXIT_OK, CliState
 from cortex_sdk.cli_dora import dora
 from cortex_sdk.cli_policy import policy
+from cortex_sdk.cli_trail import trail
 from cortex_sdk.up import up
 
 __all__ = ["cli", "main"]
@@ -32,6 +33,7 @@ cli.add_command(events)
 cli.add_command(policy)
 cli.add_command(dora)
 cli.add_command(approvals)
+cli.add_command(trail)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -90,9 +90,9 @@ class CortexClient:
             api_key=api_key or discover_key(),
         )
 
-    def _request(
+    def _send(
         self, method: str, path: str, *, timeout_s: float | None = None, **kwargs: Any
-    ) -> Any:
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         timeout = self.timeout_s if timeout_s is None else timeout_s
         with httpx.Client(base_url=self.url, timeout=timeout, headers=headers) as http:
@@ -103,6 +103,12 @@ class CortexClient:
             except ValueError:
                 problem = {"code": "http_error", "detail": resp.text[:500]}
             raise ApiError(resp.status_code, problem if isinstance(problem, dict) else {})
+        return resp
+
+    def _request(
+        self, method: str, path: str, *, timeout_s: float | None = None, **kwargs: Any
+    ) -> Any:
+        resp = self._send(method, path, timeout_s=timeout_s, **kwargs)
         return resp.json() if resp.content else None
 
     def create_key(
@@ -236,6 +242,20 @@ class CortexClient:
             timeout_s=self.timeout_s + min(wait, MAX_WAIT_S),
         )
         return result
+
+    def trail(self, trail_id: str, *, agency: str | None = None) -> dict[str, Any]:
+        """The linked record of a change from any of its ids (deployment, approval, decision,
+        incident): ``GET /v1/trail/{id}``."""
+        params = {"agency": agency} if agency else {}
+        result: dict[str, Any] = self._request(
+            "GET", f"/v1/trail/{_segment(trail_id)}", params=params
+        )
+        return result
+
+    def postmortem(self, trail_id: str, *, agency: str | None = None) -> str:
+        """The Markdown postmortem draft of a failed or rolled-back deployment."""
+        params = {"agency": agency} if agency else {}
+        return self._send("GET", f"/v1/trail/{_segment(trail_id)}/postmortem", params=params).text
 
     def create_approval(
         self,

@@ -7,6 +7,7 @@ foreign agency's key finds none of it."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -292,3 +293,27 @@ async def test_a_service_that_does_not_answer_marks_its_element_unavailable(
     assert "metrics_collector" in dora["deployment"]["reason"]
     assert dora["incidents_reason"]
     assert got.json()["deployment"]["value"] == rolled_back.trail["deployment"]["value"]
+
+
+async def test_the_cli_shows_the_trail_its_json_and_the_postmortem(
+    cluster: Cluster, rolled_back: RolledBack, capsys: Any
+) -> None:
+    from .test_approvals_cli import cortex
+
+    run = rolled_back.run
+    key, agency = cluster.admin_key, ["--agency", "acme"]
+    code, human, _ = await cortex(cluster, key, ["trail", run["decision"]["id"], *agency], capsys)
+    assert code == 0
+    assert "(found as decision)" in human
+    assert f"{run['id']}  support-bot rev-2 → production  rolled_back" in human
+    code, raw, _ = await cortex(cluster, key, ["trail", run["id"], "--json", *agency], capsys)
+    assert code == 0
+    assert json.loads(raw)["deployment"]["value"] == rolled_back.trail["deployment"]["value"]
+    code, markdown, _ = await cortex(
+        cluster, key, ["trail", run["id"], "--postmortem", *agency], capsys
+    )
+    assert code == 0
+    assert markdown.startswith("# Postmortem (draft): support-bot rev-2 in production")
+    code, _, err = await cortex(cluster, key, ["trail", "no-such-id", *agency], capsys)
+    assert code == 1
+    assert "trail_not_found" in err
