@@ -74,6 +74,10 @@ def _success_problem(operation: dict[str, Any]) -> str | None:
     content = response.get("content", {})
     if status == "204":
         return None if not content else "a 204 with a body"
+    if "application/json" not in content and any(m.startswith("text/") for m in content):
+        # A document answered as text (the postmortem's Markdown): its media type is its model.
+        text = [m for m, c in content.items() if c.get("schema", {}).get("type") == "string"]
+        return None if text else f"{status} text without a string schema: {content}"
     schema = content.get("application/json", {}).get("schema", {})
     if "$ref" not in schema:
         return f"{status} has no response model: {schema}"
