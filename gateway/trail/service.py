@@ -42,7 +42,8 @@ async def _identify(reader: Reader, trail_id: str) -> _Chain:
         return _Chain("deployment", run_id=trail_id, run=run)
     minted = rules.run_matching(before.body, trail_id) if before.ok else None
     if minted is not None:
-        kind: FoundAs = "decision" if minted["decision"].get("id") == trail_id else "approval"
+        decision_id = (minted.get("decision") or {}).get("id")
+        kind: FoundAs = "decision" if decision_id == trail_id else "approval"
         return _Chain(kind, run_id=str(minted["id"]), approval=approval if approval.ok else None)
     if approval.ok:
         return _Chain("approval", approval_id=trail_id, approval=approval)
@@ -124,6 +125,9 @@ def _decision_element(chain: _Chain, run: Element) -> Element:
 
 def _approval_element(chain: _Chain) -> Element:
     if chain.approval_id is None:
+        if chain.approval is not None:  # the search for an agent action's approval failed
+            source = f"GET /v1/approvals?subject_kind=decision&subject_id={chain.decision_id}"
+            return rules.element(chain.approval, source, what="the approvals of the decision")
         return rules.NONE
     if chain.approval is None:
         return rules.Element("missing", reason="not looked for")

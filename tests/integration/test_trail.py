@@ -317,3 +317,44 @@ async def test_the_cli_shows_the_trail_its_json_and_the_postmortem(
     code, _, err = await cortex(cluster, key, ["trail", "no-such-id", *agency], capsys)
     assert code == 1
     assert "trail_not_found" in err
+
+
+async def test_an_agent_actions_decision_and_its_approval_are_trails_of_their_own(
+    cluster: Cluster,
+) -> None:
+    """An action's approval names the action (agent, type, resource), not one decision: the
+    decision's trail is the decision, the approval's the approval, each as its route answers."""
+    from .approval_workflow.test_agent_actions import POLICY, refund
+    from .test_agent_path_through_gateway import authorize, reached_the_workflow
+
+    async with cluster.client() as admin:
+        put = await admin.put(
+            "/v1/agencies/acme/policy", content=POLICY, headers={"Content-Type": "application/yaml"}
+        )
+        assert put.status_code in (200, 201), put.text
+    agent = await create_key(cluster, "acme", "agent")
+    asked = await authorize(cluster, agent, refund())
+    assert asked["decision"] == "require_approval", asked
+    decision_id, approval_id = asked["decision_id"], asked["approval"]["id"]
+    await reached_the_workflow(cluster, agent, approval_id)
+    async with cluster.client() as admin:
+        for _ in range(100):  # the decision log is written just after the answer
+            logged = await admin.get(f"/v1/decisions/{decision_id}", params=AGENCY)
+            if logged.status_code == 200:
+                break
+            await asyncio.sleep(0.05)
+        approval = (await admin.get(f"/v1/approvals/{approval_id}", params=AGENCY)).json()
+        of_decision = (await admin.get(f"/v1/trail/{decision_id}", params=AGENCY)).json()
+        of_approval = (await admin.get(f"/v1/trail/{approval_id}", params=AGENCY)).json()
+        refused = await admin.get(f"/v1/trail/{decision_id}/postmortem", params=AGENCY)
+    assert of_decision["found_as"] == "decision"
+    assert of_decision["decision"]["value"] == logged.json()
+    assert of_decision["decision"]["source"] == f"GET /v1/decisions/{decision_id}"
+    assert of_approval["found_as"] == "approval"
+    assert of_approval["approval"]["value"] == approval
+    assert approval["subject"]["kind"] == "action"
+    for found in (of_decision, of_approval):
+        assert found["deployment"]["state"] == "none"
+        assert found["dora"]["impact"] is None
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "trail_without_deployment"
