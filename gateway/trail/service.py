@@ -144,7 +144,7 @@ class _Facts:
     incidents_reason: str | None
 
 
-async def _dora(reader: Reader, run_id: str) -> _Facts:
+async def _dora(reader: Reader, run_id: str, *, rolled_back: bool) -> _Facts:
     own, back, page = await asyncio.gather(
         reader.fact("deployment", run_id),
         reader.fact("deployment", f"{run_id}:rollback"),
@@ -157,7 +157,7 @@ async def _dora(reader: Reader, run_id: str) -> _Facts:
     ]
     reason = None if page.ok else (page.reason or f"HTTP {page.status}")
     rollback = rules.element(back, source.format(f"{run_id}:rollback"), what="no rollback fact")
-    if rollback.state == "missing":
+    if rollback.state == "missing" and not rolled_back:  # rolled back: its fact is on its way
         rollback = Element("none", rollback.source, reason="no rollback of it is recorded")
     return _Facts(
         rules.element(own, source.format(run_id), what="the deployment fact"),
@@ -171,15 +171,15 @@ async def _follow_run(reader: Reader, chain: _Chain) -> _Facts:
     assert chain.run_id is not None
     if chain.run is None:
         chain.run = await reader.run(chain.run_id)
-    record = chain.run.body if chain.run.ok else {}
-    approval = record.get("approval") if isinstance(record, dict) else None
+    record: dict[str, Any] = chain.run.body if chain.run.ok else {}
+    approval = record.get("approval")
     if isinstance(approval, dict) and approval.get("id"):
         chain.approval_id = str(approval["id"])
     elif chain.approval is not None and chain.found_as == "approval":
         chain.approval_id = str(chain.approval.body.get("id"))
     fetch_approval = chain.approval_id is not None and chain.approval is None
     facts, fetched = await asyncio.gather(
-        _dora(reader, chain.run_id),
+        _dora(reader, chain.run_id, rolled_back=record.get("status") == "rolled_back"),
         reader.approval(chain.approval_id or "") if fetch_approval else _nothing(),
     )
     if fetched is not None:
