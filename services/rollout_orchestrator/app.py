@@ -22,6 +22,7 @@ from rollout_orchestrator.deployments.engine.driving import Driver
 from rollout_orchestrator.deployments.engine.reconciler import Reconciler
 from rollout_orchestrator.deployments.engine.signals import AFTER_COMMIT, RUNS_CHANGED
 from rollout_orchestrator.deployments.http.endpoints import router as deployments_router
+from rollout_orchestrator.deployments.http.previewing import router as preview_router
 from rollout_orchestrator.deployments.http.watching import RunWatch
 from rollout_orchestrator.deployments.policy import PolicyClient
 from rollout_orchestrator.models import messaging
@@ -118,7 +119,7 @@ def create_app(
             streams=STREAMS,
             build_state=build_state,
             state=state_of,
-            routers=[agents_router, deployments_router],
+            routers=[agents_router, preview_router, deployments_router],
             consumers=lambda rt, state: [
                 decided_consumer(rt.settings, state.creation.driver, state.clock),
                 violation_consumer(rt.settings, state.creation.driver, state.clock),

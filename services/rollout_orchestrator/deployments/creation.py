@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cortex_kit.errors import CortexError
 from rollout_orchestrator.deployments import events, repository
 from rollout_orchestrator.deployments.engine import metrics
 from rollout_orchestrator.deployments.engine.driving import Cause, Driver
-from rollout_orchestrator.deployments.policy import Evaluation, PolicyClient
-from rollout_orchestrator.deployments.rows import Run
+from rollout_orchestrator.deployments.policy import ApprovalNeeded, Evaluation, PolicyClient
+from rollout_orchestrator.deployments.rows import Busy, FleetAgent, Run
 from rollout_orchestrator.deployments.schemas import DeploymentRequest
 from rollout_orchestrator.deployments.service import new_id
 from rollout_orchestrator.domain import batching
@@ -27,6 +28,7 @@ from rollout_orchestrator.errors import (
     IdempotencyKeyReused,
     InvalidPlan,
     NoTargets,
+    PolicyUnavailable,
     TargetsBusy,
     UnknownTargets,
 )
@@ -69,10 +71,9 @@ def plan_hash(normalised: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _targets(
-    session: AsyncSession, agency: str, plan: DeploymentRequest
+def _targets(
+    fleet: list[FleetAgent], plan: DeploymentRequest
 ) -> tuple[list[list[str]], dict[str, str]]:
-    fleet = await repository.fleet(session, agency, plan.targets.selector, plan.targets.ids)
     try:
         planned = batching.plan_batches(plan, [batching.FleetAgent(a.id, a.labels) for a in fleet])
     except batching.UnknownTargets as exc:
@@ -90,18 +91,18 @@ async def _targets(
     return planned, {a.id: a.desired_revision for a in fleet}
 
 
-async def _refuse_busy(session: AsyncSession, agency: str, planned: list[list[str]]) -> None:
-    busy = await repository.busy(session, agency, [a for batch in planned for a in batch])
-    if busy:
-        raise TargetsBusy(
-            f"{len(busy)} target(s) are in another active deployment of this agency.",
-            remediation="Wait for that deployment to end, abort it, or leave these agents out.",
-            extra={
-                "conflicts": [
-                    {"agent_id": b.agent_id, "deployment_id": b.deployment_id} for b in busy[:100]
-                ]
-            },
-        )
+def _busy_refusal(busy: list[Busy]) -> TargetsBusy | None:
+    if not busy:
+        return None
+    return TargetsBusy(
+        f"{len(busy)} target(s) are in another active deployment of this agency.",
+        remediation="Wait for that deployment to end, abort it, or leave these agents out.",
+        extra={
+            "conflicts": [
+                {"agent_id": b.agent_id, "deployment_id": b.deployment_id} for b in busy[:100]
+            ]
+        },
+    )
 
 
 def evaluation_request(
@@ -132,6 +133,89 @@ def _blocked(evaluation: Evaluation) -> DeploymentBlocked:
     )
 
 
+def decide(evaluation: Evaluation, plan: DeploymentRequest) -> bool:
+    """Whether the run waits for an approval: the policy asks for one, or the plan asks to
+    override a limit. A failed verdict blocks (``DeploymentBlocked``), unless overrides cover
+    every blocking reason."""
+    asked = [o.limit for o in plan.overrides]
+    if evaluation.verdict == "fail" and not rules.overrides_cover(
+        evaluation.blocking_codes(), asked
+    ):
+        raise _blocked(evaluation)
+    return evaluation.verdict != "pass" or bool(plan.overrides)
+
+
+def approval_asked(evaluation: Evaluation, fallback: OverrideApproval) -> ApprovalNeeded:
+    """The approval a waiting run requests: the policy's, else the override default."""
+    if evaluation.approval is not None:
+        return evaluation.approval
+    return ApprovalNeeded(
+        roles=list(fallback.roles),
+        quorum=fallback.quorum,
+        expires_in_s=int(fallback.expiry.total_seconds()),
+        rule_ids=[],
+    )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What creating a run of the plan now does, before anything is stored: creation stores it
+    (or raises ``refusal``), the preview (``POST /v1/deployments/preview``) answers it."""
+
+    run_id: str
+    normalised: dict[str, Any]
+    body_hash: str
+    planned: list[list[str]] = field(default_factory=list)
+    revisions: dict[str, str] = field(default_factory=dict)
+    busy: list[Busy] = field(default_factory=list)
+    request: dict[str, Any] | None = None
+    """The evaluation request sent to the policy engine (None: not judged)."""
+    evaluation: Evaluation | None = None
+    waits: bool = False
+    refusal: CortexError | None = None
+    """What creation answers instead of a run, the first in creation's order: targets
+    (unknown, none), busy targets, the policy unavailable, the policy's block."""
+
+
+async def assess(
+    session: AsyncSession,
+    policy: PolicyClient,
+    agency: str,
+    actor: str,
+    plan: DeploymentRequest,
+    now: datetime,
+    *,
+    judge_busy: bool = False,
+) -> Assessment:
+    """The plan's batches, the active runs holding its targets, and the policy's judgement of
+    it, in creation's order. Creation stops at busy targets; the preview (``judge_busy``)
+    still asks the policy, so its answer shows every problem at once — the refusal is the
+    same."""
+    normalised = plan.model_dump(mode="json")
+    base = Assessment(new_id(), normalised, plan_hash(normalised))
+    fleet = await repository.fleet(session, agency, plan.targets.selector, plan.targets.ids)
+    try:
+        planned, revisions = _targets(list(fleet), plan)
+    except (UnknownTargets, NoTargets) as exc:
+        return replace(base, refusal=exc)
+    busy = await repository.busy(session, agency, [a for batch in planned for a in batch])
+    judged = replace(base, planned=planned, revisions=revisions, busy=busy)
+    refusal: CortexError | None = _busy_refusal(busy)
+    if refusal is not None and not judge_busy:
+        return replace(judged, refusal=refusal)
+    request = evaluation_request(plan, base.run_id, planned, now)
+    judged = replace(judged, request=request)
+    try:
+        evaluation = await policy.evaluate(agency, actor, request)
+    except PolicyUnavailable as exc:
+        return replace(judged, refusal=refusal or exc)
+    try:
+        waits = decide(evaluation, plan)
+    except DeploymentBlocked as exc:
+        return replace(judged, evaluation=evaluation, refusal=refusal or exc)
+    return replace(judged, evaluation=evaluation, waits=waits, refusal=refusal)
+
+
 @dataclass(frozen=True)
 class Creation:
     """What ``create`` needs beyond the request."""
@@ -153,22 +237,19 @@ async def create(
     """A new run: its batches and snapshot from the fleet now, judged by the policy engine,
     stored with its first transition and events in this transaction (under the agency's lock:
     the busy check and the Idempotency-Key hold against a concurrent creation)."""
-    normalised = plan.model_dump(mode="json")
-    body_hash = plan_hash(normalised)
+    body_hash = plan_hash(plan.model_dump(mode="json"))
     await repository.lock_agency(session, agency)
     if idempotency_key is not None:
         replayed = await _replay(session, agency, idempotency_key, body_hash)
         if replayed is not None:
             return replayed
-    planned, revisions = await _targets(session, agency, plan)
-    await _refuse_busy(session, agency, planned)
-    run_id = new_id()
-    evaluation = await ctx.policy.evaluate(
-        agency, actor, evaluation_request(plan, run_id, planned, now)
-    )
-    waits = _waits_for_approval(evaluation, plan)
-    values = _run_values(run_id, agency, actor, plan, normalised, planned, evaluation, waits, now)
-    run = await repository.insert_run(session, values, planned, revisions)
+    judged = await assess(session, ctx.policy, agency, actor, plan, now)
+    if judged.refusal is not None:
+        raise judged.refusal
+    evaluation = judged.evaluation
+    assert evaluation is not None  # no refusal: the policy judged the plan
+    values = _run_values(judged, evaluation, agency, actor, plan, now)
+    run = await repository.insert_run(session, values, judged.planned, judged.revisions)
     run = await _first_transition(session, ctx, run, evaluation, plan, body_hash, now)
     if idempotency_key is not None:
         await repository.remember_key(session, agency, idempotency_key, body_hash, run.id, now)
@@ -190,28 +271,15 @@ async def _replay(session: AsyncSession, agency: str, key: str, body_hash: str) 
     return await repository.get_run(session, agency, known.run_id)
 
 
-def _waits_for_approval(evaluation: Evaluation, plan: DeploymentRequest) -> bool:
-    """Whether the run waits for an approval: the policy asks for one, or the plan asks to
-    override a limit. A failed verdict blocks, unless overrides cover every blocking reason."""
-    asked = [o.limit for o in plan.overrides]
-    if evaluation.verdict == "fail" and not rules.overrides_cover(
-        evaluation.blocking_codes(), asked
-    ):
-        raise _blocked(evaluation)
-    return evaluation.verdict != "pass" or bool(plan.overrides)
-
-
 def _run_values(
-    run_id: str,
+    judged: Assessment,
+    evaluation: Evaluation,
     agency: str,
     actor: str,
     plan: DeploymentRequest,
-    normalised: dict[str, Any],
-    planned: list[list[str]],
-    evaluation: Evaluation,
-    waits: bool,
     now: datetime,
 ) -> dict[str, Any]:
+    run_id, planned, waits = judged.run_id, judged.planned, judged.waits
     approval_id = new_id() if waits else None
     decision = {
         "id": new_id(),
@@ -232,7 +300,7 @@ def _run_values(
         "revision": plan.change.revision,
         "change_kind": change_kind(plan),
         "actor": actor,
-        "plan": normalised,
+        "plan": judged.normalised,
         "decision": decision,
         "overrides": [
             {"limit": o.limit, "reason": o.reason, "approval_id": approval_id}
@@ -294,15 +362,14 @@ async def _first_transition(
     if running:
         staged.append(events.started(run, await repository.batches_of(session, run.id), now))
     else:
-        needed = evaluation.approval
-        fallback = ctx.override_approval
+        asked = approval_asked(evaluation, ctx.override_approval)
         staged.append(
             events.approval_requested(
                 run,
-                roles=list(needed.roles) if needed else list(fallback.roles),
-                quorum=needed.quorum if needed else fallback.quorum,
-                expires_in=timedelta(seconds=needed.expires_in_s) if needed else fallback.expiry,
-                rule_ids=list(needed.rule_ids) if needed else [],
+                roles=list(asked.roles),
+                quorum=asked.quorum,
+                expires_in=timedelta(seconds=asked.expires_in_s),
+                rule_ids=list(asked.rule_ids),
                 reason=reason,
                 input_hash=body_hash,
             )
