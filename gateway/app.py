@@ -21,6 +21,7 @@ from gateway.metrics.endpoints import router as metrics_router
 from gateway.models import messaging
 from gateway.openapi import document_relayed_answers
 from gateway.policies.endpoints import router as policies_router
+from gateway.preflight.endpoints import router as preflight_router
 from gateway.protection import service as protection
 from gateway.protection.idempotency import IdempotencyPolicy
 from gateway.protection.limits import RateLimit
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 lock_s=2 * cfg.upstream_timeout_s + 30.0,
             ),
             people=_people(cfg),
+            preflight_deadline_s=cfg.preflight_deadline_s,
         )
 
     sweeper: list[asyncio.Task[None]] = []
@@ -130,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 approvals_router,
                 audit_router,
                 trail_router,
+                preflight_router,
             ],
             on_start=[start],
             on_stop=[stop],

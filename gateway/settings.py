@@ -32,6 +32,9 @@ class Settings(ProcessSettings):
     # "Mappings"): another replica's change applies here within this time.
     mapping_cache_ttl_s: float = Field(default=5.0, ge=0)
     upstream_timeout_s: float = Field(default=10.0, gt=0)
+    # Preflight asks the orchestrator, the approval workflow and the metrics collector at once;
+    # a service silent this long is a finding (docs/api.md "Preflight").
+    preflight_deadline_s: float = Field(default=2.0, gt=0, le=30)
     max_events_per_request: int = Field(default=1000, ge=1)
     # Request body limits (413 beyond them): every route, the events batch, webhooks (GitHub
     # caps its own deliveries at 25 MB).

@@ -26,6 +26,8 @@ class GatewayState:
     limiter: RateLimiter | None
     """The per-key token buckets (None: rate limits off)."""
     idempotency: IdempotencyPolicy
+    preflight_deadline_s: float = 2.0
+    """How long preflight waits for every service it asks (CORTEX_GATEWAY_PREFLIGHT_DEADLINE_S)."""
     people: OidcVerifier | None = None
     """Verifies people's OIDC tokens (CORTEX_GATEWAY_OIDC_*); None: API keys only."""
 

@@ -105,6 +105,11 @@ _CODES: tuple[Code, ...] = (
     Code("approval_expired", ER, (APPROVALS, POLICY),
          "The approval expired (before or after its grant).",
          "Ask for a new approval; as a reason, the policy engine already requested one."),
+    Code("approval_granted_for_plan", R, (GATEWAY,),
+         "A preflight finding (info): an approval was already granted for a deployment of this "
+         "same plan (same plan hash); a new deployment asks for its own.",
+         "Follow that deployment (`GET /v1/deployments/{id}`) rather than deploying the same plan "
+         "twice."),
     Code("approval_id_taken", E, (APPROVALS,),
          "The approval id (or `Idempotency-Key`) was already used for another request.",
          "Use a new id, or send exactly the same request again to get the same answer."),
@@ -118,6 +123,11 @@ _CODES: tuple[Code, ...] = (
     Code("approval_not_granted", ER, (APPROVALS, POLICY),
          "The approval is still pending, or was rejected.",
          "Wait on its `status_url` until it is granted; a rejected approval stays rejected."),
+    Code("approval_pending_for_plan", R, (GATEWAY,),
+         "A preflight finding: an approval for a deployment of this same plan is pending; that "
+         "deployment holds its agents until it ends.",
+         "Have the pending request decided (`cortex approvals decide`) instead of deploying the "
+         "plan again."),
     Code("approval_required", R, (POLICY,),
          "A `require_approval` rule (or deployment limit) fired; the decision names who may "
          "approve and the approval request made for it.",
@@ -139,6 +149,11 @@ _CODES: tuple[Code, ...] = (
     Code("approval_used", ER, (APPROVALS, POLICY),
          "The approval was used as many times as it allows (one action per approval).",
          "A repeated action needs a new approval; as a reason, one was requested."),
+    Code("approval_workflow_unavailable", R, (GATEWAY,),
+         "A preflight finding (high): the approval workflow did not answer within the preflight "
+         "deadline, so approvals of the plan are unknown; the verdict is at best "
+         "`needs_approval`.",
+         "Retry shortly; if it persists, check the approval workflow's `GET /readyz`."),
     Code("approved", R, (POLICY,),
          "Informational: a granted approval of this exact action by this agent was used; the "
          "decision is `allow` and names the approval and its approvers.",
@@ -189,6 +204,12 @@ _CODES: tuple[Code, ...] = (
          "(`status` names where it is).",
          "Read its trail (`GET /v1/trail/{id}`) instead; a postmortem is written for a failed "
          "or rolled-back deployment."),
+    Code("deployment_needs_approval", R, (GATEWAY,),
+         "A preflight finding: `POST /v1/deployments` would create the run as `pending_approval` "
+         "(the policy asks for an approval, or the plan asks to override a limit); the finding "
+         "names the quorum and roles.",
+         "Deploy, then have an approver decide the request (`cortex approvals decide`); the run "
+         "starts once it is granted."),
     Code("deployment_not_found", E, (ROLLOUTS,),
          "No deployment run with this id in the caller's agency (another agency's runs answer the "
          "same).",
@@ -315,6 +336,11 @@ _CODES: tuple[Code, ...] = (
     Code("method_not_allowed", E, (KIT,),
          "The route exists but not with this HTTP method.",
          "Use one of `allowed_methods`."),
+    Code("metrics_collector_unavailable", R, (GATEWAY,),
+         "A preflight finding (high): the metrics collector did not answer within the preflight "
+         "deadline, so the service's recent change failure rate is unknown; the verdict is at "
+         "best `needs_approval`.",
+         "Retry shortly; if it persists, check the metrics collector's `GET /readyz`."),
     Code("missing_api_key", E, (GATEWAY,),
          "No API key was sent.",
          "Send `Authorization: Bearer <key>` (or configure `CORTEX_API_KEY` for the CLI)."),
@@ -355,6 +381,10 @@ _CODES: tuple[Code, ...] = (
     Code("org_admin_required", E, (GATEWAY,),
          "A write that governs every agency, made with a key scoped to one.",
          "Use an org-wide admin key (`cortex keys create --agency '*' --role admin`)."),
+    Code("override_requested", R, (GATEWAY,),
+         "A preflight finding: the plan asks to override a policy limit (`overrides`), so the run "
+         "would wait for an approval.",
+         "Get the approval, or change the plan to fit the limit and drop the override."),
     Code("payload_masked", R, (POLICY,),
          "Informational: the payload is above `pii.max_payload_bytes`; all of it will be "
          "masked (`on_oversize: mask_all`).",
@@ -378,6 +408,10 @@ _CODES: tuple[Code, ...] = (
          "The merged policy does not compile; nothing was published.",
          "Fix the condition or value named in `detail`, validate (`POST /v1/policies/validate`) "
          "and publish again."),
+    Code("policy_engine_unavailable", R, (GATEWAY,),
+         "A preflight finding (high): the policy engine did not judge the plan (creation would "
+         "answer 503 `policy_unavailable`); the verdict is `fail` (closed).",
+         "Retry shortly; if it persists, check the policy engine's `GET /readyz`."),
     Code("policy_error", E, (POLICY,),
          "A policy that cannot be used (the generic class of the policy errors).",
          "Read `detail` and `issues`, fix the policy and send it again."),
@@ -421,6 +455,11 @@ _CODES: tuple[Code, ...] = (
          "every gateway replica.",
          "Wait for the `Retry-After` delay, then spread the calls; ask an admin for a higher "
          "limit (`CORTEX_GATEWAY_RATE_LIMIT_OVERRIDES`) if the load is expected."),
+    Code("recent_change_failure_rate", R, (GATEWAY,),
+         "A preflight risk note: the service's change failure rate over the last 30 days "
+         "(`actual`; a warning above `limit`, 15 %). It does not change the verdict.",
+         "Above 15 %: look at the recent failures (`GET /v1/metrics/dora`) and prefer smaller "
+         "batches and longer observation."),
     Code("reservation_not_found", E, (POLICY,),
          "No open budget reservation for the decision whose usage is reported.",
          "Report usage once, for a decision that reserved budget, before it expires."),
@@ -430,6 +469,11 @@ _CODES: tuple[Code, ...] = (
     Code("role_forbidden", E, (GATEWAY,),
          "The key's role may not call this route.",
          "Use a key with one of `required_roles`."),
+    Code("rollout_orchestrator_unavailable", R, (GATEWAY,),
+         "A preflight finding (high): the rollout orchestrator did not answer within the "
+         "preflight deadline, so neither batches nor the policy's evaluation are known; the "
+         "verdict is `fail` (closed).",
+         "Retry shortly; if it persists, check the rollout orchestrator's `GET /readyz`."),
     Code("route_not_found", E, (KIT,),
          "No route with this path.",
          "Check the path against the API reference (`/docs`)."),
