@@ -84,6 +84,7 @@ ACCESS: dict[str, Access] = {
     "GET /v1/policies/schema": Access(ANY, "global"),
     "GET /v1/trail/{trail_id}": Access(ANY, "query"),
     "GET /v1/trail/{trail_id}/postmortem": Access(ANY, "query"),
+    "POST /v1/preflight": Access(roles("deployer"), "query"),
     "POST /v1/policies/validate": Access(ANY, "global"),
     "POST /v1/webhooks/github": Access(frozenset(), "signature"),
     "POST /v1/webhooks/gitlab": Access(frozenset(), "signature"),
