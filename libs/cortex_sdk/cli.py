@@ -12,6 +12,7 @@ from cortex_sdk.cli_approvals import approvals
 from cortex_sdk.cli_context import EXIT_ERROR, EXIT_OK, CliState
 from cortex_sdk.cli_dora import dora
 from cortex_sdk.cli_policy import policy
+from cortex_sdk.cli_preflight import preflight
 from cortex_sdk.cli_trail import trail
 from cortex_sdk.up import up
 
@@ -34,6 +35,7 @@ cli.add_command(policy)
 cli.add_command(dora)
 cli.add_command(approvals)
 cli.add_command(trail)
+cli.add_command(preflight)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -111,6 +111,19 @@ class CortexClient:
         resp = self._send(method, path, timeout_s=timeout_s, **kwargs)
         return resp.json() if resp.content else None
 
+    def preflight(
+        self, text: str, content_type: str = "application/yaml", agency: str | None = None
+    ) -> dict[str, Any]:
+        """``POST /v1/preflight``: the verdict a deployment plan would meet, with findings."""
+        result: dict[str, Any] = self._request(
+            "POST",
+            "/v1/preflight",
+            params={"agency": agency} if agency else None,
+            content=text.encode(),
+            headers={"Content-Type": content_type},
+        )
+        return result
+
     def create_key(
         self,
         agency: str,
