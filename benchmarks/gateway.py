@@ -45,6 +45,7 @@ from pathlib import Path
 import httpx
 from cryptography.fernet import Fernet
 
+from benchmarks import preflight
 from benchmarks.common import CpuMeter, Metric, Metrics, Servers, embedded_servers, metric, ratio
 from benchmarks.policy_cases import AGENCY, CASES, POLICY_20, compile_text, without_budgets
 from benchmarks.policy_cerbos import (
@@ -377,7 +378,7 @@ def run(*, quick: bool) -> Metrics:
         _log(f"cerbos pid {cerbos.pid} at {cerbos.url}, {cerbos_policy.rules} rules")
         before = measure(servers, sizes, "baseline", Path(baseline)) if baseline else None
         after = measure(servers, sizes, "current", None, cerbos)
-    out = figures(after) | cerbos_figures(after)
+        out = figures(after) | cerbos_figures(after) | preflight.run(servers, quick=quick)
     if before is not None:
         out |= figures(before, "baseline_")
         for name in ("authorize_vs_healthz_ratio", "gateway_overhead_ratio", "authorize_rps_c16"):
