@@ -41,7 +41,7 @@ def submitted(content: bytes, content_type: str) -> Submitted:
     media = content_type.split(";")[0].strip().lower()
     try:
         document = yaml.safe_load(content) if media in YAML_TYPES else json.loads(content)
-    except (ValueError, yaml.YAMLError):
+    except (ValueError, RecursionError, yaml.YAMLError):
         document = None
     found = document if isinstance(document, dict) else {}
     service, environment = found.get("service"), found.get("environment")
