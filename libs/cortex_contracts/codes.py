@@ -199,17 +199,17 @@ _CODES: tuple[Code, ...] = (
          "actual, limit and remediation): nothing was created.",
          "Change the plan as each reason's remediation says, or ask to override the limit "
          "(`overrides`, which needs an approval)."),
-    Code("deployment_not_failed", E, (GATEWAY,),
-         "A postmortem was asked for a deployment that neither failed nor was rolled back "
-         "(`status` names where it is).",
-         "Read its trail (`GET /v1/trail/{id}`) instead; a postmortem is written for a failed "
-         "or rolled-back deployment."),
     Code("deployment_needs_approval", R, (GATEWAY,),
          "A preflight finding: `POST /v1/deployments` would create the run as `pending_approval` "
          "(the policy asks for an approval, or the plan asks to override a limit); the finding "
          "names the quorum and roles.",
          "Deploy, then have an approver decide the request (`cortex approvals decide`); the run "
          "starts once it is granted."),
+    Code("deployment_not_failed", E, (GATEWAY,),
+         "A postmortem was asked for a deployment that neither failed nor was rolled back "
+         "(`status` names where it is).",
+         "Read its trail (`GET /v1/trail/{id}`) instead; a postmortem is written for a failed "
+         "or rolled-back deployment."),
     Code("deployment_not_found", E, (ROLLOUTS,),
          "No deployment run with this id in the caller's agency (another agency's runs answer the "
          "same).",
