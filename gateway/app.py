@@ -7,12 +7,14 @@ from starlette.middleware import Middleware
 from cortex_contracts import STREAMS
 from cortex_kit.logs import get_logger
 from cortex_kit.runtime import Runtime, ServiceDefinition, create_service_app
+from gateway.agents.endpoints import router as agents_router
 from gateway.approvals.endpoints import router as approvals_router
 from gateway.audit.endpoints import router as audit_router
 from gateway.audit.trail import AuditMiddleware
 from gateway.auth.endpoints import router as keys_router
 from gateway.auth.oidc import OidcSettings, OidcVerifier
 from gateway.auth.service import KeyCache, bootstrap_admin
+from gateway.deployments.endpoints import router as deployments_router
 from gateway.domain.people import ClaimNames
 from gateway.events.endpoints import router as events_router
 from gateway.mappings.endpoints import router as mappings_router
@@ -133,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 audit_router,
                 trail_router,
                 preflight_router,
+                agents_router,
+                deployments_router,
             ],
             on_start=[start],
             on_stop=[stop],

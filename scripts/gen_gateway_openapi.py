@@ -38,6 +38,8 @@ def _services() -> dict[str, Callable[[], Any]]:
     from metrics_collector.settings import Settings as CollectorSettings
     from policy_engine.app import create_app as engine
     from policy_engine.settings import Settings as EngineSettings
+    from rollout_orchestrator.app import create_app as orchestrator
+    from rollout_orchestrator.settings import Settings as OrchestratorSettings
 
     return {
         "policy_engine": lambda: engine(EngineSettings(database_url=_DB, internal_secret=_SECRET)),
@@ -46,6 +48,9 @@ def _services() -> dict[str, Callable[[], Any]]:
         ),
         "approval_workflow": lambda: approvals(
             ApprovalSettings(database_url=_DB, internal_secret=_SECRET)
+        ),
+        "rollout_orchestrator": lambda: orchestrator(
+            OrchestratorSettings(database_url=_DB, internal_secret=_SECRET)
         ),
     }
 

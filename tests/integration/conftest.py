@@ -94,6 +94,7 @@ def gateway_settings(cluster: Cluster, port: int, **overrides: Any) -> Any:
         "metrics_collector_url": cluster.processes["metrics_collector"].url,
         "policy_engine_url": cluster.processes["policy_engine"].url,
         "approval_workflow_url": cluster.processes["approval_workflow"].url,
+        "rollout_orchestrator_url": cluster.processes["rollout_orchestrator"].url,
         "bootstrap_admin_key": ADMIN_KEY,
         **overrides,
     }
@@ -108,6 +109,8 @@ async def start_cluster(database_url: str, nats_url: str, *, gateway: bool = Tru
     from metrics_collector.settings import Settings as MetricsSettings
     from policy_engine.app import create_app as policy_app
     from policy_engine.settings import Settings as PolicySettings
+    from rollout_orchestrator.app import create_app as rollout_app
+    from rollout_orchestrator.settings import Settings as RolloutSettings
 
     cluster = Cluster(database_url, nats_url)
     cluster.processes["metrics_collector"] = await serve_app(
@@ -128,6 +131,9 @@ async def start_cluster(database_url: str, nats_url: str, *, gateway: bool = Tru
                 approval_workflow_url=cluster.processes["approval_workflow"].url,
             )
         )
+    )
+    cluster.processes["rollout_orchestrator"] = await serve_app(
+        lambda port: rollout_app(RolloutSettings(**_common(cluster, port)))
     )
     if gateway:
         cluster.processes["gateway"] = await serve_app(

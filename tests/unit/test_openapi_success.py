@@ -55,8 +55,27 @@ RELAYED = {
         "POST /v1/approvals/decisions",
         "GET /v1/approvals/notifications",
         "PUT /v1/approvals/notifications",
+        "POST /v1/agents",
+        "GET /v1/agents",
+        "GET /v1/agents/{agent_id}",
+        "POST /v1/agents/{agent_id}/heartbeat",
+        "GET /v1/agents/{agent_id}/desired",
+        "PUT /v1/agents/{agent_id}/desired",
     }
 }
+AWAITING_SERVICE = {
+    "gateway": {
+        "POST /v1/deployments",
+        "GET /v1/deployments",
+        "GET /v1/deployments/{deployment_id}",
+        "POST /v1/deployments/{deployment_id}/pause",
+        "POST /v1/deployments/{deployment_id}/resume",
+        "POST /v1/deployments/{deployment_id}/abort",
+        "POST /v1/deployments/{deployment_id}/rollback",
+    }
+}
+"""Relayed routes whose service does not serve them yet (the orchestrator's deployments API,
+issue 13): once it does, move them into RELAYED and regenerate gateway/openapi_relayed.json."""
 
 
 def _operations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -86,7 +105,7 @@ def _success_problem(operation: dict[str, Any]) -> str | None:
 
 @pytest.mark.parametrize("name", CHECKED)
 def test_every_route_names_its_success_schema(name: str) -> None:
-    relayed = RELAYED.get(name, set())
+    relayed = RELAYED.get(name, set()) | AWAITING_SERVICE.get(name, set())
     problems = {
         where: problem
         for where, operation in _operations(name)
@@ -97,7 +116,8 @@ def test_every_route_names_its_success_schema(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(RELAYED))
 def test_every_relayed_route_exists(name: str) -> None:
-    assert RELAYED[name] <= {where for where, _ in _operations(name)}
+    relayed = RELAYED[name] | AWAITING_SERVICE.get(name, set())
+    assert relayed <= {where for where, _ in _operations(name)}
 
 
 def _typed(schema: dict[str, Any]) -> bool:
