@@ -10,6 +10,7 @@ import click
 from cortex_sdk.cli_api import events, keys
 from cortex_sdk.cli_approvals import approvals
 from cortex_sdk.cli_context import EXIT_ERROR, EXIT_OK, CliState
+from cortex_sdk.cli_deploy import deploy, deployments, rollback
 from cortex_sdk.cli_dora import dora
 from cortex_sdk.cli_policy import policy
 from cortex_sdk.cli_preflight import preflight
@@ -36,6 +37,9 @@ cli.add_command(dora)
 cli.add_command(approvals)
 cli.add_command(trail)
 cli.add_command(preflight)
+cli.add_command(deploy)
+cli.add_command(rollback)
+cli.add_command(deployments)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -362,6 +362,155 @@ class CortexClient:
             if last_chance:
                 raise
         return None
+
+    # Deployments (docs/rollouts.md; `cortex deploy`, `cortex deployments …`).
+
+    def create_deployment(
+        self,
+        plan: str | dict[str, Any],
+        *,
+        content_type: str = "application/yaml",
+        idempotency_key: str | None = None,
+        agency: str | None = None,
+    ) -> dict[str, Any]:
+        """Submit a plan (YAML text, or a dict sent as JSON): 202 the run, ``running`` or
+        ``pending_approval``. With ``idempotency_key`` a retry answers the same run; a gateway
+        briefly unavailable (502/503/504, no connection) is then asked again, up to 3 times."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        body: dict[str, Any]
+        if isinstance(plan, str):
+            body = {"content": plan.encode(), "headers": {**headers, "Content-Type": content_type}}
+        else:
+            body = {"json": plan, "headers": headers}
+        params = {"agency": agency} if agency else {}
+        attempts = 3 if idempotency_key else 1
+        for attempt in range(attempts):
+            try:
+                result: dict[str, Any] = self._request(
+                    "POST", "/v1/deployments", params=params, **body
+                )
+                return result
+            except ApiError as exc:
+                if exc.status not in _RETRIED or attempt == attempts - 1:
+                    raise
+            except httpx.TransportError:
+                if attempt == attempts - 1:
+                    raise
+            time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def get_deployment(
+        self,
+        deployment_id: str,
+        *,
+        agency: str | None = None,
+        wait: float = 0,
+        version: int | None = None,
+    ) -> dict[str, Any]:
+        """The whole record; with ``version`` and ``wait``: as soon as its version differs
+        from ``version``, or after ``wait`` seconds (≤ 30)."""
+        params: dict[str, Any] = {"agency": agency} if agency else {}
+        held = min(max(wait, 0.0), MAX_WAIT_S)
+        if version is not None:
+            params["version"] = version
+        if held > 0:
+            params["wait"] = f"{held:g}"
+        result: dict[str, Any] = self._request(
+            "GET",
+            f"/v1/deployments/{_segment(deployment_id)}",
+            params=params,
+            timeout_s=self.timeout_s + held,
+        )
+        return result
+
+    def list_deployments(
+        self,
+        *,
+        agency: str | None = None,
+        status: str | None = None,
+        service: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> dict[str, Any]:
+        """One page, newest first: ``{items, next_after}``."""
+        params = {
+            "agency": agency,
+            "status": status,
+            "service": service,
+            "limit": limit,
+            "after": after,
+        }
+        result: dict[str, Any] = self._request(
+            "GET", "/v1/deployments", params={k: v for k, v in params.items() if v}
+        )
+        return result
+
+    def deployment_command(
+        self, deployment_id: str, command: str, reason: str, *, agency: str | None = None
+    ) -> dict[str, Any]:
+        """``pause``, ``resume``, ``abort`` or ``rollback`` with its reason → the record (the
+        same command on a run already in its target state answers the same state)."""
+        result: dict[str, Any] = self._request(
+            "POST",
+            f"/v1/deployments/{_segment(deployment_id)}/{command}",
+            json={"reason": reason},
+            params={"agency": agency} if agency else {},
+        )
+        return result
+
+    def wait_for_deployment(
+        self,
+        deployment_id: str,
+        timeout_s: float = 3600.0,
+        *,
+        agency: str | None = None,
+        version: int | None = None,
+        on_change: Callable[[dict[str, Any]], None] | None = None,
+        until: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any]:
+        """Long-poll the record until it is terminal (or ``until(record)``) or ``timeout_s``
+        passed; answers the record as last read. ``version``: the one already seen (the
+        first poll waits for another). ``on_change`` sees every new version. A gateway briefly
+        unavailable is asked again until the time is up."""
+        done = until or (lambda record: record["status"] in TERMINAL_DEPLOYMENT)
+        deadline = time.monotonic() + timeout_s
+        record: dict[str, Any] | None = None
+        while True:
+            asked_at = time.monotonic()
+            wait = max(0.0, min(deadline - asked_at, MAX_WAIT_S))
+            read = self._poll_deployment(deployment_id, agency, wait, version, wait == 0)
+            changed = read is not None and read["version"] != version
+            if read is not None:
+                record, version = read, int(read["version"])
+                if changed and on_change is not None:
+                    on_change(record)
+            if record is not None and (done(record) or time.monotonic() >= deadline):
+                return record
+            if not changed and time.monotonic() - asked_at < 1.0:
+                # answered at once though unchanged, or not at all: not in a tight loop
+                time.sleep(min(1.0, max(deadline - time.monotonic(), 0.0)))
+
+    def _poll_deployment(
+        self,
+        deployment_id: str,
+        agency: str | None,
+        wait: float,
+        version: int | None,
+        last_chance: bool,
+    ) -> dict[str, Any] | None:
+        try:
+            return self.get_deployment(deployment_id, agency=agency, wait=wait, version=version)
+        except ApiError as exc:
+            if exc.status not in _RETRIED or last_chance:
+                raise
+        except httpx.TransportError:
+            if last_chance:
+                raise
+        return None
+
+
+TERMINAL_DEPLOYMENT = frozenset({"succeeded", "rolled_back", "aborted", "rejected", "failed"})
+"""A run in one of these states never changes again."""
 
 
 def _segment(value: str) -> str:
