@@ -23,6 +23,7 @@ SUITES: dict[str, str] = {
     "dora": "benchmarks.dora:run",
     "gateway": "benchmarks.gateway:run",
     "policy": "benchmarks.policy:run",
+    "rollout": "benchmarks.rollout:run",
 }
 ALL = "all"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -29,6 +29,14 @@ from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER, PROBLEM_JSON, ROLES_
 # Response headers of a service that mean something to the client and are passed on.
 _RELAYED_HEADERS = ("retry-after", "allow", "location")
 _MAX_CONNECTIONS = 100
+_KEEPALIVE_S = 3.0
+"""An idle pooled connection is closed before the services' uvicorn closes it (its
+``timeout_keep_alive`` is 5 s): reusing one the service is closing fails the call
+(``ServerDisconnectedError``), which bursty callers — a fleet's heartbeats — otherwise hit."""
+_MAX_HELD_CONNECTIONS = 10_000
+"""Long-polls (an agent's desired revision, a deployment record, an approval) are held by the
+service for up to 30 s each: they get their own pool, so a fleet's long-polls never queue the
+ordinary calls (heartbeats, the PUT that answers them) behind ``_MAX_CONNECTIONS``."""
 
 
 class _Answer:
@@ -50,20 +58,25 @@ class Upstreams:
         self._urls = {name: url.rstrip("/") for name, url in urls.items()}
         # Every call is signed with the cluster's internal secret: services refuse any other.
         self._secret = secret
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
 
-    def _client(self) -> aiohttp.ClientSession:
+    def _client(self, held: bool = False) -> aiohttp.ClientSession:
         # Made on first use, inside the running loop (aiohttp binds a session to its loop).
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
+        session = self._sessions.get(held)
+        if session is None:
+            limit = _MAX_HELD_CONNECTIONS if held else _MAX_CONNECTIONS
+            session = self._sessions[held] = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
-                    limit=_MAX_CONNECTIONS, limit_per_host=_MAX_CONNECTIONS, use_dns_cache=True
+                    limit=limit,
+                    limit_per_host=limit,
+                    use_dns_cache=True,
+                    keepalive_timeout=_KEEPALIVE_S,
                 ),
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent",),
             )
-        return self._session
+        return session
 
     async def forward(
         self,
@@ -87,8 +100,8 @@ class Upstreams:
 
         ``roles`` and ``team`` are sent (and signed) only when given: the services that decide
         by them read them (the approval workflow). ``timeout_s`` replaces the default timeout
-        for a call that is meant to take longer (a long-poll). ``extra_headers`` are passed on
-        as they are (``Idempotency-Key``)."""
+        for a call that is meant to take longer (a long-poll), which then goes through the
+        pool of held calls. ``extra_headers`` are passed on as they are (``Idempotency-Key``)."""
         with tracer("cortex.gateway").start_as_current_span(
             f"{method} {service}", kind=SpanKind.CLIENT
         ) as span:
@@ -160,7 +173,7 @@ class Upstreams:
         limit = self.timeout_s if timeout_s is None else timeout_s
         timeout = aiohttp.ClientTimeout(total=limit)
         try:
-            async with self._client().request(
+            async with self._client(held=timeout_s is not None).request(
                 method,
                 URL(self._urls[service] + target, encoded=True),
                 data=content,
@@ -197,6 +210,6 @@ class Upstreams:
         return Response(resp.body, status_code=resp.status, media_type=media, headers=headers)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()

@@ -23,6 +23,7 @@ import contextlib
 import inspect
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -90,7 +91,8 @@ class AgentRuntime:
 
     ``client`` names the gateway and the agent's API key (role ``agent``); ``http`` shares an
     ``httpx.AsyncClient`` between runtimes (a fleet in one process); ``agency`` only for an
-    org-wide key."""
+    org-wide key; ``on_heartbeat(seconds, acknowledged)`` sees each heartbeat's round trip;
+    ``registered=True`` skips the registration (an agent registered in bulk beforehand)."""
 
     def __init__(
         self,
@@ -107,6 +109,8 @@ class AgentRuntime:
         wait_s: float = MAX_WAIT_S,
         retry: Retry | None = None,
         http: httpx.AsyncClient | None = None,
+        on_heartbeat: Callable[[float, bool], None] | None = None,
+        registered: bool = False,
     ) -> None:
         self.client = client
         self.agent_id = agent_id
@@ -117,7 +121,11 @@ class AgentRuntime:
         self.wait_s = min(wait_s, MAX_WAIT_S)
         self.heartbeats_sent = 0
         self.heartbeats_acknowledged = 0
+        self.heartbeats_in_flight = 0
+        self._on_heartbeat = on_heartbeat
         self.registered = asyncio.Event()
+        if registered:  # registered in bulk beforehand (a benchmark's fleet)
+            self.registered.set()
         self._apply = apply
         self._health = health
         self._agency = agency
@@ -153,7 +161,7 @@ class AgentRuntime:
         """Register, then heartbeat and follow the desired revision until :meth:`stop`."""
         self._task = self._task or asyncio.current_task()
         try:
-            if not await self._register():
+            if not self.registered.is_set() and not await self._register():
                 return
             loops = [self._heartbeats()] + ([self._follow()] if poll else [])
             await asyncio.gather(*loops)
@@ -189,10 +197,20 @@ class AgentRuntime:
 
     async def wait_for_approval(self, approval_id: str, timeout_s: float = 600.0) -> ApprovalResult:
         """Long-poll an approval until it is decided (:meth:`CortexClient.wait_for_approval`,
-        in a thread so the loops keep running)."""
-        return await asyncio.to_thread(
-            self.client.wait_for_approval, approval_id, timeout_s, agency=self._agency
-        )
+        in a thread so the loops keep running). The request an ``authorize`` answer names
+        reaches the approval workflow by event a moment later: ``approval_not_found`` is asked
+        again until it arrives (or the time is up)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = max(deadline - time.monotonic(), 0.0)
+            try:
+                return await asyncio.to_thread(
+                    self.client.wait_for_approval, approval_id, left, agency=self._agency
+                )
+            except ApiError as exc:
+                if exc.code != "approval_not_found" or left <= 0:
+                    raise
+            await self._pause(min(0.25, left))
 
     def report_now(self) -> None:
         """Send a heartbeat now (e.g. after the agent's health changed)."""
@@ -233,8 +251,12 @@ class AgentRuntime:
     async def _heartbeat(self) -> bool:
         body = await self._report()
         self.heartbeats_sent += 1
+        self.heartbeats_in_flight += 1
+        sent_at = time.perf_counter()
+        ok = False
         try:
             await self._call("POST", f"{self._path}/heartbeat", json=body)
+            ok = True
         except ApiError as exc:
             log.warning("agent.heartbeat_refused %s: %s", self.agent_id, exc)
             if exc.code == "agent_not_found":  # the registry lost it: register again
@@ -243,6 +265,10 @@ class AgentRuntime:
         except httpx.HTTPError as exc:
             log.warning("agent.heartbeat_failed %s: %s", self.agent_id, exc)
             return False
+        finally:
+            self.heartbeats_in_flight -= 1
+            if self._on_heartbeat is not None:
+                self._on_heartbeat(time.perf_counter() - sent_at, ok)
         self.heartbeats_acknowledged += 1
         return True
 

@@ -44,7 +44,9 @@ class Fleet:
     """``size`` agents ``<prefix>0000…``, labelled by ``labels(index)``, all on ``revision``.
 
     ``poll=False`` runs heartbeats only (no long-poll per agent: 10,000 agents would hold
-    10,000 connections). ``on_apply`` is called after each apply (the benchmark's clock)."""
+    10,000 connections). ``on_apply`` is called after each apply (the benchmark's clock).
+    ``http``: the pool to use instead of one made here (closed by :meth:`stop` either way);
+    ``registered=True``: the agents were registered in bulk beforehand (no POST each)."""
 
     def __init__(
         self,
@@ -61,6 +63,9 @@ class Fleet:
         agency: str | None = None,
         retry: Retry | None = None,
         on_apply: Callable[[Applied], Awaitable[None] | None] | None = None,
+        http: httpx.AsyncClient | None = None,
+        on_heartbeat: Callable[[float, bool], None] | None = None,
+        registered: bool = False,
     ) -> None:
         width = max(4, len(str(size - 1)))
         self.ids = [f"{prefix}{i:0{width}d}" for i in range(size)]
@@ -69,7 +74,7 @@ class Fleet:
         self._scripts = {agent_id: _Script() for agent_id in self.ids}
         self._on_apply = on_apply
         connections = size + 64 if poll else 256
-        self.http = httpx.AsyncClient(
+        self.http = http or httpx.AsyncClient(
             base_url=client.url,
             timeout=client.timeout_s,
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
@@ -88,6 +93,8 @@ class Fleet:
                 wait_s=wait_s,
                 retry=retry,
                 http=self.http,
+                on_heartbeat=on_heartbeat,
+                registered=registered,
             )
             for i, agent_id in enumerate(self.ids)
         }
@@ -160,10 +167,11 @@ class Fleet:
         """The revision each agent runs now."""
         return {agent_id: agent.applied_revision for agent_id, agent in self.agents.items()}
 
-    def heartbeats(self) -> tuple[int, int]:
-        """Heartbeats sent and acknowledged (2xx) by every agent so far."""
+    def heartbeats(self) -> tuple[int, int, int]:
+        """Heartbeats sent, acknowledged (2xx) and still in flight, by every agent so far."""
         agents = self.agents.values()
         return (
             sum(a.heartbeats_sent for a in agents),
             sum(a.heartbeats_acknowledged for a in agents),
+            sum(a.heartbeats_in_flight for a in agents),
         )

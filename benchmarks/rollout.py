@@ -1,0 +1,474 @@
+"""rollout: the agent registry under a simulated fleet (cortex_sdk.fleet), through the real
+gateway and rollout orchestrator.
+
+Private NATS and a durable PostgreSQL (fsync on); ``python -m rollout_orchestrator`` and
+``python -m gateway`` run as subprocesses, as ``cortex up`` runs them; the fleet runs in this
+process (one ``httpx.AsyncClient`` pool, one agent API key), as the SDK's ``Fleet`` runs it.
+
+1. **Heartbeats** (full: 10,000 agents, quick: 2,000): every agent heartbeats every 10 s
+   through the gateway for the window (full 120 s, quick 30 s) after all registered (their
+   start is spread over one interval, as real agents start at different times). The
+   orchestrator's peak RSS (``VmHWM`` in ``/proc/<pid>/status``: the whole run, registration
+   included) is ``heartbeat_rss_mb_10000``; ``rss_mb_per_1000_agents`` is that over the fleet
+   in thousands; the CPU each process spent over the window, as a share of one core;
+   ``heartbeats_lost`` = sent - acknowledged - still in flight at the end (an acknowledged
+   heartbeat is committed: the registry answers after its commit); and the agents whose stored
+   ``last_heartbeat_at`` is older than two intervals at the end (``agents_without_recent_
+   heartbeat``). **Baseline, same run**: the same fleet for a shorter window straight to the
+   orchestrator, signed as the gateway signs (what a co-located sidecar could do): the
+   gateway's share of the cost is ``heartbeat_gateway_cpu_ratio``.
+2. **Coordination** (full: 1,000 agents long-polling their desired revision through the
+   gateway, quick: 200): a deployer pins a new revision on one agent at a time (8 at once),
+   ``PUT /v1/agents/{id}/desired`` through the gateway; the time from sending the PUT to the
+   agent's ``apply`` being called (same process, same clock) is ``coordination_p99_ms_1000``;
+   the PUT's own round trip is the baseline (``coordination_vs_put_p99_ratio``).
+3. **Deployments** (``deploy_wall_s_1000``, ``rollback_p95_s_1000``, ``duplicate_effects``):
+   need the orchestrator's deployments API (issue 13); while ``GET /v1/deployments`` answers
+   404 they are not measured and the suite says so (they are absent from the result, never a
+   made-up value).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # no stubs; pyproject lists no override
+import httpx
+
+from benchmarks.common import (
+    CpuMeter,
+    Metrics,
+    Process,
+    Servers,
+    embedded_servers,
+    interpolated_percentile,
+    metric,
+    ratio,
+    run_async,
+    service_process,
+)
+from cortex_kit.testing.internal import TEST_SECRETS_KEY, signed
+from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER
+from cortex_sdk.client import CortexClient
+from cortex_sdk.fleet import Applied, Fleet
+
+AGENCY = "fleet"
+ADMIN_KEY = "cvc_0123456789ab_" + "R" * 43
+HEARTBEAT_S = 10.0
+COORDINATION_HEARTBEAT_S = 30.0
+COORDINATION_WORKERS = 8
+CLIENT_TIMEOUT_S = 120.0
+"""An overloaded registry shows as slow heartbeats, not as client-side timeouts counted lost."""
+DEPLOYMENT_METRICS = ("deploy_wall_s_1000", "rollback_p95_s_1000", "duplicate_effects")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    heartbeat_agents: int
+    heartbeat_window_s: float
+    direct_window_s: float
+    coordination_agents: int
+    coordination_samples: int
+
+
+FULL = Sizes(10_000, 120.0, 40.0, 1_000, 1_000)
+QUICK = Sizes(2_000, 30.0, 15.0, 200, 200)
+
+
+def _log(message: str) -> None:
+    print(f"[rollout] {message}", file=sys.stderr, flush=True)
+
+
+def _ms(values: list[float], q: float) -> float:
+    return round(interpolated_percentile(values, q), 2)
+
+
+def _proc_status_mb(pid: int, field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of a process, from ``/proc/<pid>/status``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} for process {pid}")
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cluster:
+    orchestrator: Process
+    gateway: Process
+    servers: Servers
+
+    @property
+    def dsn(self) -> str:
+        return self.servers.postgres.url("bench").replace("+asyncpg", "")
+
+
+async def _register_in_bulk(cluster: Cluster, ids: list[str], labels: dict[str, str]) -> None:
+    """The fleet's registrations COPYed into the registry's table (as ``POST /v1/agents``
+    writes them): registering is not what is measured, and 10,000 POSTs would take minutes."""
+    now = datetime.now(UTC)
+    rows = [
+        (AGENCY, agent_id, json.dumps(labels), "simulated", "rev-0", "rev-0", "{}", now)
+        for agent_id in ids
+    ]
+    conn = await asyncpg.connect(cluster.dsn)
+    try:
+        await conn.execute("DELETE FROM rollout.agents WHERE agency = $1", AGENCY)
+        await conn.copy_records_to_table(
+            "agents",
+            schema_name="rollout",
+            records=rows,
+            columns=[
+                "agency",
+                "id",
+                "labels",
+                "runtime",
+                "current_revision",
+                "desired_revision",
+                "health",
+                "registered_at",
+            ],
+        )
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def _cluster(servers: Servers) -> AsyncIterator[Cluster]:
+    servers.postgres.ensure_database("bench")
+    common = {"DATABASE_URL": servers.postgres.url("bench"), "NATS_URL": servers.nats.url}
+    async with (
+        service_process(
+            "rollout_orchestrator",
+            "CORTEX_ROLLOUT_ORCHESTRATOR_",
+            common,
+            servers.root / "rollout-orchestrator.log",
+        ) as orchestrator,
+        service_process(
+            "gateway",
+            "CORTEX_GATEWAY_",
+            {
+                **common,
+                "ROLLOUT_ORCHESTRATOR_URL": orchestrator.url,
+                "BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+                "SECRETS_KEY": TEST_SECRETS_KEY,
+            },
+            servers.root / "gateway.log",
+        ) as gateway,
+    ):
+        yield Cluster(orchestrator, gateway, servers)
+
+
+async def _key(gateway_url: str, role: str) -> str:
+    async with httpx.AsyncClient(
+        base_url=gateway_url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30
+    ) as admin:
+        resp = await admin.post(
+            "/v1/keys", json={"agency": AGENCY, "role": role, "name": f"bench-{role}"}
+        )
+    resp.raise_for_status()
+    return str(resp.json()["key"])
+
+
+def _direct_pool(orchestrator_url: str) -> httpx.AsyncClient:
+    """Straight to the orchestrator, signed as the gateway signs its relayed calls."""
+    return httpx.AsyncClient(
+        base_url=orchestrator_url,
+        auth=signed(),
+        headers={AGENCY_HEADER: AGENCY, PRINCIPAL_HEADER: "bench-agent"},
+        timeout=CLIENT_TIMEOUT_S,
+        limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
+    )
+
+
+# --- 1. heartbeats ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeartbeatRun:
+    agents: int
+    window_s: float
+    sent: int
+    acknowledged: int
+    lost: int
+    rtt_ms: list[float]
+    cpu_s: dict[str, float]
+    without_recent: int
+
+    @property
+    def per_s(self) -> float:
+        return self.acknowledged / self.window_s if self.window_s else 0.0
+
+
+async def _without_recent_heartbeat(orchestrator_url: str, ids: set[str], since: datetime) -> int:
+    """How many of ``ids`` have no stored heartbeat since ``since`` (read from the registry)."""
+    fresh = 0
+    after: str | None = None
+    async with _direct_pool(orchestrator_url) as http:
+        while True:
+            params: dict[str, Any] = {"limit": 500} | ({"after": after} if after else {})
+            page = (await http.get("/v1/agents", params=params)).raise_for_status().json()
+            for agent in page["items"]:
+                beat = agent["last_heartbeat_at"]
+                if agent["id"] in ids and beat and datetime.fromisoformat(beat) >= since:
+                    fresh += 1
+            after = page["next_after"]
+            if after is None:
+                return len(ids) - fresh
+
+
+async def _heartbeats(
+    cluster: Cluster, agents: int, window_s: float, *, key: str | None
+) -> HeartbeatRun:
+    """``agents`` heartbeating every 10 s for ``window_s``: through the gateway with ``key``,
+    else straight to the orchestrator (signed)."""
+    rtts: list[float] = []
+    if key is not None:
+        client, pool = CortexClient(cluster.gateway.url, key), None
+    else:
+        client, pool = (
+            CortexClient(cluster.orchestrator.url),
+            _direct_pool(cluster.orchestrator.url),
+        )
+    fleet = Fleet(
+        client,
+        agents,
+        prefix="hb-",
+        poll=False,
+        heartbeat_s=HEARTBEAT_S,
+        http=pool,
+        on_heartbeat=lambda seconds, _ok: rtts.append(seconds * 1000),
+    )
+    meter = CpuMeter(
+        {
+            "orchestrator": cluster.orchestrator.pid,
+            "gateway": cluster.gateway.pid,
+            "postgres": cluster.servers.postgres.pid,
+        }
+    )
+    try:
+        await fleet.start(stagger_s=HEARTBEAT_S)
+        _log(f"{agents:,} agents started; heartbeating for {window_s:.0f} s")
+        rtts.clear()
+        sent0, acked0, _ = fleet.heartbeats()
+        meter.start()
+        started = time.perf_counter()
+        await asyncio.sleep(window_s)
+        elapsed = time.perf_counter() - started
+        cpu = meter.stop()
+        sent, acked, in_flight = fleet.heartbeats()
+        since = datetime.now(UTC) - timedelta(seconds=2 * HEARTBEAT_S)
+        stale = await _without_recent_heartbeat(cluster.orchestrator.url, set(fleet.ids), since)
+    finally:
+        await fleet.stop()
+    return HeartbeatRun(
+        agents=agents,
+        window_s=elapsed,
+        sent=sent - sent0,
+        acknowledged=acked - acked0,
+        lost=sent - acked - in_flight,
+        rtt_ms=rtts,
+        cpu_s=cpu,
+        without_recent=stale,
+    )
+
+
+def _log_heartbeats(name: str, run: HeartbeatRun) -> None:
+    shares = ", ".join(f"{k} {v / run.window_s:.2f}" for k, v in sorted(run.cpu_s.items()))
+    _log(
+        f"{name}: {run.acknowledged:,} heartbeats in {run.window_s:.0f} s "
+        f"({run.per_s:,.0f}/s of {run.agents / HEARTBEAT_S:,.0f}/s wanted), lost {run.lost}, "
+        f"rtt p50 {_ms(run.rtt_ms, 50)} ms p99 {_ms(run.rtt_ms, 99)} ms, "
+        f"without a recent heartbeat {run.without_recent}; CPU cores: {shares}"
+    )
+
+
+# --- 2. coordination ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coordination:
+    latency_ms: list[float]
+    put_ms: list[float]
+    missed: int
+
+
+async def _coordination(
+    cluster: Cluster, agents: int, samples: int, agent_key: str, deployer_key: str
+) -> Coordination:
+    waiting: dict[tuple[str, str], asyncio.Future[Applied]] = {}
+
+    def applied(event: Applied) -> None:
+        future = waiting.get((event.agent_id, event.revision))
+        if future is not None and not future.done():
+            future.set_result(event)
+
+    fleet = Fleet(
+        CortexClient(cluster.gateway.url, agent_key, timeout_s=CLIENT_TIMEOUT_S),
+        agents,
+        prefix="co-",
+        heartbeat_s=COORDINATION_HEARTBEAT_S,
+        on_apply=applied,
+        registered=True,
+    )
+    await _register_in_bulk(cluster, fleet.ids, {"fleet": "co"})
+    latency: list[float] = []
+    put_ms: list[float] = []
+    missed = 0
+    todo = list(range(samples))
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        nonlocal missed
+        while todo:
+            i = todo.pop()
+            agent_id, revision = fleet.ids[i % agents], f"rev-{i + 1}"
+            future = waiting[(agent_id, revision)] = asyncio.get_running_loop().create_future()
+            sent = time.monotonic()
+            resp = await http.put(f"/v1/agents/{agent_id}/desired", json={"revision": revision})
+            put_ms.append((time.monotonic() - sent) * 1000)
+            resp.raise_for_status()
+            try:
+                event = await asyncio.wait_for(future, 35)
+            except TimeoutError:
+                missed += 1
+                continue
+            latency.append((event.monotonic - sent) * 1000)
+
+    try:
+        await fleet.start(stagger_s=5.0)
+        await asyncio.sleep(5.0)  # every agent's first long-poll is waiting
+        _log(f"{agents:,} agents long-polling; {samples:,} revision changes")
+        async with httpx.AsyncClient(
+            base_url=cluster.gateway.url,
+            headers={"Authorization": f"Bearer {deployer_key}"},
+            timeout=30,
+        ) as http:
+            await asyncio.gather(*(worker(http) for _ in range(COORDINATION_WORKERS)))
+    finally:
+        await fleet.stop()
+    return Coordination(latency, put_ms, missed)
+
+
+# --- 3. deployments -----------------------------------------------------------------------
+
+
+async def _deployments_available(gateway_url: str, key: str) -> bool:
+    async with httpx.AsyncClient(
+        base_url=gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as http:
+        resp = await http.get("/v1/deployments")
+    return resp.status_code != 404
+
+
+# --- the suite ----------------------------------------------------------------------------
+
+
+def _heartbeat_metrics(run: HeartbeatRun, direct: HeartbeatRun) -> Metrics:
+    peak = run.cpu_s
+    gateway_per_k = run.cpu_s.get("gateway", 0.0) / max(run.acknowledged, 1) * 1000
+    orchestrator_per_k = run.cpu_s.get("orchestrator", 0.0) / max(run.acknowledged, 1) * 1000
+    direct_per_k = direct.cpu_s.get("orchestrator", 0.0) / max(direct.acknowledged, 1) * 1000
+    share = {name: round(seconds / run.window_s, 3) for name, seconds in peak.items()}
+    return {
+        "heartbeats_lost": metric(
+            float(run.lost + direct.lost), "heartbeats", better="lower", target=0
+        ),
+        "heartbeats_per_s": metric(
+            round(run.per_s, 1), "heartbeats/s", better="higher", target=run.agents / HEARTBEAT_S
+        ),
+        "heartbeats_sent": metric(float(run.sent), "heartbeats", better="higher"),
+        "heartbeat_rtt_p50_ms": metric(_ms(run.rtt_ms, 50), "ms", better="lower"),
+        "heartbeat_rtt_p99_ms": metric(_ms(run.rtt_ms, 99), "ms", better="lower"),
+        "agents_without_recent_heartbeat": metric(
+            float(run.without_recent), "agents", better="lower", target=0
+        ),
+        "orchestrator_cpu_share": metric(share.get("orchestrator", 0.0), "cores", better="lower"),
+        "gateway_cpu_share": metric(share.get("gateway", 0.0), "cores", better="lower"),
+        "postgres_cpu_share": metric(share.get("postgres", 0.0), "cores", better="lower"),
+        "fleet_cpu_share": metric(share.get("python", 0.0), "cores", better="lower"),
+        "orchestrator_cpu_ms_per_1000_heartbeats": metric(
+            round(orchestrator_per_k * 1000, 1), "ms", better="lower"
+        ),
+        "gateway_cpu_ms_per_1000_heartbeats": metric(
+            round(gateway_per_k * 1000, 1), "ms", better="lower"
+        ),
+        "direct_orchestrator_cpu_ms_per_1000_heartbeats": metric(
+            round(direct_per_k * 1000, 1), "ms", better="lower"
+        ),
+        "heartbeat_gateway_cpu_ratio": metric(
+            ratio(gateway_per_k + orchestrator_per_k, direct_per_k), "ratio", better="lower"
+        ),
+        "direct_heartbeat_rtt_p99_ms": metric(_ms(direct.rtt_ms, 99), "ms", better="lower"),
+    }
+
+
+def _coordination_metrics(c: Coordination) -> Metrics:
+    p99, put_p99 = _ms(c.latency_ms, 99), _ms(c.put_ms, 99)
+    return {
+        "coordination_p99_ms_1000": metric(p99, "ms", better="lower", target=100),
+        "coordination_p50_ms_1000": metric(_ms(c.latency_ms, 50), "ms", better="lower"),
+        "coordination_put_p99_ms": metric(put_p99, "ms", better="lower"),
+        "coordination_vs_put_p99_ratio": metric(ratio(p99, put_p99), "ratio", better="lower"),
+        "coordination_missed": metric(float(c.missed), "changes", better="lower", target=0),
+    }
+
+
+async def _main(sizes: Sizes) -> Metrics:
+    with embedded_servers(durable=True) as servers:
+        async with _cluster(servers) as cluster:
+            agent_key = await _key(cluster.gateway.url, "agent")
+            deployer_key = await _key(cluster.gateway.url, "deployer")
+            idle_mb = _proc_status_mb(cluster.orchestrator.pid, "VmRSS")
+            run = await _heartbeats(
+                cluster, sizes.heartbeat_agents, sizes.heartbeat_window_s, key=agent_key
+            )
+            _log_heartbeats("through the gateway", run)
+            peak_mb = _proc_status_mb(cluster.orchestrator.pid, "VmHWM")
+            _log(f"orchestrator RSS idle {idle_mb:.0f} MB, peak {peak_mb:.0f} MB")
+            direct = await _heartbeats(
+                cluster, sizes.heartbeat_agents, sizes.direct_window_s, key=None
+            )
+            _log_heartbeats("straight to the orchestrator (baseline)", direct)
+            coordination = await _coordination(
+                cluster,
+                sizes.coordination_agents,
+                sizes.coordination_samples,
+                agent_key,
+                deployer_key,
+            )
+            _log(
+                f"coordination p50 {_ms(coordination.latency_ms, 50)} ms, "
+                f"p99 {_ms(coordination.latency_ms, 99)} ms (PUT alone p99 "
+                f"{_ms(coordination.put_ms, 99)} ms), missed {coordination.missed}"
+            )
+            if not await _deployments_available(cluster.gateway.url, deployer_key):
+                _log(
+                    "missing: " + ", ".join(DEPLOYMENT_METRICS) + " — GET /v1/deployments "
+                    "answers 404 (the orchestrator's deployments API is not built here)"
+                )
+    thousands = sizes.heartbeat_agents / 1000
+    return {
+        "heartbeat_rss_mb_10000": metric(round(peak_mb, 1), "MB", better="lower", target=300),
+        "rss_mb_per_1000_agents": metric(
+            round(peak_mb / thousands, 1), "MB", better="lower", target=2048
+        ),
+        "orchestrator_idle_rss_mb": metric(round(idle_mb, 1), "MB", better="lower"),
+        "heartbeat_agents": metric(float(sizes.heartbeat_agents), "agents", better="higher"),
+        **_heartbeat_metrics(run, direct),
+        **_coordination_metrics(coordination),
+    }
+
+
+def run(*, quick: bool) -> Metrics:
+    return run_async(lambda: _main(QUICK if quick else FULL))
