@@ -64,7 +64,7 @@ from cortex_sdk.fleet import Applied, Fleet
 AGENCY = "fleet"
 ADMIN_KEY = "cvc_0123456789ab_" + "R" * 43
 HEARTBEAT_S = 10.0
-COORDINATION_HEARTBEAT_S = 30.0
+COORDINATION_HEARTBEAT_S = 300.0
 COORDINATION_WORKERS = 8
 CLIENT_TIMEOUT_S = 120.0
 """An overloaded registry shows as slow heartbeats, not as client-side timeouts counted lost."""

@@ -92,7 +92,8 @@ class AgentRuntime:
     ``client`` names the gateway and the agent's API key (role ``agent``); ``http`` shares an
     ``httpx.AsyncClient`` between runtimes (a fleet in one process); ``agency`` only for an
     org-wide key; ``on_heartbeat(seconds, acknowledged)`` sees each heartbeat's round trip;
-    ``registered=True`` skips the registration (an agent registered in bulk beforehand)."""
+    ``registered=True`` skips the registration (an agent registered in bulk beforehand);
+    ``limiter`` bounds the calls in flight of runtimes that share it (long-polls apart)."""
 
     def __init__(
         self,
@@ -111,6 +112,7 @@ class AgentRuntime:
         http: httpx.AsyncClient | None = None,
         on_heartbeat: Callable[[float, bool], None] | None = None,
         registered: bool = False,
+        limiter: asyncio.Semaphore | None = None,
     ) -> None:
         self.client = client
         self.agent_id = agent_id
@@ -131,6 +133,7 @@ class AgentRuntime:
         self._agency = agency
         self._retry = retry or Retry()
         self._http = http
+        self._limiter = limiter
         self._own_http = http is None
         self._path = f"/v1/agents/{quote(agent_id, safe='')}"
         self._failed: tuple[str, str] | None = None  # (revision, error) of a failed apply
@@ -152,15 +155,20 @@ class AgentRuntime:
     ) -> None:
         await self.stop()
 
-    def start(self, *, poll: bool = True) -> None:
-        """Run the loops in the background (``poll=False``: heartbeats only)."""
+    def start(self, *, poll: bool = True, delay_s: float = 0.0) -> None:
+        """Run the loops in the background (``poll=False``: heartbeats only), after
+        ``delay_s``."""
         if self._task is None:
-            self._task = asyncio.create_task(self.run(poll=poll), name=f"agent:{self.agent_id}")
+            self._task = asyncio.create_task(
+                self.run(poll=poll, delay_s=delay_s), name=f"agent:{self.agent_id}"
+            )
 
-    async def run(self, *, poll: bool = True) -> None:
+    async def run(self, *, poll: bool = True, delay_s: float = 0.0) -> None:
         """Register, then heartbeat and follow the desired revision until :meth:`stop`."""
         self._task = self._task or asyncio.current_task()
         try:
+            if delay_s > 0:
+                await self._pause(delay_s)
             if not self.registered.is_set() and not await self._register():
                 return
             loops = [self._heartbeats()] + ([self._follow()] if poll else [])
@@ -296,6 +304,7 @@ class AgentRuntime:
                     f"{self._path}/desired",
                     params={"known": known, "wait": f"{self.wait_s:g}"},
                     extra_timeout_s=self.wait_s,
+                    held=True,
                 )
             except (ApiError, httpx.HTTPError) as exc:
                 log.warning("agent.poll_failed %s: %s", self.agent_id, exc)
@@ -340,6 +349,20 @@ class AgentRuntime:
         json: Any = None,
         params: dict[str, str] | None = None,
         extra_timeout_s: float = 0.0,
+        held: bool = False,
+    ) -> Any:
+        if self._limiter is None or held:
+            return await self._send(method, path, json, params, extra_timeout_s)
+        async with self._limiter:
+            return await self._send(method, path, json, params, extra_timeout_s)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        params: dict[str, str] | None,
+        extra_timeout_s: float,
     ) -> Any:
         query = dict(params or {})
         if self._agency:

@@ -46,7 +46,8 @@ class Fleet:
     ``poll=False`` runs heartbeats only (no long-poll per agent: 10,000 agents would hold
     10,000 connections). ``on_apply`` is called after each apply (the benchmark's clock).
     ``http``: the pool to use instead of one made here (closed by :meth:`stop` either way);
-    ``registered=True``: the agents were registered in bulk beforehand (no POST each)."""
+    ``registered=True``: the agents were registered in bulk beforehand (no POST each);
+    ``max_in_flight``: calls in flight at once, long-polls apart (the others wait their turn)."""
 
     def __init__(
         self,
@@ -66,6 +67,7 @@ class Fleet:
         http: httpx.AsyncClient | None = None,
         on_heartbeat: Callable[[float, bool], None] | None = None,
         registered: bool = False,
+        max_in_flight: int = 64,
     ) -> None:
         width = max(4, len(str(size - 1)))
         self.ids = [f"{prefix}{i:0{width}d}" for i in range(size)]
@@ -73,7 +75,10 @@ class Fleet:
         self.poll = poll
         self._scripts = {agent_id: _Script() for agent_id in self.ids}
         self._on_apply = on_apply
-        connections = size + 64 if poll else 256
+        # Calls beyond max_in_flight wait on a semaphore, not in httpx's pool (whose queue costs
+        # CPU per queued request on every change); each long-poll holds a connection of its own.
+        self.limiter = asyncio.Semaphore(max_in_flight)
+        connections = max_in_flight + (size if poll else 0)
         self.http = http or httpx.AsyncClient(
             base_url=client.url,
             timeout=client.timeout_s,
@@ -95,6 +100,7 @@ class Fleet:
                 http=self.http,
                 on_heartbeat=on_heartbeat,
                 registered=registered,
+                limiter=self.limiter,
             )
             for i, agent_id in enumerate(self.ids)
         }
@@ -141,10 +147,9 @@ class Fleet:
         """Start every agent, spread evenly over ``stagger_s`` (so heartbeats do not arrive
         all at once), and wait until all are registered."""
         step = stagger_s / len(self.ids) if self.ids else 0.0
-        for agent in self.agents.values():
-            agent.start(poll=self.poll)
-            if step:
-                await asyncio.sleep(step)
+        for i, agent in enumerate(self.agents.values()):
+            agent.start(poll=self.poll, delay_s=i * step)
+        await asyncio.sleep(stagger_s)
         await asyncio.gather(*(agent.registered.wait() for agent in self.agents.values()))
 
     async def stop(self) -> None:
