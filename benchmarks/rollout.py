@@ -3,29 +3,36 @@ gateway and rollout orchestrator.
 
 Private NATS and a durable PostgreSQL (fsync on); ``python -m rollout_orchestrator`` and
 ``python -m gateway`` run as subprocesses, as ``cortex up`` runs them; the fleet runs in this
-process (one ``httpx.AsyncClient`` pool, one agent API key), as the SDK's ``Fleet`` runs it.
+process (one ``httpx.AsyncClient`` pool, at most 64 calls in flight, one agent API key), as the
+SDK's ``Fleet`` runs it. Each fleet is registered in bulk (COPY into ``rollout.agents``, as
+``POST /v1/agents`` writes it): registering is not what is measured.
 
 1. **Heartbeats** (full: 10,000 agents, quick: 2,000): every agent heartbeats every 10 s
-   through the gateway for the window (full 120 s, quick 30 s) after all registered (their
-   start is spread over one interval, as real agents start at different times). The
-   orchestrator's peak RSS (``VmHWM`` in ``/proc/<pid>/status``: the whole run, registration
-   included) is ``heartbeat_rss_mb_10000``; ``rss_mb_per_1000_agents`` is that over the fleet
-   in thousands; the CPU each process spent over the window, as a share of one core;
-   ``heartbeats_lost`` = sent - acknowledged - still in flight at the end (an acknowledged
-   heartbeat is committed: the registry answers after its commit); and the agents whose stored
-   ``last_heartbeat_at`` is older than two intervals at the end (``agents_without_recent_
-   heartbeat``). **Baseline, same run**: the same fleet for a shorter window straight to the
-   orchestrator, signed as the gateway signs (what a co-located sidecar could do): the
-   gateway's share of the cost is ``heartbeat_gateway_cpu_ratio``.
+   through the gateway for the window (full 120 s, quick 30 s); their start is spread over
+   one interval, as real agents start at different times. The orchestrator's peak RSS
+   (``VmHWM`` in ``/proc/<pid>/status``, the whole run) is ``heartbeat_rss_mb_10000``;
+   ``rss_mb_per_1000_agents`` is that over the fleet in thousands; the CPU each process spent
+   over the window, as a share of one core, and per 1,000 heartbeats (steadier than wall time
+   on a shared machine); ``heartbeats_per_s`` acknowledged against the offered rate;
+   ``heartbeats_lost`` = sent - acknowledged - still in flight (an acknowledged heartbeat is
+   committed: the registry answers after its commit); the round trip of each heartbeat (its
+   wait for a free slot apart); and the agents whose stored ``last_heartbeat_at`` is older than
+   two intervals at the end. **Baseline, same run**: the same fleet for a shorter window
+   straight to the orchestrator, signed as the gateway signs: ``heartbeat_gateway_cpu_ratio``
+   is the CPU per heartbeat through the gateway (gateway + orchestrator) over that.
 2. **Coordination** (full: 1,000 agents long-polling their desired revision through the
-   gateway, quick: 200): a deployer pins a new revision on one agent at a time (8 at once),
+   gateway, quick: 200; heartbeats every 300 s, so that the long-poll path is what is
+   measured): a deployer pins a new revision on one agent at a time (8 at once),
    ``PUT /v1/agents/{id}/desired`` through the gateway; the time from sending the PUT to the
    agent's ``apply`` being called (same process, same clock) is ``coordination_p99_ms_1000``;
    the PUT's own round trip is the baseline (``coordination_vs_put_p99_ratio``).
-3. **Deployments** (``deploy_wall_s_1000``, ``rollback_p95_s_1000``, ``duplicate_effects``):
-   need the orchestrator's deployments API (issue 13); while ``GET /v1/deployments`` answers
-   404 they are not measured and the suite says so (they are absent from the result, never a
-   made-up value).
+3. **Deployments** (``deploy_wall_s_1000``, ``rollback_p95_s_1000``, ``duplicate_effects``),
+   written against the deployments API contract of issue 13: one deployment to the fleet in
+   batches of 50 (gate windows reported apart), then runs whose every agent turns unhealthy on
+   the new revision: the run's ``rolling_back`` transition → the last touched agent back on its
+   snapshot revision; an agent applying the same change twice is a duplicate effect. While
+   ``GET /v1/deployments`` answers 404 they are not measured and the suite says so (absent from
+   the result, never a made-up value).
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ from benchmarks.common import (
 )
 from cortex_kit.testing.internal import TEST_SECRETS_KEY, signed
 from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER
+from cortex_sdk.agent import pool_limits
 from cortex_sdk.client import CortexClient
 from cortex_sdk.fleet import Applied, Fleet
 
@@ -78,10 +86,12 @@ class Sizes:
     direct_window_s: float
     coordination_agents: int
     coordination_samples: int
+    deploy_agents: int
+    rollback_runs: int
 
 
-FULL = Sizes(10_000, 120.0, 40.0, 1_000, 1_000)
-QUICK = Sizes(2_000, 30.0, 15.0, 200, 200)
+FULL = Sizes(10_000, 120.0, 40.0, 1_000, 1_000, 1_000, 10)
+QUICK = Sizes(2_000, 30.0, 15.0, 200, 200, 200, 3)
 
 
 def _log(message: str) -> None:
@@ -188,7 +198,7 @@ def _direct_pool(orchestrator_url: str) -> httpx.AsyncClient:
         auth=signed(),
         headers={AGENCY_HEADER: AGENCY, PRINCIPAL_HEADER: "bench-agent"},
         timeout=CLIENT_TIMEOUT_S,
-        limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
+        limits=pool_limits(64),
     )
 
 
@@ -360,7 +370,10 @@ async def _coordination(
     return Coordination(latency, put_ms, missed)
 
 
-# --- 3. deployments -----------------------------------------------------------------------
+# --- 3. deployments (against the deployments API contract of issue 13) ---------------------
+
+DEPLOY_BATCH = 50
+GATE_OBSERVATION_S = 1.0
 
 
 async def _deployments_available(gateway_url: str, key: str) -> bool:
@@ -369,6 +382,129 @@ async def _deployments_available(gateway_url: str, key: str) -> bool:
     ) as http:
         resp = await http.get("/v1/deployments")
     return resp.status_code != 404
+
+
+def _plan(revision: str, fleet_label: str) -> dict[str, Any]:
+    return {
+        "service": "bench-agent",
+        "environment": "production",
+        "targets": {"selector": {"fleet": fleet_label}},
+        "change": {"revision": revision, "config_patch": {"revision": revision}},
+        "strategy": {
+            "max_batch_size": DEPLOY_BATCH,
+            "pause_between_batches_s": 0,
+            "health_gate": {
+                "min_healthy_ratio": 0.9,
+                "observation_s": GATE_OBSERVATION_S,
+                "min_sample": 1,
+                "missing_data": "fail",
+            },
+        },
+        "on_failure": "rollback",
+    }
+
+
+def _at(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass(frozen=True)
+class Deployments:
+    wall_s: float
+    planned_wait_s: float
+    rollback_s: list[float]
+    duplicate_effects: int
+
+
+async def _deploy(client: CortexClient, revision: str) -> dict[str, Any]:
+    created = await asyncio.to_thread(
+        client.create_deployment,
+        _plan(revision, "dep"),
+        idempotency_key=f"bench-{revision}",
+    )
+    return await asyncio.to_thread(
+        client.wait_for_deployment, created["id"], 600.0, version=int(created["version"])
+    )
+
+
+def _duplicates(applied: list[Applied]) -> int:
+    seen: set[tuple[str, str, str]] = set()
+    duplicates = 0
+    for event in applied:
+        key = (event.agent_id, event.revision, event.previous)
+        duplicates += key in seen
+        seen.add(key)
+    return duplicates
+
+
+async def _deployments(
+    cluster: Cluster, agents: int, runs: int, agent_key: str, deployer_key: str
+) -> Deployments:
+    """One deployment of ``agents`` in batches of 50 (wall time, pauses and gate windows
+    apart), then ``runs`` deployments whose first batch turns unhealthy: failure detected (the
+    run's ``rolling_back`` transition) → every touched agent back on its snapshot revision (the
+    last ``apply`` of it)."""
+    fleet = Fleet(
+        CortexClient(cluster.gateway.url, agent_key, timeout_s=CLIENT_TIMEOUT_S),
+        agents,
+        prefix="dep-",
+        labels=lambda _: {"fleet": "dep"},
+        heartbeat_s=HEARTBEAT_S,
+        registered=True,
+    )
+    await _register_in_bulk(cluster, fleet.ids, {"fleet": "dep"})
+    deployer = CortexClient(cluster.gateway.url, deployer_key, timeout_s=60)
+    rollback_s: list[float] = []
+    try:
+        await fleet.start(stagger_s=1.0)
+        started = time.monotonic()
+        done = await _deploy(deployer, "rev-1")
+        wall = time.monotonic() - started
+        if done["status"] != "succeeded":
+            raise RuntimeError(f"the deployment ended {done['status']}: {done['timeline']}")
+        batches = len(done["batches"])
+        for k in range(runs):
+            revision, previous = f"rev-bad-{k}", "rev-1"
+            fleet.sick_revisions = {revision}
+            mark = len(fleet.applied)
+            record = await _deploy(deployer, revision)
+            touched = {a.agent_id for a in fleet.applied[mark:] if a.revision == revision}
+            reverted = [
+                a.wall
+                for a in fleet.applied[mark:]
+                if a.revision == previous and a.agent_id in touched
+            ]
+            detected = [t["at"] for t in record["timeline"] if t["to"] == "rolling_back"]
+            if record["status"] != "rolled_back" or not detected or not reverted:
+                raise RuntimeError(f"run {k} ended {record['status']} without a rollback")
+            rollback_s.append(max(reverted) - _at(detected[0]))
+    finally:
+        await fleet.stop()
+    return Deployments(
+        wall_s=wall,
+        planned_wait_s=batches * GATE_OBSERVATION_S,
+        rollback_s=rollback_s,
+        duplicate_effects=_duplicates(fleet.applied),
+    )
+
+
+def _deployment_metrics(d: Deployments) -> Metrics:
+    return {
+        "deploy_wall_s_1000": metric(round(d.wall_s, 2), "s", better="lower"),
+        "deploy_planned_wait_s_1000": metric(round(d.planned_wait_s, 2), "s", better="lower"),
+        "deploy_overhead_s_1000": metric(
+            round(d.wall_s - d.planned_wait_s, 2), "s", better="lower"
+        ),
+        "rollback_p95_s_1000": metric(
+            round(interpolated_percentile(d.rollback_s, 95), 3), "s", better="lower", target=5
+        ),
+        "rollback_p50_s_1000": metric(
+            round(interpolated_percentile(d.rollback_s, 50), 3), "s", better="lower"
+        ),
+        "duplicate_effects": metric(
+            float(d.duplicate_effects), "effects", better="lower", target=0
+        ),
+    }
 
 
 # --- the suite ----------------------------------------------------------------------------
@@ -452,7 +588,13 @@ async def _main(sizes: Sizes) -> Metrics:
                 f"p99 {_ms(coordination.latency_ms, 99)} ms (PUT alone p99 "
                 f"{_ms(coordination.put_ms, 99)} ms), missed {coordination.missed}"
             )
-            if not await _deployments_available(cluster.gateway.url, deployer_key):
+            deployments: Metrics = {}
+            if await _deployments_available(cluster.gateway.url, deployer_key):
+                measured = await _deployments(
+                    cluster, sizes.deploy_agents, sizes.rollback_runs, agent_key, deployer_key
+                )
+                deployments = _deployment_metrics(measured)
+            else:
                 _log(
                     "missing: " + ", ".join(DEPLOYMENT_METRICS) + " — GET /v1/deployments "
                     "answers 404 (the orchestrator's deployments API is not built here)"
@@ -467,6 +609,7 @@ async def _main(sizes: Sizes) -> Metrics:
         "heartbeat_agents": metric(float(sizes.heartbeat_agents), "agents", better="higher"),
         **_heartbeat_metrics(run, direct),
         **_coordination_metrics(coordination),
+        **deployments,
     }
 
 

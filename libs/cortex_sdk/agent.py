@@ -70,6 +70,18 @@ class Retry:
 Apply = Callable[[Desired], Awaitable[None] | None]
 HealthCheck = Callable[[], Health | Awaitable[Health]]
 _RETRIED = frozenset({429, 502, 503, 504})
+KEEPALIVE_S = 3.0
+"""Idle pooled connections are dropped before the gateway's uvicorn drops them (5 s): reusing
+one it is closing fails the call (``ReadError``)."""
+
+
+def pool_limits(connections: int) -> httpx.Limits:
+    """The connection pool of runtimes: ``connections`` kept alive, for ``KEEPALIVE_S``."""
+    return httpx.Limits(
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=KEEPALIVE_S,
+    )
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -134,6 +146,7 @@ class AgentRuntime:
         self._retry = retry or Retry()
         self._http = http
         self._limiter = limiter
+        self._rtt_s = 0.0  # the last call's round trip (not its wait for the limiter)
         self._own_http = http is None
         self._path = f"/v1/agents/{quote(agent_id, safe='')}"
         self._failed: tuple[str, str] | None = None  # (revision, error) of a failed apply
@@ -260,7 +273,7 @@ class AgentRuntime:
         body = await self._report()
         self.heartbeats_sent += 1
         self.heartbeats_in_flight += 1
-        sent_at = time.perf_counter()
+        self._rtt_s = 0.0
         ok = False
         try:
             await self._call("POST", f"{self._path}/heartbeat", json=body)
@@ -276,7 +289,7 @@ class AgentRuntime:
         finally:
             self.heartbeats_in_flight -= 1
             if self._on_heartbeat is not None:
-                self._on_heartbeat(time.perf_counter() - sent_at, ok)
+                self._on_heartbeat(self._rtt_s, ok)
         self.heartbeats_acknowledged += 1
         return True
 
@@ -338,7 +351,9 @@ class AgentRuntime:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(base_url=self.client.url, timeout=self.client.timeout_s)
+            self._http = httpx.AsyncClient(
+                base_url=self.client.url, timeout=self.client.timeout_s, limits=pool_limits(4)
+            )
         return self._http
 
     async def _call(
@@ -368,14 +383,18 @@ class AgentRuntime:
         if self._agency:
             query["agency"] = self._agency
         headers = {"Authorization": f"Bearer {self.client.api_key}"} if self.client.api_key else {}
-        resp = await self._client().request(
-            method,
-            path,
-            json=json,
-            params=query,
-            headers=headers,
-            timeout=self.client.timeout_s + extra_timeout_s,
-        )
+        sent_at = time.perf_counter()
+        try:
+            resp = await self._client().request(
+                method,
+                path,
+                json=json,
+                params=query,
+                headers=headers,
+                timeout=self.client.timeout_s + extra_timeout_s,
+            )
+        finally:
+            self._rtt_s = time.perf_counter() - sent_at
         if resp.status_code >= 400:
             raise _problem(resp)
         return resp.json() if resp.content else None

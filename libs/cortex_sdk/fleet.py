@@ -16,7 +16,7 @@ from types import TracebackType
 
 import httpx
 
-from cortex_sdk.agent import AgentRuntime, Desired, Health, Retry
+from cortex_sdk.agent import AgentRuntime, Desired, Health, Retry, pool_limits
 from cortex_sdk.client import MAX_WAIT_S, CortexClient
 
 __all__ = ["Applied", "Fleet"]
@@ -73,6 +73,9 @@ class Fleet:
         self.ids = [f"{prefix}{i:0{width}d}" for i in range(size)]
         self.applied: list[Applied] = []
         self.poll = poll
+        self.sick_revisions: set[str] = set()
+        """Revisions every agent reports unhealthy on, from the heartbeat right after applying
+        one (a bad revision, as a benchmark or a test scripts it)."""
         self._scripts = {agent_id: _Script() for agent_id in self.ids}
         self._on_apply = on_apply
         # Calls beyond max_in_flight wait on a semaphore, not in httpx's pool (whose queue costs
@@ -82,7 +85,7 @@ class Fleet:
         self.http = http or httpx.AsyncClient(
             base_url=client.url,
             timeout=client.timeout_s,
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            limits=pool_limits(connections),
         )
         self.agents = {
             agent_id: AgentRuntime(
@@ -139,7 +142,12 @@ class Fleet:
 
     def _checker(self, agent_id: str) -> Callable[[], Health]:
         script = self._scripts[agent_id]
-        return lambda: Health(script.healthy, script.details)
+
+        def check() -> Health:
+            sick = self.agents[agent_id].applied_revision in self.sick_revisions
+            return Health(script.healthy and not sick, script.details)
+
+        return check
 
     # --- running ------------------------------------------------------------------------
 
