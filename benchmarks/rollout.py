@@ -258,7 +258,7 @@ async def _heartbeats(
         poll=False,
         heartbeat_s=HEARTBEAT_S,
         http=pool,
-        on_heartbeat=lambda seconds, _ok: rtts.append(seconds * 1000),
+        on_heartbeat=lambda seconds, ok: rtts.append(seconds * 1000) if ok else None,
     )
     meter = CpuMeter(
         {
@@ -278,6 +278,7 @@ async def _heartbeats(
         elapsed = time.perf_counter() - started
         cpu = meter.stop()
         sent, acked, in_flight = fleet.heartbeats()
+        window_rtts = list(rtts)  # the window's: stopping the fleet cancels the waiting ones
         since = datetime.now(UTC) - timedelta(seconds=2 * HEARTBEAT_S)
         stale = await _without_recent_heartbeat(cluster.orchestrator.url, set(fleet.ids), since)
     finally:
@@ -288,7 +289,7 @@ async def _heartbeats(
         sent=sent - sent0,
         acknowledged=acked - acked0,
         lost=sent - acked - in_flight,
-        rtt_ms=rtts,
+        rtt_ms=window_rtts,
         cpu_s=cpu,
         without_recent=stale,
     )
@@ -312,6 +313,19 @@ class Coordination:
     latency_ms: list[float]
     put_ms: list[float]
     missed: int
+
+
+async def _put_desired(http: httpx.AsyncClient, agent_id: str, revision: str) -> None:
+    """Pin ``revision`` (idempotent: asked again once after a dropped connection)."""
+    for attempt in range(2):
+        try:
+            resp = await http.put(f"/v1/agents/{agent_id}/desired", json={"revision": revision})
+        except httpx.TransportError:
+            if attempt:
+                raise
+            continue
+        resp.raise_for_status()
+        return
 
 
 async def _coordination(
@@ -345,9 +359,8 @@ async def _coordination(
             agent_id, revision = fleet.ids[i % agents], f"rev-{i + 1}"
             future = waiting[(agent_id, revision)] = asyncio.get_running_loop().create_future()
             sent = time.monotonic()
-            resp = await http.put(f"/v1/agents/{agent_id}/desired", json={"revision": revision})
+            await _put_desired(http, agent_id, revision)
             put_ms.append((time.monotonic() - sent) * 1000)
-            resp.raise_for_status()
             try:
                 event = await asyncio.wait_for(future, 35)
             except TimeoutError:
@@ -362,7 +375,8 @@ async def _coordination(
         async with httpx.AsyncClient(
             base_url=cluster.gateway.url,
             headers={"Authorization": f"Bearer {deployer_key}"},
-            timeout=30,
+            timeout=CLIENT_TIMEOUT_S,
+            limits=pool_limits(COORDINATION_WORKERS),
         ) as http:
             await asyncio.gather(*(worker(http) for _ in range(COORDINATION_WORKERS)))
     finally:
