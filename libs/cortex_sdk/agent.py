@@ -250,7 +250,7 @@ class AgentRuntime:
         while not self._stopping.is_set():
             try:
                 await self._call("POST", "/v1/agents", json=body)
-            except (ApiError, httpx.HTTPError) as exc:
+            except Exception as exc:  # never ends the loop (a garbled answer included)
                 log.warning("agent.register_failed %s: %s", self.agent_id, exc)
                 await self._pause(self._retry.delay(attempt) if _retryable(exc) else 30.0)
                 attempt += 1
@@ -283,8 +283,8 @@ class AgentRuntime:
             if exc.code == "agent_not_found":  # the registry lost it: register again
                 await self._register()
             return not _retryable(exc)
-        except httpx.HTTPError as exc:
-            log.warning("agent.heartbeat_failed %s: %s", self.agent_id, exc)
+        except Exception as exc:  # transport errors, a garbled answer: never ends the loop
+            log.warning("agent.heartbeat_failed %s: %r", self.agent_id, exc)
             return False
         finally:
             self.heartbeats_in_flight -= 1
@@ -319,13 +319,18 @@ class AgentRuntime:
                     extra_timeout_s=self.wait_s,
                     held=True,
                 )
-            except (ApiError, httpx.HTTPError) as exc:
-                log.warning("agent.poll_failed %s: %s", self.agent_id, exc)
+            except Exception as exc:  # never ends the loop (a garbled answer included)
+                log.warning("agent.poll_failed %s: %r", self.agent_id, exc)
                 await self._pause(self._retry.delay(attempt) if _retryable(exc) else 30.0)
                 attempt += 1
                 continue
             attempt = 0
-            await self._converge(str(answer["desired_revision"]))
+            desired = answer.get("desired_revision") if isinstance(answer, dict) else None
+            if desired is None:
+                log.warning("agent.poll_garbled %s: %r", self.agent_id, answer)
+                await self._pause(self._retry.max_s)
+                continue
+            await self._converge(str(desired))
 
     async def _converge(self, desired: str) -> None:
         if desired == self.applied_revision:
