@@ -87,7 +87,7 @@ def _success(operation: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
 def _fits(gateway_path: str, service_path: str) -> bool:
     ours, theirs = gateway_path.split("/"), service_path.split("/")
     return len(ours) == len(theirs) and all(
-        a == b or a.startswith("{") for a, b in zip(ours, theirs, strict=True)
+        a == b or a.startswith("{") or b.startswith("{") for a, b in zip(ours, theirs, strict=True)
     )
 
 

@@ -25,6 +25,13 @@ CHECKED = [
 
 RELAYED = {
     "gateway": {
+        "POST /v1/deployments",
+        "GET /v1/deployments",
+        "GET /v1/deployments/{deployment_id}",
+        "POST /v1/deployments/{deployment_id}/pause",
+        "POST /v1/deployments/{deployment_id}/resume",
+        "POST /v1/deployments/{deployment_id}/abort",
+        "POST /v1/deployments/{deployment_id}/rollback",
         "POST /v1/authorize",
         "POST /v1/decisions/{decision_id}/usage",
         "GET /v1/decisions",
@@ -63,19 +70,8 @@ RELAYED = {
         "PUT /v1/agents/{agent_id}/desired",
     }
 }
-AWAITING_SERVICE = {
-    "gateway": {
-        "POST /v1/deployments",
-        "GET /v1/deployments",
-        "GET /v1/deployments/{deployment_id}",
-        "POST /v1/deployments/{deployment_id}/pause",
-        "POST /v1/deployments/{deployment_id}/resume",
-        "POST /v1/deployments/{deployment_id}/abort",
-        "POST /v1/deployments/{deployment_id}/rollback",
-    }
-}
-"""Relayed routes whose service does not serve them yet (the orchestrator's deployments API,
-issue 13): once it does, move them into RELAYED and regenerate gateway/openapi_relayed.json."""
+AWAITING_SERVICE: dict[str, set[str]] = {}
+"""Relayed routes whose service does not serve them yet: none."""
 
 
 def _operations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
