@@ -84,6 +84,16 @@ def _success(operation: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+def _successes(operation: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every success status of a service operation with a schema (201 and 200 for a create
+    that may find the thing already there)."""
+    for status, response in operation["responses"].items():
+        if status.startswith("2"):
+            schema = response.get("content", {}).get("application/json", {}).get("schema")
+            if schema:
+                yield status, schema
+
+
 def _fits(gateway_path: str, service_path: str) -> bool:
     ours, theirs = gateway_path.split("/"), service_path.split("/")
     return len(ours) == len(theirs) and all(
@@ -126,9 +136,8 @@ def _answers(
             if their_method != method:
                 continue
             if their_path == path if exact else _fits(path, their_path):
-                answer = _success(theirs)
-                if answer is not None and answer[1]:
-                    found.append((service, *answer, theirs))
+                for status, schema in _successes(theirs):
+                    found.append((service, status, schema, theirs))
     return found
 
 

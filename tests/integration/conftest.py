@@ -51,6 +51,18 @@ async def serve_app(make_app: Callable[[int], FastAPI]) -> Served:
     return Served(app, f"http://127.0.0.1:{port}", server, task)
 
 
+async def replace_process(
+    cluster: Cluster, name: str, make_app: Callable[[int], FastAPI]
+) -> Served:
+    """Serve ``name`` from ``make_app`` (a test's own settings) instead of the cluster's: the
+    one it replaces is stopped first, so none is left running after the test."""
+    old = cluster.processes.pop(name, None)
+    if old is not None:
+        await old.stop()
+    cluster.processes[name] = await serve_app(make_app)
+    return cluster.processes[name]
+
+
 @dataclass
 class Cluster:
     database_url: str
@@ -133,7 +145,12 @@ async def start_cluster(database_url: str, nats_url: str, *, gateway: bool = Tru
         )
     )
     cluster.processes["rollout_orchestrator"] = await serve_app(
-        lambda port: rollout_app(RolloutSettings(**_common(cluster, port)))
+        lambda port: rollout_app(
+            RolloutSettings(
+                **_common(cluster, port),
+                policy_engine_url=cluster.processes["policy_engine"].url,
+            )
+        )
     )
     if gateway:
         cluster.processes["gateway"] = await serve_app(

@@ -19,7 +19,7 @@ import pytest
 from cortex_kit.testing.internal import signed
 from cortex_kit.web import AGENCY_HEADER, PRINCIPAL_HEADER
 
-from .conftest import Cluster, gateway_settings, serve_app, start_cluster
+from .conftest import Cluster, gateway_settings, replace_process, serve_app, start_cluster
 from .rollout_orchestrator.deployments_helpers import plan
 from .test_auth import create_key
 from .test_rollout_dora import orchestrator_app, publish_policy, until
@@ -34,11 +34,16 @@ async def cluster(migrated_database_url: str, nats_url: str) -> AsyncIterator[Cl
 
     running = await start_cluster(migrated_database_url, nats_url, gateway=False)
     try:
-        orchestrator = await serve_app(lambda port: orchestrator_app(running, port))
-        running.processes["rollout_orchestrator"] = orchestrator
+        await replace_process(
+            running, "rollout_orchestrator", lambda port: orchestrator_app(running, port)
+        )
         running.processes["gateway"] = await serve_app(
             lambda port: gateway_app(
-                gateway_settings(running, port, rollout_orchestrator_url=orchestrator.url)
+                gateway_settings(
+                    running,
+                    port,
+                    rollout_orchestrator_url=running.processes["rollout_orchestrator"].url,
+                )
             )
         )
         yield running

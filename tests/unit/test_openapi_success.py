@@ -83,9 +83,16 @@ def _operations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
 def _success_problem(operation: dict[str, Any]) -> str | None:
     """What is wrong with the operation's success answers, or None."""
     success = {s: r for s, r in operation["responses"].items() if s.startswith("2")}
-    if len(success) != 1:
+    if not success:
+        return "no success answer"
+    # Several only as 201 + 200 (created, or found already there), each with its model.
+    if len(success) > 1 and set(success) != {"200", "201"}:
         return f"{len(success)} success answers: {sorted(success)}"
-    [(status, response)] = success.items()
+    problems = [p for s, r in sorted(success.items()) if (p := _answer_problem(s, r))]
+    return "; ".join(problems) or None
+
+
+def _answer_problem(status: str, response: dict[str, Any]) -> str | None:
     content = response.get("content", {})
     if status == "204":
         return None if not content else "a 204 with a body"

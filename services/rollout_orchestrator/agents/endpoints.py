@@ -34,7 +34,14 @@ def _out(agent: Agent, state: RolloutState) -> AgentOut:
     return AgentOut.of(agent, service.is_stale(agent, state.clock(), state.stale_after))
 
 
-@router.post("", status_code=201, responses=problem_responses(AgencyRequired))
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        200: {"model": AgentOut, "description": "Registered before: updated."},
+        **problem_responses(AgencyRequired),
+    },
+)
 async def register_agent(
     body: AgentRegister,
     response: Response,

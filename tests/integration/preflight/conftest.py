@@ -20,6 +20,7 @@ from tests.integration.conftest import (
     Cluster,
     Served,
     gateway_settings,
+    replace_process,
     serve_app,
     start_cluster,
 )
@@ -69,10 +70,7 @@ class Preflight:
 async def preflight(migrated_database_url: str, nats_url: str) -> AsyncIterator[Preflight]:
     cluster = await start_cluster(migrated_database_url, nats_url, gateway=False)
     try:
-        if ORCHESTRATOR not in cluster.processes:
-            cluster.processes[ORCHESTRATOR] = await serve_app(
-                lambda port: orchestrator(cluster, port)
-            )
+        await replace_process(cluster, ORCHESTRATOR, lambda port: orchestrator(cluster, port))
         cluster.processes["gateway"] = await start_gateway(cluster)
         yield Preflight(cluster)
     finally:
