@@ -50,6 +50,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; pyproject lists no override
 import httpx
+import yaml
 
 from benchmarks.common import (
     CpuMeter,
@@ -70,6 +71,7 @@ from cortex_sdk.client import CortexClient
 from cortex_sdk.fleet import Applied, Fleet
 
 AGENCY = "fleet"
+ORG_BASELINE = Path(__file__).resolve().parent.parent / "docs/examples/policies/org-baseline.yaml"
 ADMIN_KEY = "cvc_0123456789ab_" + "R" * 43
 HEARTBEAT_S = 10.0
 COORDINATION_HEARTBEAT_S = 300.0
@@ -160,9 +162,12 @@ async def _cluster(servers: Servers) -> AsyncIterator[Cluster]:
     common = {"DATABASE_URL": servers.postgres.url("bench"), "NATS_URL": servers.nats.url}
     async with (
         service_process(
+            "policy_engine", "CORTEX_POLICY_ENGINE_", common, servers.root / "policy-engine.log"
+        ) as engine,
+        service_process(
             "rollout_orchestrator",
             "CORTEX_ROLLOUT_ORCHESTRATOR_",
-            common,
+            {**common, "POLICY_ENGINE_URL": engine.url},
             servers.root / "rollout-orchestrator.log",
         ) as orchestrator,
         service_process(
@@ -170,7 +175,10 @@ async def _cluster(servers: Servers) -> AsyncIterator[Cluster]:
             "CORTEX_GATEWAY_",
             {
                 **common,
+                "POLICY_ENGINE_URL": engine.url,
                 "ROLLOUT_ORCHESTRATOR_URL": orchestrator.url,
+                # the simulated fleet shares one agent key (docs/agents.md "Rate limits")
+                "RATE_LIMIT_ENABLED": "false",
                 "BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
                 "SECRETS_KEY": TEST_SECRETS_KEY,
             },
@@ -178,6 +186,25 @@ async def _cluster(servers: Servers) -> AsyncIterator[Cluster]:
         ) as gateway,
     ):
         yield Cluster(orchestrator, gateway, servers)
+
+
+def _org_policy() -> str:
+    """The example org baseline, admitting agencies without a policy of their own and without
+    its year-end freeze (the suite must not depend on the date), as JSON."""
+    document = yaml.safe_load(ORG_BASELINE.read_text())
+    document["spec"]["agencies_without_policy"] = "baseline"
+    document["spec"].get("deployments", {}).pop("freeze_windows", None)
+    return json.dumps(document)
+
+
+async def _publish_policy(gateway_url: str) -> None:
+    async with httpx.AsyncClient(
+        base_url=gateway_url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30
+    ) as admin:
+        resp = await admin.put(
+            "/v1/org/policy", content=_org_policy(), headers={"Content-Type": "application/json"}
+        )
+    resp.raise_for_status()
 
 
 async def _key(gateway_url: str, role: str) -> str:
@@ -411,7 +438,9 @@ def _plan(revision: str, fleet_label: str) -> dict[str, Any]:
                 "min_healthy_ratio": 0.9,
                 "observation_s": GATE_OBSERVATION_S,
                 "min_sample": 1,
-                "missing_data": "fail",
+                # agents report the new revision at once, but a loaded fleet may be late
+                "missing_data": "hold",
+                "hold_limit_s": 120,
             },
         },
         "on_failure": "rollback",
@@ -577,6 +606,7 @@ def _coordination_metrics(c: Coordination) -> Metrics:
 async def _main(sizes: Sizes) -> Metrics:
     with embedded_servers(durable=True) as servers:
         async with _cluster(servers) as cluster:
+            await _publish_policy(cluster.gateway.url)
             agent_key = await _key(cluster.gateway.url, "agent")
             deployer_key = await _key(cluster.gateway.url, "deployer")
             idle_mb = _proc_status_mb(cluster.orchestrator.pid, "VmRSS")
