@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from fastapi import Request, Response
 
+from gateway.auth.deps import resolve_agency
 from gateway.domain.keys import Principal
 from gateway.state import gateway_state
 
@@ -54,3 +55,38 @@ async def relay(
         timeout_s=state.upstreams.timeout_s + extra_timeout_s if extra_timeout_s else None,
         extra_headers={h: v for h in headers if (v := request.headers.get(h)) is not None},
     )
+
+
+class ScopedRelay:
+    """Relay to one service for the agency the call acts on (``resolve_agency``): what every
+    feature that forwards to a service repeats, with its service and whether it passes on the
+    caller's identity fixed once."""
+
+    def __init__(self, service: str, *, with_identity: bool = False) -> None:
+        self.service = service
+        self.with_identity = with_identity
+
+    async def __call__(
+        self,
+        request: Request,
+        caller: Principal,
+        path: str,
+        agency: str | None,
+        *,
+        with_body: bool = False,
+        params: dict[str, str] | None = None,
+        headers: tuple[str, ...] = (),
+        extra_timeout_s: float = 0.0,
+    ) -> Response:
+        return await relay(
+            request,
+            caller,
+            self.service,
+            path,
+            resolve_agency(caller, request, agency),
+            with_body=with_body,
+            with_identity=self.with_identity,
+            params=params,
+            headers=headers,
+            extra_timeout_s=extra_timeout_s,
+        )

@@ -18,11 +18,9 @@ from gateway.agents.deps import (
     agent_list_query,
     desired_query,
 )
-from gateway.auth.deps import resolve_agency
 from gateway.domain.approvals import long_poll_s
-from gateway.domain.keys import Principal
 from gateway.errors import AGENCY_SCOPED, gateway_responses
-from gateway.relay import relay, segment
+from gateway.relay import ScopedRelay, segment
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 # The orchestrator's own problems (agent_not_found, invalid_selector, ...) are relayed as they
@@ -31,26 +29,7 @@ SCOPED = gateway_responses(*AGENCY_SCOPED)
 ORCHESTRATOR = "rollout_orchestrator"
 
 
-async def _relay(
-    request: Request,
-    caller: Principal,
-    path: str,
-    agency: str | None,
-    *,
-    with_body: bool = False,
-    params: dict[str, str] | None = None,
-    extra_timeout_s: float = 0.0,
-) -> Response:
-    return await relay(
-        request,
-        caller,
-        ORCHESTRATOR,
-        path,
-        resolve_agency(caller, request, agency),
-        with_body=with_body,
-        params=params,
-        extra_timeout_s=extra_timeout_s,
-    )
+_relay = ScopedRelay(ORCHESTRATOR)
 
 
 def _agent_path(agent_id: str, tail: str = "") -> str:

@@ -23,9 +23,8 @@ from gateway.approvals.deps import (
 )
 from gateway.auth.deps import resolve_agency
 from gateway.domain.approvals import long_poll_s, may_decide
-from gateway.domain.keys import Principal
 from gateway.errors import AGENCY_SCOPED, gateway_responses
-from gateway.relay import relay, segment
+from gateway.relay import ScopedRelay, segment
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
 # The workflow's own problems (approval_not_found, self_approval_forbidden, already_decided,
@@ -35,29 +34,7 @@ WORKFLOW = "approval_workflow"
 NOTIFICATIONS = "/v1/approvals/notifications"
 
 
-async def _relay(
-    request: Request,
-    caller: Principal,
-    path: str,
-    agency: str | None,
-    *,
-    with_body: bool = False,
-    params: dict[str, str] | None = None,
-    headers: tuple[str, ...] = (),
-    extra_timeout_s: float = 0.0,
-) -> Response:
-    return await relay(
-        request,
-        caller,
-        WORKFLOW,
-        path,
-        resolve_agency(caller, request, agency),
-        with_body=with_body,
-        with_identity=True,
-        params=params,
-        headers=headers,
-        extra_timeout_s=extra_timeout_s,
-    )
+_relay = ScopedRelay(WORKFLOW, with_identity=True)
 
 
 @router.get("", responses=SCOPED)

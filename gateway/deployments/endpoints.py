@@ -20,12 +20,10 @@ from gateway.agents.deps import (
     deployment_list_query,
     record_query,
 )
-from gateway.auth.deps import resolve_agency
 from gateway.domain.approvals import long_poll_s
-from gateway.domain.keys import Principal
 from gateway.domain.rollouts import DEPLOYMENT_COMMANDS
 from gateway.errors import AGENCY_SCOPED, gateway_responses
-from gateway.relay import relay, segment
+from gateway.relay import ScopedRelay, segment
 
 router = APIRouter(prefix="/v1/deployments", tags=["deployments"])
 # The orchestrator's own problems (invalid_plan, targets_busy, deployment_blocked,
@@ -42,28 +40,7 @@ PLAN_BODY = {
 }
 
 
-async def _relay(
-    request: Request,
-    caller: Principal,
-    path: str,
-    agency: str | None,
-    *,
-    with_body: bool = False,
-    params: dict[str, str] | None = None,
-    headers: tuple[str, ...] = (),
-    extra_timeout_s: float = 0.0,
-) -> Response:
-    return await relay(
-        request,
-        caller,
-        ORCHESTRATOR,
-        path,
-        resolve_agency(caller, request, agency),
-        with_body=with_body,
-        params=params,
-        headers=headers,
-        extra_timeout_s=extra_timeout_s,
-    )
+_relay = ScopedRelay(ORCHESTRATOR)
 
 
 @router.post("", status_code=202, openapi_extra=PLAN_BODY, responses=SCOPED)

@@ -3,13 +3,9 @@ http.server in a thread that answers like the gateway and records what it was as
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -17,63 +13,15 @@ from cortex_kit.embedded import free_port
 from cortex_sdk.cli import main
 from cortex_sdk.client import ApiError, ApprovalOutcome, CortexClient
 
+from .fake_gateway import FakeGateway, serve_fake_gateway
+
 KEY = "cvc_0123456789ab_" + "A" * 43
-
-
-@dataclass
-class Asked:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: Any
-
-
-Answer = tuple[int, Any]
-
-
-@dataclass
-class FakeGateway:
-    url: str
-    answer: Callable[[Asked], Answer] = lambda _asked: (404, {"code": "route_not_found"})
-    asked: list[Asked] = field(default_factory=list)
 
 
 @pytest.fixture
 def gateway() -> Iterator[FakeGateway]:
-    port = free_port()
-    fake = FakeGateway(f"http://127.0.0.1:{port}")
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            split = urlsplit(self.path)
-            asked = Asked(
-                self.command, split.path, parse_qs(split.query), json.loads(raw) if raw else None
-            )
-            fake.asked.append(asked)
-            status, body = fake.answer(asked)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            media = "application/json" if status < 400 else "application/problem+json"
-            self.send_header("content-type", media)
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serve_fake_gateway() as fake:
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def approval(approval_id: str = "a-1", status: str = "pending", **overrides: Any) -> dict[str, Any]:

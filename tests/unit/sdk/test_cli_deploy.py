@@ -4,20 +4,18 @@ tiny http.server in a thread) that plays recorded answers of the deployments API
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from cortex_kit.embedded import free_port
 from cortex_sdk import deploy_view
 from cortex_sdk.cli import main
+
+from .fake_gateway import Answer, Asked, FakeGateway, serve_fake_gateway
 
 KEY = "cvc_0123456789ab_" + "A" * 43
 PLAN = """\
@@ -29,64 +27,10 @@ strategy: {max_batch_size: 2}
 """
 
 
-@dataclass
-class Asked:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-
-
-Answer = tuple[int, Any]
-
-
-@dataclass
-class FakeGateway:
-    url: str
-    answer: Callable[[Asked], Answer] = lambda _asked: (404, {"code": "route_not_found"})
-    asked: list[Asked] = field(default_factory=list)
-
-
 @pytest.fixture
 def gateway() -> Iterator[FakeGateway]:
-    port = free_port()
-    fake = FakeGateway(f"http://127.0.0.1:{port}")
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            split = urlsplit(self.path)
-            asked = Asked(
-                self.command,
-                split.path,
-                parse_qs(split.query),
-                {k.lower(): v for k, v in self.headers.items()},
-                self.rfile.read(length) if length else b"",
-            )
-            fake.asked.append(asked)
-            status, body = fake.answer(asked)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            media = "application/json" if status < 400 else "application/problem+json"
-            self.send_header("content-type", media)
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serve_fake_gateway() as fake:
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def batch(index: int, status: str = "pending", outcome: str | None = None) -> dict[str, Any]:
@@ -253,7 +197,7 @@ def test_deploy_posts_the_yaml_with_an_idempotency_key_and_exits_0_once_running(
     code, out, _ = cortex(gateway, ["deploy", "-f", plan], capsys)
     assert code == 0
     [asked] = gateway.asked
-    assert (asked.method, asked.path, asked.body.decode()) == ("POST", "/v1/deployments", PLAN)
+    assert (asked.method, asked.path, asked.raw.decode()) == ("POST", "/v1/deployments", PLAN)
     assert asked.headers["content-type"] == "application/yaml"
     assert asked.headers["idempotency-key"]
     assert out.splitlines()[0] == (
@@ -399,7 +343,7 @@ def test_rollback_sends_the_reason_and_a_refusal_exits_2(gateway: FakeGateway, c
     code, out, _ = cortex(gateway, ["rollback", "dep-1", "--reason", "errors up"], capsys)
     assert code == 0
     [asked] = gateway.asked
-    assert (asked.path, json.loads(asked.body)) == (
+    assert (asked.path, asked.body) == (
         "/v1/deployments/dep-1/rollback",
         {"reason": "errors up"},
     )
